@@ -1,0 +1,81 @@
+/**
+ * The HTTP API: a Fastify app with TypeBox schemas (validation, serialization and the
+ * OpenAPI document from one source), bearer auth, idempotency and problem details.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Type from 'typebox';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { installAuth } from './auth.js';
+import { installIdempotency } from './idempotency.js';
+import { installProblemHandlers } from './problem.js';
+import { conversationRoutes } from './routes/conversations.js';
+import { identityRoutes } from './routes/identities.js';
+import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
+import { messageRoutes } from './routes/messages.js';
+import { Problem } from './schemas.js';
+
+/** The app type routes register on (TypeBox-typed requests). */
+export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface ApiContext {
+  readonly store: Store;
+  readonly config: Config;
+  /** Whether every listener of the process accepts connections (`GET /readyz`). */
+  readonly isReady: () => boolean;
+}
+
+export interface BuildAppOptions extends ApiContext {
+  readonly logger?: FastifyBaseLogger | boolean;
+}
+
+/**
+ * Builds the app (not listening). Tests call `app.inject()` on it.
+ */
+export async function buildApp(options: BuildAppOptions): Promise<Api> {
+  const { store, config } = options;
+  const app = Fastify({
+    loggerInstance: typeof options.logger === 'object' ? options.logger : undefined,
+    logger: typeof options.logger === 'boolean' ? options.logger : undefined,
+    bodyLimit: config.maxJsonBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addContentTypeParser(RAW_MAIL_TYPES, { parseAs: 'buffer', bodyLimit: config.maxMessageBytes }, (_req, body, done) => done(null, body));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Switchboard API', version: '0.1.0', description: 'Conversations engine for AI agents: email threading, timelines, send by conversation id.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  installProblemHandlers(app);
+  installAuth(app, store);
+  installIdempotency(app, store);
+  app.addSchema(Problem);
+
+  const ctx: ApiContext = options;
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true, response: { 200: Type.Object({ status: Type.String() }), 503: Problem } } }, async () => {
+    if (!ctx.isReady()) throw new AppError('not_ready', 'The listeners are not accepting connections yet.');
+    return { status: 'ready' };
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  conversationRoutes(app, ctx);
+  messageRoutes(app, ctx);
+  identityRoutes(app, ctx);
+  inboundRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,87 @@
+/**
+ * `Idempotency-Key` for writes (SPEC section 5): within 24 hours a retry with the same
+ * key and body gets the first response again (`Idempotent-Replayed: true`); the same key
+ * with another body, or while the first request still runs, is a 409
+ * `idempotency_conflict`. A 5xx is not kept, so the retry runs again.
+ */
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { principalOf } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Honour `Idempotency-Key` on this route. */
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    idempotencyKey: string | null;
+  }
+}
+
+/** How long a key is remembered, ms. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+function requestHash(request: FastifyRequest): string {
+  const body = Buffer.isBuffer(request.body) ? request.body.toString('base64') : JSON.stringify(request.body ?? null);
+  return crypto.createHash('sha256').update(`${request.method} ${request.url}\n${body}`).digest('hex');
+}
+
+export function installIdempotency(app: FastifyInstance, store: Store): void {
+  app.decorateRequest('idempotencyKey', null);
+
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.routeOptions.config.idempotent) return;
+    const raw = request.headers['idempotency-key'];
+    if (raw === undefined) return;
+    const key = Array.isArray(raw) ? raw[0] ?? '' : raw;
+    if (key.length < 1 || key.length > 255) {
+      throw new AppError('validation_failed', 'Idempotency-Key must be 1 to 255 characters.', { param: 'Idempotency-Key' });
+    }
+    const { orgId } = principalOf(request);
+    const route = `${request.method} ${request.routeOptions.url}`;
+    const hash = requestHash(request);
+    const now = new Date();
+    const claimed = await store.transaction(async (tx) => {
+      const existing = await tx.selectFrom('idempotency_keys').selectAll()
+        .where('org_id', '=', orgId).where('key', '=', key).executeTakeFirst();
+      if (existing && now.getTime() - Date.parse(existing.created_at) < IDEMPOTENCY_TTL_MS) return existing;
+      if (existing) await tx.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
+      await tx.insertInto('idempotency_keys').values({
+        org_id: orgId, key, route, request_hash: hash, status_code: null, response: null, created_at: now.toISOString(),
+      }).execute();
+      return null;
+    });
+    if (!claimed) {
+      request.idempotencyKey = key;
+      return;
+    }
+    if (claimed.request_hash !== hash || claimed.route !== route) {
+      throw new AppError('idempotency_conflict', 'This Idempotency-Key was used with a different request.', { param: 'Idempotency-Key' });
+    }
+    if (claimed.status_code === null) {
+      throw new AppError('idempotency_conflict', 'A request with this Idempotency-Key is still in progress.', {
+        param: 'Idempotency-Key', retryable: true, fix: 'Wait for the first request to finish, then retry.',
+      });
+    }
+    reply.header('idempotent-replayed', 'true').status(claimed.status_code);
+    const isProblem = claimed.status_code >= 400;
+    return reply.type(isProblem ? 'application/problem+json' : 'application/json').send(JSON.parse(claimed.response ?? 'null'));
+  });
+
+  app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const key = request.idempotencyKey;
+    if (!key) return payload;
+    request.idempotencyKey = null;
+    const { orgId } = principalOf(request);
+    if (reply.statusCode >= 500) {
+      await store.db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
+    } else {
+      await store.db.updateTable('idempotency_keys')
+        .set({ status_code: reply.statusCode, response: typeof payload === 'string' ? payload : JSON.stringify(payload ?? null) })
+        .where('org_id', '=', orgId).where('key', '=', key).execute();
+    }
+    return payload;
+  });
+}

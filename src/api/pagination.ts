@@ -1,0 +1,45 @@
+/**
+ * Opaque keyset cursors (SPEC section 5): the position of the last row of a page,
+ * base64url-encoded JSON. Page N costs what page 1 costs.
+ */
+import { AppError } from '../errors.js';
+
+export const DEFAULT_LIMIT = 50;
+
+export function encodeCursor(position: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+/**
+ * Decodes a cursor and checks it has the expected fields and types.
+ *
+ * @throws AppError `validation_failed` (param `cursor`) for anything else.
+ */
+export function decodeCursor<K extends string>(cursor: string, fields: Record<K, 'string' | 'number'>): Record<K, any> {
+  const bad = () => new AppError('validation_failed', 'The cursor is not valid.', {
+    param: 'cursor', fix: 'Pass the next_cursor of the previous page unchanged, or omit cursor for the first page.',
+  });
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (typeof value !== 'object' || value === null) throw bad();
+  for (const [k, t] of Object.entries(fields)) {
+    if (typeof (value as Record<string, unknown>)[k] !== t) throw bad();
+  }
+  return value as Record<K, any>;
+}
+
+/** Builds the list envelope from `limit + 1` fetched rows. */
+export function page<R, V>(rows: readonly R[], limit: number, view: (r: R) => V, position: (r: R) => Record<string, string | number>) {
+  const has_more = rows.length > limit;
+  const shown = rows.slice(0, limit);
+  const last = shown.at(-1);
+  return {
+    data: shown.map(view),
+    next_cursor: has_more && last !== undefined ? encodeCursor(position(last)) : null,
+    has_more,
+  };
+}

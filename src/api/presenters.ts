@@ -1,0 +1,61 @@
+/**
+ * Rows to API shapes.
+ */
+import type { MessageData, TimelineEvent } from '../domain/events.js';
+import { mailboxConfig } from '../services/identities.js';
+import type { AccountRow, IdentityRow } from '../store/identities.js';
+import { summaryOf, type ConversationRow } from '../store/timeline.js';
+import type { ConversationView, IdentityView, MailboxView, MessageView } from './schemas.js';
+
+export function conversationView(row: ConversationRow): ConversationView {
+  const s = summaryOf(row);
+  return {
+    id: row.id,
+    identity_id: row.identity_id,
+    account_id: row.account_id,
+    channel: 'email',
+    subject: row.subject,
+    counterpart: row.counterpart,
+    contact_id: row.contact_id,
+    created_at: row.created_at,
+    message_count: s.message_count,
+    unread_count: s.unread_count,
+    latest_message: s.latest_message,
+    last_event_at: s.last_event_at,
+    labels: [...s.labels],
+    archived: s.archived,
+  };
+}
+
+/** A `message` event as a message resource, with its current status. */
+export function messageView(event: TimelineEvent & { type: 'message' }, current?: { status: string; error: string | null }): MessageView {
+  const { message_id, ...fields } = event.data as MessageData;
+  return {
+    id: message_id,
+    conversation_id: event.conversation_id,
+    at: event.at,
+    ...fields,
+    status: (current?.status ?? fields.status) as MessageView['status'],
+    error: current?.error ?? null,
+  } as MessageView;
+}
+
+export function identityView(row: IdentityRow): IdentityView {
+  return { id: row.id, handle: row.handle, display_name: row.display_name, created_at: row.created_at, updated_at: row.updated_at };
+}
+
+export function mailboxView(row: AccountRow): MailboxView {
+  const { smtp } = mailboxConfig(row);
+  return {
+    id: row.id,
+    identity_id: row.identity_id,
+    channel: 'email',
+    address: row.address,
+    display_name: row.display_name,
+    status: row.status,
+    smtp: smtp ? { host: smtp.host, port: smtp.port, secure: smtp.secure, user: smtp.user, has_password: !!smtp.password } : null,
+    last_sent_at: row.last_sent_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * Conversations: list, snapshot, timeline pages, labels and archive, and send by
+ * conversation id (SPEC section 6).
+ */
+import Type from 'typebox';
+import type { TimelineEvent } from '../../domain/events.js';
+import { AppError, notFound } from '../../errors.js';
+import { isId } from '../../ids.js';
+import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
+import { sendReply } from '../../services/send-email.js';
+import { findConversation, listConversations } from '../../store/conversations.js';
+import { listEvents } from '../../store/timeline.js';
+import { principalOf } from '../auth.js';
+import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
+import { conversationView, messageView } from '../presenters.js';
+import {
+  Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Page, PageQuery, Problem,
+} from '../schemas.js';
+import type { Api, ApiContext } from '../app.js';
+import { loadMessageViews, sendResponse, SendReplyBody, SendResponse } from './messages.js';
+
+/** Events embedded in a snapshot before paging is needed. */
+export const SNAPSHOT_EVENTS = 100;
+
+const ListQuery = Type.Object({
+  identity_id: Type.Optional(Type.String({ maxLength: 100 })),
+  archived: Type.Optional(Type.Boolean()),
+  with: Type.Optional(Type.String({ maxLength: 320, description: 'exact participant address' })),
+  with_domain: Type.Optional(Type.String({ maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'participant domain or parent domain' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'last_event_at >= since' })),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'last_event_at < until' })),
+  ...PageQuery,
+});
+
+const TimelineQuery = Type.Object({
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
+  ...PageQuery,
+});
+
+const EventsQuery = Type.Object({
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
+  types: Type.Optional(Type.Array(EventType, { description: 'only these event types' })),
+  ...PageQuery,
+});
+
+const PatchBody = Type.Object({
+  archived: Type.Optional(Type.Boolean()),
+  labels: Type.Optional(Type.Array(Label, { maxItems: 100, description: 'the full label set' })),
+}, { additionalProperties: false });
+
+const LabelsBody = Type.Object({ labels: Type.Array(Label, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
+const LabelsQuery = Type.Object({ label: Type.Union([Label, Type.Array(Label, { minItems: 1, maxItems: 100 })]) });
+const ArchiveBody = Type.Object({ archived: Type.Boolean() }, { additionalProperties: false });
+
+const errors = { 400: Problem, 401: Problem, 404: Problem };
+const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
+const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
+
+export function conversationRoutes(app: Api, { store }: ApiContext): void {
+  const load = async (orgId: string, id: string) => {
+    const row = isId('conv', id) ? await findConversation(store.db, orgId, id) : undefined;
+    if (!row) throw notFound('conversation');
+    return row;
+  };
+
+  app.get('/v1/conversations', {
+    schema: { tags: ['conversations'], summary: 'List conversations, newest activity first', querystring: ListQuery, response: { 200: Page(Conversation), ...errors } },
+  }, async (request) => {
+    const { orgId } = principalOf(request);
+    const q = request.query;
+    const limit = q.limit ?? DEFAULT_LIMIT;
+    if (q.identity_id !== undefined && !isId('idn', q.identity_id)) return { data: [], next_cursor: null, has_more: false };
+    const after = q.cursor ? decodeCursor(q.cursor, { t: 'string', id: 'string' }) : undefined;
+    const rows = await listConversations(store.db, orgId, {
+      identityId: q.identity_id, archived: q.archived, with: q.with?.trim().toLowerCase(),
+      withDomain: q.with_domain?.toLowerCase().replace(/^\.+/, ''),
+      since: q.since ? new Date(q.since).toISOString() : undefined,
+      until: q.until ? new Date(q.until).toISOString() : undefined,
+      limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
+    });
+    return page(rows, limit, conversationView, (r) => ({ t: r.last_event_at, id: r.id }));
+  });
+
+  app.get('/v1/conversations/:id', {
+    schema: {
+      tags: ['conversations'], summary: 'Conversation snapshot with its timeline', params: IdParams,
+      querystring: Type.Object({ identity_id: Type.Optional(Type.String({ maxLength: 100 })) }),
+      response: { 200: ConversationSnapshot, ...errors },
+    },
+  }, async (request) => {
+    const { orgId } = principalOf(request);
+    const row = await load(orgId, request.params.id);
+    if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
+    const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
+    const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition);
+    return { ...conversationView(row), events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor };
+  });
+
+  app.get('/v1/conversations/:id/events', {
+    schema: { tags: ['conversations'], summary: 'Timeline events, paged', params: IdParams, querystring: EventsQuery, response: { 200: Page(Event), ...errors } },
+  }, async (request) => {
+    const { orgId } = principalOf(request);
+    const row = await load(orgId, request.params.id);
+    const { limit = DEFAULT_LIMIT, order = 'asc', cursor, types } = request.query;
+    const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
+    const events = await listEvents(store.db, { conversationId: row.id, order, limit, types, after });
+    return page(events, limit, (e) => e, eventPosition);
+  });
+
+  app.get('/v1/conversations/:id/messages', {
+    schema: { tags: ['conversations'], summary: 'Messages of a conversation, paged', params: IdParams, querystring: TimelineQuery, response: { 200: Page(Message), ...errors } },
+  }, async (request) => {
+    const { orgId } = principalOf(request);
+    const row = await load(orgId, request.params.id);
+    const { limit = DEFAULT_LIMIT, order = 'asc', cursor } = request.query;
+    const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
+    const events = await listEvents(store.db, { conversationId: row.id, order, limit, types: ['message'], after });
+    const views = await loadMessageViews(store, orgId, events.slice(0, limit));
+    const p = page(events, limit, (e) => e, eventPosition);
+    return { ...p, data: views };
+  });
+
+  const patch = async (orgId: string, id: string, body: ConversationPatch) => {
+    await load(orgId, id);
+    return conversationView(await patchConversation(store, orgId, id, body));
+  };
+
+  app.patch('/v1/conversations/:id', {
+    schema: { tags: ['conversations'], summary: 'Change archived or labels', params: IdParams, body: PatchBody, response: { 200: Conversation, ...errors } },
+  }, async (request) => {
+    const { orgId } = principalOf(request);
+    const body = request.body ?? {};
+    if (body.archived === undefined && body.labels === undefined) {
+      throw new AppError('no_valid_fields', 'The body changes nothing: send `archived` or `labels`.');
+    }
+    return patch(orgId, request.params.id, body);
+  });
+
+  app.post('/v1/conversations/:id/labels', {
+    schema: { tags: ['conversations'], summary: 'Add labels', params: IdParams, body: LabelsBody, response: { 200: Conversation, ...errors } },
+  }, async (request) => patch(principalOf(request).orgId, request.params.id, { add_labels: request.body.labels }));
+
+  app.delete('/v1/conversations/:id/labels', {
+    schema: { tags: ['conversations'], summary: 'Remove labels (`?label=a&label=b`)', params: IdParams, querystring: LabelsQuery, response: { 200: Conversation, ...errors } },
+  }, async (request) => {
+    const labels = ([] as string[]).concat(request.query.label);
+    return patch(principalOf(request).orgId, request.params.id, { remove_labels: labels });
+  });
+
+  app.post('/v1/conversations/:id/archive', {
+    schema: { tags: ['conversations'], summary: 'Archive or unarchive', params: IdParams, body: ArchiveBody, response: { 200: Conversation, ...errors } },
+  }, async (request) => patch(principalOf(request).orgId, request.params.id, { archived: request.body.archived }));
+
+  app.post('/v1/conversations/:id/messages', {
+    config: { idempotent: true },
+    schema: {
+      tags: ['messages'], summary: 'Reply by conversation id', params: IdParams, body: SendReplyBody,
+      response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
+    },
+  }, async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const row = await load(orgId, request.params.id);
+    const result = await sendReply(store, orgId, row.id, request.body);
+    return sendResponse(store, orgId, result, reply);
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * Identities and their mailboxes (email channel accounts): CRUD.
+ */
+import Type from 'typebox';
+import { AppError, notFound } from '../../errors.js';
+import { isId } from '../../ids.js';
+import {
+  createIdentity, createMailbox, deleteIdentity, deleteMailbox, getIdentity, getMailbox, updateIdentity, updateMailbox,
+  type SmtpRelay,
+} from '../../services/identities.js';
+import { listAccounts, listIdentities } from '../../store/identities.js';
+import { principalOf } from '../auth.js';
+import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
+import { identityView, mailboxView } from '../presenters.js';
+import { EmailString, IdParams, Identity, Mailbox, Page, PageQuery, Problem, SmtpRelayInput } from '../schemas.js';
+import type { Api, ApiContext } from '../app.js';
+
+const Handle = Type.String({ minLength: 1, maxLength: 320, pattern: '^[^\\s]+$', description: 'unique in the organization' });
+const DisplayName = Type.Union([Type.String({ maxLength: 200 }), Type.Null()]);
+
+const IdentityCreate = Type.Object({ handle: Handle, display_name: Type.Optional(DisplayName) }, { additionalProperties: false });
+const IdentityPatch = Type.Object({ handle: Type.Optional(Handle), display_name: Type.Optional(DisplayName) }, { additionalProperties: false });
+const MailboxCreate = Type.Object({
+  identity_id: Type.String({ maxLength: 100 }),
+  address: EmailString,
+  display_name: Type.Optional(DisplayName),
+  smtp: Type.Optional(Type.Union([SmtpRelayInput, Type.Null()], { description: 'SMTP relay; null keeps outgoing mail in the store (capture)' })),
+}, { additionalProperties: false });
+const MailboxPatch = Type.Object({
+  display_name: Type.Optional(DisplayName),
+  smtp: Type.Optional(Type.Union([SmtpRelayInput, Type.Null()])),
+}, { additionalProperties: false });
+
+const errors = { 400: Problem, 401: Problem, 404: Problem };
+const relay = (s: { host: string; port: number; secure?: boolean; user?: string | null; password?: string | null } | null | undefined): SmtpRelay | null | undefined =>
+  s === undefined ? undefined : s === null ? null
+    : { host: s.host, port: s.port, secure: s.secure ?? false, user: s.user ?? null, password: s.password ?? null };
+
+export function identityRoutes(app: Api, { store }: ApiContext): void {
+  const identityId = (id: string) => {
+    if (!isId('idn', id)) throw notFound('identity');
+    return id;
+  };
+  const mailboxId = (id: string) => {
+    if (!isId('acct', id)) throw notFound('mailbox');
+    return id;
+  };
+
+  app.post('/v1/identities', {
+    config: { idempotent: true },
+    schema: { tags: ['identities'], summary: 'Create an identity', body: IdentityCreate, response: { 201: Identity, ...errors, 409: Problem } },
+  }, async (request, reply) => {
+    const row = await createIdentity(store, principalOf(request).orgId, request.body);
+    return reply.status(201).send(identityView(row));
+  });
+
+  app.get('/v1/identities', {
+    schema: { tags: ['identities'], summary: 'List identities', querystring: Type.Object(PageQuery), response: { 200: Page(Identity), ...errors } },
+  }, async (request) => {
+    const limit = request.query.limit ?? DEFAULT_LIMIT;
+    const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
+    const rows = await listIdentities(store.db, principalOf(request).orgId, limit, after);
+    return page(rows, limit, identityView, (r) => ({ id: r.id }));
+  });
+
+  app.get('/v1/identities/:id', {
+    schema: { tags: ['identities'], summary: 'One identity', params: IdParams, response: { 200: Identity, ...errors } },
+  }, async (request) => identityView(await getIdentity(store.db, principalOf(request).orgId, identityId(request.params.id))));
+
+  app.patch('/v1/identities/:id', {
+    schema: { tags: ['identities'], summary: 'Change an identity', params: IdParams, body: IdentityPatch, response: { 200: Identity, ...errors, 409: Problem } },
+  }, async (request) => {
+    const id = identityId(request.params.id);
+    const body = request.body ?? {};
+    if (body.handle === undefined && body.display_name === undefined) {
+      throw new AppError('no_valid_fields', 'The body changes nothing: send `handle` or `display_name`.');
+    }
+    return identityView(await updateIdentity(store, principalOf(request).orgId, id, body));
+  });
+
+  app.delete('/v1/identities/:id', {
+    schema: { tags: ['identities'], summary: 'Delete an identity with its mailboxes and conversations', params: IdParams, response: { 204: Type.Null(), ...errors } },
+  }, async (request, reply) => {
+    await deleteIdentity(store, principalOf(request).orgId, identityId(request.params.id));
+    return reply.status(204).send(null);
+  });
+
+  app.post('/v1/mailboxes', {
+    config: { idempotent: true },
+    schema: { tags: ['mailboxes'], summary: 'Create a mailbox for an identity', body: MailboxCreate, response: { 201: Mailbox, ...errors, 409: Problem } },
+  }, async (request, reply) => {
+    const b = request.body;
+    if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+    const row = await createMailbox(store, principalOf(request).orgId, {
+      identity_id: b.identity_id, address: b.address, display_name: b.display_name, smtp: relay(b.smtp),
+    });
+    return reply.status(201).send(mailboxView(row));
+  });
+
+  app.get('/v1/mailboxes', {
+    schema: {
+      tags: ['mailboxes'], summary: 'List mailboxes',
+      querystring: Type.Object({ identity_id: Type.Optional(Type.String({ maxLength: 100 })), ...PageQuery }),
+      response: { 200: Page(Mailbox), ...errors },
+    },
+  }, async (request) => {
+    const limit = request.query.limit ?? DEFAULT_LIMIT;
+    const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
+    const rows = await listAccounts(store.db, principalOf(request).orgId, { identityId: request.query.identity_id, channel: 'email', limit, afterId: after });
+    return page(rows, limit, mailboxView, (r) => ({ id: r.id }));
+  });
+
+  app.get('/v1/mailboxes/:id', {
+    schema: { tags: ['mailboxes'], summary: 'One mailbox', params: IdParams, response: { 200: Mailbox, ...errors } },
+  }, async (request) => mailboxView(await getMailbox(store.db, principalOf(request).orgId, mailboxId(request.params.id))));
+
+  app.patch('/v1/mailboxes/:id', {
+    schema: { tags: ['mailboxes'], summary: 'Change a mailbox (display name, SMTP relay)', params: IdParams, body: MailboxPatch, response: { 200: Mailbox, ...errors } },
+  }, async (request) => {
+    const id = mailboxId(request.params.id);
+    const body = request.body ?? {};
+    if (body.display_name === undefined && body.smtp === undefined) {
+      throw new AppError('no_valid_fields', 'The body changes nothing: send `display_name` or `smtp`.');
+    }
+    return mailboxView(await updateMailbox(store, principalOf(request).orgId, id, { display_name: body.display_name, smtp: relay(body.smtp) }));
+  });
+
+  app.delete('/v1/mailboxes/:id', {
+    schema: { tags: ['mailboxes'], summary: 'Delete a mailbox', params: IdParams, response: { 204: Type.Null(), ...errors } },
+  }, async (request, reply) => {
+    await deleteMailbox(store, principalOf(request).orgId, mailboxId(request.params.id));
+    return reply.status(204).send(null);
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * `POST /v1/inbound/email`: a raw RFC 5322 message uploaded over HTTP (for providers
+ * that POST mail). Answers 2xx only after the message is committed.
+ */
+import Type from 'typebox';
+import { AppError } from '../../errors.js';
+import { receiveEmail } from '../../services/ingest-email.js';
+import { findAccountByAddress, type AccountRow } from '../../store/identities.js';
+import { principalOf } from '../auth.js';
+import { EmailString, Problem } from '../schemas.js';
+import type { Api, ApiContext } from '../app.js';
+
+export const RAW_MAIL_TYPES = ['message/rfc822', 'application/octet-stream', 'text/plain'];
+
+const Outcome = Type.Object({
+  mailbox_id: Type.String(),
+  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate')]),
+  conversation_id: Type.String(),
+  message_id: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** Recipient addresses named in a header block (Delivered-To, To, Cc), lower-cased. */
+function headerRecipients(raw: Buffer): string[] {
+  const text = raw.subarray(0, 64 * 1024).toString('latin1');
+  const end = text.search(/\r?\n\r?\n/);
+  const head = (end === -1 ? text : text.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
+  const out = new Set<string>();
+  for (const line of head.split(/\r?\n/)) {
+    const m = /^(delivered-to|x-original-to|to|cc)\s*:(.*)$/i.exec(line);
+    if (!m) continue;
+    for (const a of m[2]!.match(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g) ?? []) out.add(a.toLowerCase());
+  }
+  return [...out];
+}
+
+export function inboundRoutes(app: Api, { store, config }: ApiContext): void {
+  app.post('/v1/inbound/email', {
+    bodyLimit: config.maxMessageBytes,
+    schema: {
+      tags: ['inbound'],
+      summary: 'Upload a raw RFC 5322 message (Content-Type message/rfc822)',
+      querystring: Type.Object({ to: Type.Optional(EmailString) }),
+      response: {
+        201: Type.Object({ results: Type.Array(Outcome) }),
+        200: Type.Object({ results: Type.Array(Outcome) }),
+        400: Problem, 401: Problem, 413: Problem, 415: Problem, 422: Problem,
+      },
+    },
+  }, async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const raw = request.body;
+    if (!Buffer.isBuffer(raw) || raw.length === 0) {
+      throw new AppError('validation_failed', 'The body must be a raw RFC 5322 message.', { fix: 'POST the message bytes with Content-Type message/rfc822.' });
+    }
+    const wanted = request.query.to ? [request.query.to.toLowerCase()] : headerRecipients(raw);
+    const accounts: AccountRow[] = [];
+    for (const address of wanted) {
+      const account = await findAccountByAddress(store.db, 'email', address);
+      if (account && account.org_id === orgId && !accounts.some((a) => a.identity_id === account.identity_id)) accounts.push(account);
+    }
+    if (accounts.length === 0) {
+      throw new AppError('unknown_recipient', `No mailbox of this organization receives mail for ${wanted.join(', ') || 'this message'}.`, { param: request.query.to ? 'to' : undefined });
+    }
+    const outcomes = await receiveEmail(store, config, accounts, raw);
+    const results = outcomes.map((o) => ({
+      mailbox_id: o.accountId, status: o.status, conversation_id: o.conversationId,
+      message_id: o.status === 'stored' ? o.messageId : null,
+    }));
+    return reply.status(results.some((r) => r.status === 'stored') ? 201 : 200).send({ results });
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * Messages: first send, read one (with its raw RFC 5322 source) and attachments.
+ */
+import type { FastifyReply } from 'fastify';
+import Type from 'typebox';
+import type { TimelineEvent } from '../../domain/events.js';
+import { AppError, notFound } from '../../errors.js';
+import { isId } from '../../ids.js';
+import { sendFirstMessage, type SendResult } from '../../services/send-email.js';
+import type { Store } from '../../store/store.js';
+import { eventFromRow } from '../../store/timeline.js';
+import { principalOf } from '../auth.js';
+import { messageView } from '../presenters.js';
+import { Binary, EmailString, IdParams, Message, Problem } from '../schemas.js';
+import type { Api, ApiContext } from '../app.js';
+
+const Text = Type.String({ minLength: 1, maxLength: 1_000_000 });
+const Html = Type.String({ maxLength: 5_000_000 });
+
+export const SendReplyBody = Type.Object({
+  text: Text,
+  html: Type.Optional(Html),
+}, { additionalProperties: false });
+
+const FirstMessageBody = Type.Object({
+  identity_id: Type.String({ maxLength: 100 }),
+  channel: Type.Optional(Type.Literal('email', { default: 'email' })),
+  to: Type.Union([EmailString, Type.Array(EmailString, { minItems: 1, maxItems: 50 })]),
+  cc: Type.Optional(Type.Array(EmailString, { maxItems: 50 })),
+  subject: Type.String({ minLength: 1, maxLength: 998 }),
+  text: Text,
+  html: Type.Optional(Html),
+  account_id: Type.Optional(Type.String({ maxLength: 100, description: 'mailbox to send from; by default mailboxes take turns' })),
+}, { additionalProperties: false });
+
+export const SendResponse = Type.Object({ conversation_id: Type.String(), message: Message });
+
+/** Message resources for `message` events, with each one's current delivery status. */
+export async function loadMessageViews(store: Store, orgId: string, events: readonly TimelineEvent[]) {
+  const messages = events.filter((e): e is TimelineEvent & { type: 'message' } => e.type === 'message');
+  if (messages.length === 0) return [];
+  const rows = await store.db.selectFrom('messages').select(['id', 'status', 'error'])
+    .where('org_id', '=', orgId).where('id', 'in', messages.map((m) => m.data.message_id)).execute();
+  const current = new Map(rows.map((r) => [r.id, r]));
+  return messages.map((m) => messageView(m, current.get(m.data.message_id)));
+}
+
+async function findMessageEvent(store: Store, orgId: string, id: string) {
+  if (!isId('msg', id)) return undefined;
+  const row = await store.db.selectFrom('messages').innerJoin('events', 'events.id', 'messages.event_id')
+    .selectAll('events').where('messages.org_id', '=', orgId).where('messages.id', '=', id).executeTakeFirst();
+  return row ? eventFromRow(row) : undefined;
+}
+
+/** The 201 body of a send, or the 502 when the relay refused it. */
+export async function sendResponse(store: Store, orgId: string, result: SendResult, reply: FastifyReply) {
+  if (result.status === 'failed') {
+    throw new AppError('upstream_failed', `The SMTP relay did not accept the message: ${result.error}`, { retryable: true });
+  }
+  const event = await findMessageEvent(store, orgId, result.messageId);
+  const [message] = await loadMessageViews(store, orgId, event ? [event] : []);
+  return reply.status(201).send({ conversation_id: result.conversationId, message });
+}
+
+export function messageRoutes(app: Api, { store }: ApiContext): void {
+  const errors = { 400: Problem, 401: Problem, 404: Problem };
+
+  app.post('/v1/messages', {
+    config: { idempotent: true },
+    schema: {
+      tags: ['messages'], summary: 'Send a first message (opens a conversation)', body: FirstMessageBody,
+      response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
+    },
+  }, async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const b = request.body;
+    if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+    const result = await sendFirstMessage(store, orgId, {
+      identity_id: b.identity_id, to: ([] as string[]).concat(b.to), cc: b.cc, subject: b.subject,
+      text: b.text, html: b.html, account_id: b.account_id,
+    });
+    return sendResponse(store, orgId, result, reply);
+  });
+
+  app.get('/v1/messages/:id', {
+    schema: { tags: ['messages'], summary: 'One message', params: IdParams, response: { 200: Message, ...errors } },
+  }, async (request) => {
+    const { orgId } = principalOf(request);
+    const event = await findMessageEvent(store, orgId, request.params.id);
+    if (!event) throw notFound('message');
+    return (await loadMessageViews(store, orgId, [event]))[0];
+  });
+
+  app.get('/v1/messages/:id/raw', {
+    schema: { tags: ['messages'], summary: 'The raw RFC 5322 message (message/rfc822)', params: IdParams, response: { 200: Binary, ...errors } },
+  }, async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const id = request.params.id;
+    const row = isId('msg', id)
+      ? await store.db.selectFrom('raw_messages').select('raw').where('org_id', '=', orgId).where('message_id', '=', id).executeTakeFirst()
+      : undefined;
+    if (!row) throw notFound('message');
+    return reply.type('message/rfc822').send(Buffer.from(row.raw));
+  });
+
+  app.get('/v1/media/:id', {
+    schema: { tags: ['messages'], summary: 'Download an attachment', params: IdParams, response: { 200: Binary, ...errors } },
+  }, async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const id = request.params.id;
+    const row = isId('med', id)
+      ? await store.db.selectFrom('media').select(['content', 'content_type', 'filename'])
+        .where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst()
+      : undefined;
+    if (!row) throw notFound('media');
+    if (row.filename) reply.header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(row.filename)}`);
+    return reply.type(row.content_type).header('x-content-type-options', 'nosniff').send(Buffer.from(row.content));
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * Request and response schemas (TypeBox / JSON Schema). One schema per shape: it
+ * validates requests, serializes responses and generates `GET /openapi.json`.
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+import { EVENT_TYPES, type EventType as EventTypeName } from '../domain/events.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
+const Id = (prefix: string) => Type.String({ description: `\`${prefix}_…\` id`, examples: [`${prefix}_01h455vb4pex5vsknk084sn02q`] });
+
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  code: Type.Unsafe<ErrorCode>({ type: 'string', enum: Object.keys(ERROR_CODES) }),
+  detail: Type.String(),
+  fix: Type.String(),
+  param: Nullable(Type.String()),
+  retryable: Type.Boolean(),
+}, { $id: 'Problem', description: 'RFC 9457 problem details' });
+
+export const Page = <T extends TSchema>(item: T) => Type.Object({
+  data: Type.Array(item),
+  next_cursor: Nullable(Type.String()),
+  has_more: Type.Boolean(),
+});
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 512 })),
+};
+
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+
+export const EmailAddress = Type.Object({ address: Type.String(), name: Nullable(Type.String()) });
+
+export const MediaRef = Type.Object({
+  id: Id('med'),
+  filename: Nullable(Type.String()),
+  content_type: Type.String(),
+  size_bytes: Type.Integer({ description: 'bytes' }),
+  content_id: Nullable(Type.String()),
+  disposition: Nullable(Type.String()),
+});
+
+const MessageStatus = Type.Union([Type.Literal('queued'), Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read'), Type.Literal('failed')]);
+const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]);
+
+export const EmailHeaders = Type.Object({
+  message_id: Nullable(Type.String({ description: 'Message-ID without angle brackets' })),
+  in_reply_to: Nullable(Type.String()),
+  references: Type.Array(Type.String(), { description: 'References ids, oldest first' }),
+});
+
+const MessageFields = {
+  direction: Direction,
+  channel: Type.Literal('email'),
+  account_id: Id('acct'),
+  from: Nullable(EmailAddress),
+  to: Type.Array(EmailAddress),
+  cc: Type.Array(EmailAddress),
+  reply_to: Type.Array(EmailAddress),
+  subject: Nullable(Type.String()),
+  text: Nullable(Type.String()),
+  html: Nullable(Type.String()),
+  snippet: Type.String({ description: 'preview without the quoted reply, at most 200 characters' }),
+  media: Type.Array(MediaRef),
+  provider_message_id: Nullable(Type.String()),
+  status: MessageStatus,
+  headers: EmailHeaders,
+  sent_at: Nullable(Timestamp),
+  parse_problems: Type.Array(Type.String()),
+};
+
+export const MessageData = Type.Object({ message_id: Id('msg'), ...MessageFields });
+
+export const Message = Type.Object({
+  id: Id('msg'),
+  conversation_id: Id('conv'),
+  at: Timestamp,
+  error: Nullable(Type.String()),
+  ...MessageFields,
+}, { $id: 'Message' });
+
+const EventBase = { id: Id('evt'), seq: Type.Integer(), conversation_id: Id('conv'), at: Timestamp };
+export const Event = Type.Union([
+  Type.Object({ ...EventBase, type: Type.Literal('message'), data: MessageData }),
+  Type.Object({ ...EventBase, type: Type.Literal('message_status'), data: Type.Object({ message_id: Id('msg'), status: MessageStatus, error: Nullable(Type.String()) }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('label_added'), data: Type.Object({ label: Type.String() }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('label_removed'), data: Type.Object({ label: Type.String() }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('archived'), data: Type.Object({}) }),
+  Type.Object({ ...EventBase, type: Type.Literal('unarchived'), data: Type.Object({}) }),
+], { $id: 'Event', description: 'timeline event, discriminated on `type`' });
+
+export const EventType = Type.Unsafe<EventTypeName>({ type: 'string', enum: [...EVENT_TYPES] });
+
+export const LatestMessage = Type.Object({
+  text: Type.String(), at: Timestamp, direction: Direction, has_media: Type.Boolean(),
+});
+
+const ConversationFields = {
+  id: Id('conv'),
+  identity_id: Id('idn'),
+  account_id: Id('acct'),
+  channel: Type.Literal('email'),
+  subject: Nullable(Type.String()),
+  counterpart: Nullable(Type.String({ description: 'the external address' })),
+  contact_id: Nullable(Id('ct')),
+  created_at: Timestamp,
+  message_count: Type.Integer(),
+  unread_count: Type.Integer(),
+  latest_message: Nullable(LatestMessage),
+  last_event_at: Timestamp,
+  labels: Type.Array(Type.String()),
+  archived: Type.Boolean(),
+};
+
+export const Conversation = Type.Object(ConversationFields, { $id: 'Conversation' });
+
+export const ConversationSnapshot = Type.Object({
+  ...ConversationFields,
+  events: Type.Array(Event, { description: 'oldest first; the first page (see has_more_events)' }),
+  has_more_events: Type.Boolean(),
+  events_next_cursor: Nullable(Type.String()),
+}, { $id: 'ConversationSnapshot' });
+
+export const Identity = Type.Object({
+  id: Id('idn'),
+  handle: Type.String(),
+  display_name: Nullable(Type.String()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}, { $id: 'Identity' });
+
+export const SmtpRelayInput = Type.Object({
+  host: Type.String({ minLength: 1, maxLength: 255 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  secure: Type.Optional(Type.Boolean({ description: 'TLS from the start (465); default false' })),
+  user: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
+  password: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
+}, { additionalProperties: false });
+
+export const Mailbox = Type.Object({
+  id: Id('acct'),
+  identity_id: Id('idn'),
+  channel: Type.Literal('email'),
+  address: Type.String(),
+  display_name: Nullable(Type.String()),
+  status: Type.String(),
+  smtp: Nullable(Type.Object({
+    host: Type.String(), port: Type.Integer(), secure: Type.Boolean(), user: Nullable(Type.String()),
+    has_password: Type.Boolean(),
+  })),
+  last_sent_at: Nullable(Timestamp),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}, { $id: 'Mailbox' });
+
+/** Binary response body (attachments, raw messages); sent as-is, never serialized. */
+export const Binary = Type.Unsafe<Buffer>({ type: 'string', format: 'binary' });
+
+export const EmailString = Type.String({ format: 'email', maxLength: 320 });
+export const Label = Type.String({ minLength: 1, maxLength: 100 });
+
+export type ConversationView = Static<typeof Conversation>;
+export type MessageView = Static<typeof Message>;
+export type IdentityView = Static<typeof Identity>;
+export type MailboxView = Static<typeof Mailbox>;

@@ -1,0 +1,80 @@
+/**
+ * Configuration, parsed once at boot. Nothing below this module reads `process.env`:
+ * the frozen {@link Config} is passed in to whatever needs it.
+ */
+import path from 'node:path';
+import Type, { type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+const ConfigSchema = Type.Object({
+  /** Directory of the embedded store (`switchboard.db`). */
+  dataDir: Type.String({ minLength: 1 }),
+  /** HTTP listener. */
+  host: Type.String({ minLength: 1 }),
+  port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** SMTP listener (inbound mail). */
+  smtpHost: Type.String({ minLength: 1 }),
+  smtpPort: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** Largest accepted raw message (SMTP SIZE, `POST /v1/inbound/email`), bytes. */
+  maxMessageBytes: Type.Integer({ minimum: 1024 }),
+  /** Largest JSON request body, bytes. */
+  maxJsonBytes: Type.Integer({ minimum: 1024 }),
+  /** Subject fallback threading (SPEC 4, rule 3): off by default. */
+  threadBySubject: Type.Boolean(),
+  /** How far back subject fallback looks for a conversation, ms. */
+  subjectFallbackWindowMs: Type.Integer({ minimum: 0 }),
+  /** pino level. */
+  logLevel: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
+    Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
+  ]),
+  /** Host name this server announces in SMTP greetings. */
+  serverName: Type.String({ minLength: 1 }),
+});
+
+/** The whole server configuration, validated and frozen. */
+export type Config = Readonly<Static<typeof ConfigSchema>>;
+
+/** Values that win over the environment (CLI flags, tests). */
+export type ConfigOverrides = Partial<Config>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Builds the configuration from environment variables and explicit overrides.
+ *
+ * Environment: `DATA_DIR` (default `./data`), `HOST` (`0.0.0.0`), `PORT` (8080),
+ * `SMTP_HOST` (`0.0.0.0`), `SMTP_PORT` (2525), `MAX_MESSAGE_BYTES` (26214400),
+ * `MAX_JSON_BYTES` (1048576), `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
+ * `SERVER_NAME` (`localhost`).
+ *
+ * @throws Error naming each invalid setting.
+ */
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = {
+    dataDir: path.resolve(env.DATA_DIR ?? './data'),
+    host: env.HOST ?? '0.0.0.0',
+    port: env.PORT ?? 8080,
+    smtpHost: env.SMTP_HOST ?? '0.0.0.0',
+    smtpPort: env.SMTP_PORT ?? 2525,
+    maxMessageBytes: env.MAX_MESSAGE_BYTES ?? 25 * 1024 * 1024,
+    maxJsonBytes: env.MAX_JSON_BYTES ?? 1024 * 1024,
+    threadBySubject: env.THREAD_BY_SUBJECT ?? false,
+    subjectFallbackWindowMs: env.SUBJECT_FALLBACK_WINDOW_MS ?? 30 * DAY_MS,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    serverName: env.SERVER_NAME ?? 'localhost',
+    ...stripUndefined(overrides),
+  };
+  const converted = Value.Convert(ConfigSchema, raw);
+  if (!Value.Check(ConfigSchema, converted)) {
+    const problems = [...Value.Errors(ConfigSchema, converted)]
+      .map((e) => `${e.instancePath || '/'} ${e.message}`);
+    throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = converted as Config;
+  return Object.freeze({ ...config, dataDir: path.resolve(config.dataDir) });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,98 @@
+/**
+ * The timeline vocabulary (SPEC section 3): one set of event names and payload shapes,
+ * used on the timeline, the change feed, the stream and webhooks.
+ */
+
+/** An email address with its display name, as it appeared in a header. */
+export interface EmailAddress {
+  readonly address: string;
+  readonly name: string | null;
+}
+
+/** An attachment kept with a message; the bytes are served by the media endpoint. */
+export interface MediaRef {
+  readonly id: string;
+  readonly filename: string | null;
+  readonly content_type: string;
+  /** Decoded size in bytes. */
+  readonly size_bytes: number;
+  readonly content_id: string | null;
+  readonly disposition: string | null;
+}
+
+export type Direction = 'inbound' | 'outbound';
+export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
+export type Channel = 'email';
+
+/** RFC 5322 threading headers; ids without angle brackets. */
+export interface EmailHeaders {
+  readonly message_id: string | null;
+  readonly in_reply_to: string | null;
+  readonly references: string[];
+}
+
+/** Payload of a `message` event. */
+export interface MessageData {
+  /** `msg_…` id of the message. */
+  readonly message_id: string;
+  readonly direction: Direction;
+  readonly channel: Channel;
+  readonly account_id: string;
+  readonly from: EmailAddress | null;
+  readonly to: EmailAddress[];
+  readonly cc: EmailAddress[];
+  readonly reply_to: EmailAddress[];
+  readonly subject: string | null;
+  readonly text: string | null;
+  readonly html: string | null;
+  /** Preview of the new text, without the quoted reply; at most 200 characters. */
+  readonly snippet: string;
+  readonly media: MediaRef[];
+  /** For email, the Message-ID (no angle brackets); the dedup key. */
+  readonly provider_message_id: string | null;
+  /** Status when the event was appended; the current one is on the message resource. */
+  readonly status: MessageStatus;
+  readonly headers: EmailHeaders;
+  /** The Date header (RFC 3339), when it could be read. */
+  readonly sent_at: string | null;
+  /** Parts of the message that could not be read; the raw message is kept whole. */
+  readonly parse_problems: string[];
+}
+
+export interface MessageStatusData {
+  readonly message_id: string;
+  readonly status: MessageStatus;
+  readonly error: string | null;
+}
+
+export interface LabelData {
+  readonly label: string;
+}
+
+export type EmptyData = Record<string, never>;
+
+/** The event union, discriminated on `type`. */
+export type EventBody =
+  | { readonly type: 'message'; readonly data: MessageData }
+  | { readonly type: 'message_status'; readonly data: MessageStatusData }
+  | { readonly type: 'label_added'; readonly data: LabelData }
+  | { readonly type: 'label_removed'; readonly data: LabelData }
+  | { readonly type: 'archived'; readonly data: EmptyData }
+  | { readonly type: 'unarchived'; readonly data: EmptyData };
+
+export type EventType = EventBody['type'];
+
+export const EVENT_TYPES: readonly EventType[] = [
+  'message', 'message_status', 'label_added', 'label_removed', 'archived', 'unarchived',
+];
+
+/** A committed timeline entry. */
+export type TimelineEvent = EventBody & {
+  /** `evt_…` id. */
+  readonly id: string;
+  /** Org-wide, monotonically increasing commit sequence. */
+  readonly seq: number;
+  readonly conversation_id: string;
+  /** When it happened (RFC 3339); for imported mail, the message's Date. */
+  readonly at: string;
+};

@@ -1,0 +1,167 @@
+/**
+ * RFC 5322 / MIME parsing with postal-mime, reduced to what the core needs.
+ *
+ * Nothing is dropped: a message the parser rejects is still returned with what the
+ * header block yields and the body as text, and each problem is named in `problems`.
+ */
+import PostalMime from 'postal-mime';
+import type { Address, Email } from 'postal-mime';
+import type { EmailAddress } from '../domain/events.js';
+import { normalizeMessageId, parseMessageIds } from '../domain/threading.js';
+
+export interface ParsedAttachment {
+  readonly filename: string | null;
+  readonly contentType: string;
+  readonly content: Buffer;
+  readonly contentId: string | null;
+  readonly disposition: string | null;
+}
+
+/** A parsed message. Ids carry no angle brackets; addresses are lower-cased. */
+export interface ParsedEmail {
+  readonly messageId: string | null;
+  readonly inReplyTo: string[];
+  readonly references: string[];
+  readonly subject: string | null;
+  readonly from: EmailAddress | null;
+  readonly to: EmailAddress[];
+  readonly cc: EmailAddress[];
+  readonly replyTo: EmailAddress[];
+  /** The Date header as RFC 3339, or null when absent or unreadable. */
+  readonly date: string | null;
+  readonly text: string | null;
+  readonly html: string | null;
+  readonly attachments: ParsedAttachment[];
+  /** What could not be read; empty for a clean message. */
+  readonly problems: string[];
+}
+
+/**
+ * Strips an mbox `From ` separator line left at the top of a message file
+ * (RFC 4155), which is not a header and would end the header block early.
+ */
+export function stripMboxFromLine(raw: Buffer): Buffer {
+  if (raw.length > 5 && raw.subarray(0, 5).toString('latin1') === 'From ') {
+    const nl = raw.indexOf(0x0a);
+    return nl === -1 ? Buffer.alloc(0) : raw.subarray(nl + 1);
+  }
+  return raw;
+}
+
+/**
+ * Parses one raw message.
+ *
+ * @param raw the bytes of one RFC 5322 message (CRLF or LF line ends).
+ * @returns the parsed message; never throws for malformed input.
+ */
+export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
+  const bytes = stripMboxFromLine(raw);
+  let email: Email;
+  try {
+    email = await PostalMime.parse(bytes, { maxNestingDepth: 64, maxHeadersSize: 1024 * 1024 });
+  } catch (err) {
+    return fallbackParse(bytes, `MIME structure could not be parsed: ${(err as Error).message}`);
+  }
+  const problems: string[] = [];
+  const header = (key: string) => email.headers.find((h) => h.key === key)?.value ?? null;
+  const date = readDate(email.date ?? header('date'), problems);
+  return {
+    messageId: normalizeMessageId(email.messageId ?? header('message-id')),
+    inReplyTo: parseMessageIds(header('in-reply-to')),
+    references: parseMessageIds(header('references')),
+    subject: email.subject ?? null,
+    from: firstAddress(email.from ? [email.from] : email.sender ? [email.sender] : []),
+    to: flattenAddresses(email.to),
+    cc: flattenAddresses(email.cc),
+    replyTo: flattenAddresses(email.replyTo),
+    date,
+    text: email.text ?? null,
+    html: email.html ?? null,
+    attachments: email.attachments.map((a) => ({
+      filename: a.filename ?? null,
+      contentType: a.mimeType || 'application/octet-stream',
+      content: toBuffer(a.content),
+      contentId: a.contentId ? a.contentId.replace(/^<|>$/g, '') : null,
+      disposition: a.disposition ?? null,
+    })),
+    problems,
+  };
+}
+
+function readDate(value: string | null | undefined, problems: string[]): string | null {
+  if (!value) return null;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) {
+    problems.push(`unreadable Date header: ${value.slice(0, 100)}`);
+    return null;
+  }
+  return new Date(t).toISOString();
+}
+
+function toBuffer(content: ArrayBuffer | Uint8Array | string): Buffer {
+  if (typeof content === 'string') return Buffer.from(content, 'utf8');
+  if (content instanceof Uint8Array) return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  return Buffer.from(content);
+}
+
+function toEmailAddress(a: { address: string; name: string }): EmailAddress | null {
+  const address = a.address?.trim().toLowerCase();
+  if (!address) return null;
+  return { address, name: a.name?.trim() || null };
+}
+
+/** Addresses of a header, with groups (RFC 5322 section 3.4) flattened. */
+export function flattenAddresses(list: readonly Address[] | undefined): EmailAddress[] {
+  const out: EmailAddress[] = [];
+  for (const a of list ?? []) {
+    const members = a.group ? a.group : [a];
+    for (const m of members) {
+      const e = toEmailAddress(m);
+      if (e) out.push(e);
+    }
+  }
+  return out;
+}
+
+function firstAddress(list: readonly Address[]): EmailAddress | null {
+  return flattenAddresses(list)[0] ?? null;
+}
+
+/**
+ * Last resort for input postal-mime rejects: unfolded header fields up to the first
+ * empty line, the rest as UTF-8 text.
+ */
+function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
+  const text = bytes.toString('utf8');
+  const split = text.search(/\r?\n\r?\n/);
+  const head = split === -1 ? text : text.slice(0, split);
+  const body = split === -1 ? '' : text.slice(split).replace(/^\s+/, '');
+  const fields = new Map<string, string>();
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0) {
+      const key = line.slice(0, i).trim().toLowerCase();
+      if (!fields.has(key)) fields.set(key, line.slice(i + 1).trim());
+    }
+  }
+  const problems = [problem];
+  const addr = (v: string | undefined): EmailAddress[] => {
+    const m = v?.match(/[^\s<>,;"]+@[^\s<>,;"]+/g) ?? [];
+    return m.map((address) => ({ address: address.toLowerCase(), name: null }));
+  };
+  return {
+    messageId: normalizeMessageId(fields.get('message-id')),
+    inReplyTo: parseMessageIds(fields.get('in-reply-to')),
+    references: parseMessageIds(fields.get('references')),
+    subject: fields.get('subject') ?? null,
+    from: addr(fields.get('from'))[0] ?? null,
+    to: addr(fields.get('to')),
+    cc: addr(fields.get('cc')),
+    replyTo: addr(fields.get('reply-to')),
+    date: readDate(fields.get('date'), problems),
+    text: body,
+    html: null,
+    attachments: [],
+    problems,
+  };
+}

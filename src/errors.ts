@@ -1,0 +1,84 @@
+/**
+ * The closed list of error codes (SPEC section 5), each mapped once to its HTTP status,
+ * title and default `fix`. Domain commands throw {@link AppError}; the API renders it as
+ * RFC 9457 problem details. `docs/errors.md` lists the same codes (a test keeps them in
+ * step).
+ */
+
+export const ERROR_CODES = {
+  validation_failed: { status: 400, title: 'Validation failed', fix: 'Correct the named parameter and send the request again.' },
+  no_valid_fields: { status: 400, title: 'Nothing to change', fix: 'Send at least one of the fields this endpoint updates.' },
+  unauthenticated: { status: 401, title: 'Unauthenticated', fix: 'Send a valid API key as `Authorization: Bearer <key>`.' },
+  not_found: { status: 404, title: 'Not found', fix: 'Check the id; list the collection to find the right one.' },
+  idempotency_conflict: { status: 409, title: 'Idempotency key reused', fix: 'Use a new Idempotency-Key for a different request, or resend the identical body.' },
+  address_in_use: { status: 409, title: 'Address already in use', fix: 'Choose another address; each mailbox address is routed to one mailbox.' },
+  handle_in_use: { status: 409, title: 'Handle already in use', fix: 'Choose another handle; handles are unique in an organization.' },
+  payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },
+  unknown_recipient: { status: 422, title: 'Unknown recipient', fix: 'Create a mailbox for the address first, or name one with the `to` parameter.' },
+  no_sender: { status: 422, title: 'No sending account', fix: 'Add a mailbox to the identity (POST /v1/mailboxes) before sending.' },
+  internal_error: { status: 500, title: 'Internal error', fix: 'Retry later; if it persists, report it with the request id.' },
+  upstream_failed: { status: 502, title: 'Upstream failed', fix: 'The channel provider failed; retry with the same Idempotency-Key.' },
+  not_ready: { status: 503, title: 'Not ready', fix: 'Wait until the server has started its listeners.' },
+} as const satisfies Record<string, { status: number; title: string; fix: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface AppErrorOptions {
+  /** The parameter at fault (a body field, query parameter or header). */
+  readonly param?: string;
+  /** A more specific fix than the code's default. */
+  readonly fix?: string;
+  readonly retryable?: boolean;
+  readonly cause?: unknown;
+}
+
+/** An error with a stable code; the only kind of error domain code throws on purpose. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly param: string | undefined;
+  readonly fix: string;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, detail: string, options: AppErrorOptions = {}) {
+    super(detail, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.param = options.param;
+    this.fix = options.fix ?? ERROR_CODES[code].fix;
+    this.retryable = options.retryable ?? (code === 'upstream_failed' || code === 'not_ready');
+  }
+}
+
+/** The 404 every lookup returns for missing, malformed or foreign ids alike. */
+export function notFound(what: string): AppError {
+  return new AppError('not_found', `No ${what} with that id.`);
+}
+
+/** RFC 9457 problem details body. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly detail: string;
+  readonly fix: string;
+  readonly param: string | null;
+  readonly retryable: boolean;
+}
+
+/** Renders an {@link AppError} as problem details. */
+export function toProblem(err: AppError): Problem {
+  return {
+    type: `urn:switchboard:error:${err.code}`,
+    title: ERROR_CODES[err.code].title,
+    status: err.status,
+    code: err.code,
+    detail: err.message,
+    fix: err.fix,
+    param: err.param ?? null,
+    retryable: err.retryable,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Identities and their email channel accounts (mailboxes).
+ */
+import { AppError, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import {
+  findAccount, findAccountByAddress, findIdentity, findIdentityByHandle, type AccountRow, type IdentityRow,
+} from '../store/identities.js';
+import type { Db, Store } from '../store/store.js';
+
+/** SMTP relay a mailbox sends through (nodemailer SMTP transport options). */
+export interface SmtpRelay {
+  readonly host: string;
+  readonly port: number;
+  /** TLS from the start (port 465); otherwise STARTTLS when offered. */
+  readonly secure: boolean;
+  readonly user: string | null;
+  readonly password: string | null;
+}
+
+export interface MailboxConfig {
+  /** null: the capture transport keeps outgoing mail in the store. */
+  readonly smtp: SmtpRelay | null;
+}
+
+export function mailboxConfig(row: AccountRow): MailboxConfig {
+  const parsed = JSON.parse(row.config) as Partial<MailboxConfig>;
+  return { smtp: parsed.smtp ?? null };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505' || /UNIQUE constraint/.test(e?.message ?? '');
+}
+
+export async function createIdentity(
+  store: Store, orgId: string, input: { handle: string; display_name?: string | null },
+): Promise<IdentityRow> {
+  const now = new Date().toISOString();
+  const row: IdentityRow = {
+    id: newId('idn'), org_id: orgId, handle: input.handle, display_name: input.display_name ?? null,
+    created_at: now, updated_at: now,
+  };
+  try {
+    await store.db.insertInto('identities').values(row).execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('handle_in_use', `An identity with handle "${input.handle}" exists.`, { param: 'handle' });
+    throw err;
+  }
+  return row;
+}
+
+export async function getIdentity(db: Db, orgId: string, id: string): Promise<IdentityRow> {
+  const row = await findIdentity(db, orgId, id);
+  if (!row) throw notFound('identity');
+  return row;
+}
+
+export async function updateIdentity(
+  store: Store, orgId: string, id: string, patch: { handle?: string; display_name?: string | null },
+): Promise<IdentityRow> {
+  const row = await getIdentity(store.db, orgId, id);
+  const next = { ...row, ...patch, updated_at: new Date().toISOString() };
+  try {
+    await store.db.updateTable('identities')
+      .set({ handle: next.handle, display_name: next.display_name, updated_at: next.updated_at })
+      .where('org_id', '=', orgId).where('id', '=', id).execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('handle_in_use', `An identity with handle "${next.handle}" exists.`, { param: 'handle' });
+    throw err;
+  }
+  return next;
+}
+
+/** Deletes an identity with its mailboxes, conversations, timelines and stored mail. */
+export async function deleteIdentity(store: Store, orgId: string, id: string): Promise<void> {
+  await getIdentity(store.db, orgId, id);
+  await store.transaction(async (tx) => {
+    const convs = tx.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('identity_id', '=', id);
+    const msgs = tx.selectFrom('messages').select('id').where('conversation_id', 'in', convs);
+    await tx.deleteFrom('media').where('message_id', 'in', msgs).execute();
+    await tx.deleteFrom('raw_messages').where('message_id', 'in', msgs).execute();
+    await tx.deleteFrom('messages').where('conversation_id', 'in', convs).execute();
+    await tx.deleteFrom('events').where('conversation_id', 'in', convs).execute();
+    await tx.deleteFrom('conversation_participants').where('conversation_id', 'in', convs).execute();
+    await tx.deleteFrom('email_message_ids').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
+    await tx.deleteFrom('conversations').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
+    await tx.deleteFrom('channel_accounts').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
+    await tx.deleteFrom('identities').where('org_id', '=', orgId).where('id', '=', id).execute();
+  });
+}
+
+export interface NewMailbox {
+  readonly identity_id: string;
+  readonly address: string;
+  readonly display_name?: string | null;
+  readonly smtp?: SmtpRelay | null;
+}
+
+export async function createMailbox(store: Store, orgId: string, input: NewMailbox): Promise<AccountRow> {
+  await getIdentity(store.db, orgId, input.identity_id).catch(() => {
+    throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+  });
+  const now = new Date().toISOString();
+  const row: AccountRow = {
+    id: newId('acct'), org_id: orgId, identity_id: input.identity_id, channel: 'email',
+    address: input.address.trim().toLowerCase(), display_name: input.display_name ?? null, status: 'active',
+    config: JSON.stringify({ smtp: input.smtp ?? null } satisfies MailboxConfig),
+    last_sent_at: null, created_at: now, updated_at: now,
+  };
+  try {
+    await store.db.insertInto('channel_accounts').values(row).execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('address_in_use', `${row.address} is already a mailbox.`, { param: 'address' });
+    throw err;
+  }
+  return row;
+}
+
+export async function getMailbox(db: Db, orgId: string, id: string): Promise<AccountRow> {
+  const row = await findAccount(db, orgId, id);
+  if (!row || row.channel !== 'email') throw notFound('mailbox');
+  return row;
+}
+
+export async function updateMailbox(
+  store: Store, orgId: string, id: string, patch: { display_name?: string | null; smtp?: SmtpRelay | null },
+): Promise<AccountRow> {
+  const row = await getMailbox(store.db, orgId, id);
+  const config: MailboxConfig = { ...mailboxConfig(row), ...(patch.smtp !== undefined ? { smtp: patch.smtp } : {}) };
+  const next: AccountRow = {
+    ...row,
+    display_name: patch.display_name !== undefined ? patch.display_name : row.display_name,
+    config: JSON.stringify(config),
+    updated_at: new Date().toISOString(),
+  };
+  await store.db.updateTable('channel_accounts')
+    .set({ display_name: next.display_name, config: next.config, updated_at: next.updated_at })
+    .where('org_id', '=', orgId).where('id', '=', id).execute();
+  return next;
+}
+
+/** Removes a mailbox; its conversations stay readable (replies then need another mailbox). */
+export async function deleteMailbox(store: Store, orgId: string, id: string): Promise<void> {
+  await getMailbox(store.db, orgId, id);
+  await store.db.deleteFrom('channel_accounts').where('org_id', '=', orgId).where('id', '=', id).execute();
+}
+
+/**
+ * The mailbox for `address` in the org, creating the identity (handle = the address)
+ * and the mailbox when absent. Used by `switchboard import`.
+ *
+ * @throws AppError `address_in_use` when another org owns the address.
+ */
+export async function ensureMailbox(store: Store, orgId: string, address: string): Promise<AccountRow> {
+  const normalized = address.trim().toLowerCase();
+  const existing = await findAccountByAddress(store.db, 'email', normalized);
+  if (existing) {
+    if (existing.org_id !== orgId) throw new AppError('address_in_use', `${normalized} belongs to another organization.`);
+    return existing;
+  }
+  const identity = (await findIdentityByHandle(store.db, orgId, normalized))
+    ?? (await createIdentity(store, orgId, { handle: normalized, display_name: null }));
+  return createMailbox(store, orgId, { identity_id: identity.id, address: normalized });
+}

@@ -1,0 +1,101 @@
+/**
+ * Bulk import of existing mail into one mailbox: streamed, committed in batches, and
+ * reported per item (a message that fails is counted with its reason; the rest go on).
+ */
+import { parseEmail, type ParsedEmail } from '../email/parse.js';
+import type { MailSource, RawMail } from '../email/sources.js';
+import type { AccountRow } from '../store/identities.js';
+import type { Store } from '../store/store.js';
+import { ingestEmail, type IngestResult, type ThreadingPolicy } from './ingest-email.js';
+
+export interface ImportFailure {
+  readonly source: string;
+  readonly reason: string;
+}
+
+export interface ImportReport {
+  readonly imported: number;
+  readonly duplicates: number;
+  readonly failed: number;
+  /** Conversations this import created. */
+  readonly conversations: number;
+  readonly seconds: number;
+  readonly failures: readonly ImportFailure[];
+}
+
+export interface ImportOptions {
+  /** Messages per transaction. */
+  readonly batchSize?: number;
+  /** Called after each committed batch with messages done so far and input bytes read. */
+  readonly onProgress?: (done: number, bytes: number) => void;
+  /** Most failures kept in the report (all are counted). */
+  readonly maxFailuresReported?: number;
+}
+
+interface Parsed { readonly mail: RawMail; readonly parsed: ParsedEmail }
+
+/**
+ * Imports every message of `source` into `account`. Messages are threaded and
+ * deduplicated exactly as live mail is, but carry their Date as the event time.
+ */
+export async function importMail(
+  store: Store, policy: ThreadingPolicy, account: AccountRow, source: MailSource, options: ImportOptions = {},
+): Promise<ImportReport> {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? 250;
+  const maxFailures = options.maxFailuresReported ?? 100;
+  let imported = 0, duplicates = 0, failed = 0, conversations = 0, bytes = 0;
+  const failures: ImportFailure[] = [];
+  const fail = (source: string, reason: string) => {
+    failed++;
+    if (failures.length < maxFailures) failures.push({ source, reason });
+  };
+  const count = (r: IngestResult) => {
+    if (r.status === 'duplicate') duplicates++;
+    else {
+      imported++;
+      if (r.newConversation) conversations++;
+    }
+  };
+
+  const ingestOne = (tx: Parameters<Parameters<Store['transaction']>[0]>[0], p: Parsed) =>
+    ingestEmail(tx, policy, account, p.mail.raw, p.parsed, { at: 'date' });
+
+  const commit = async (batch: Parsed[]) => {
+    if (batch.length === 0) return;
+    try {
+      const results = await store.transaction(async (tx) => {
+        const out: IngestResult[] = [];
+        for (const p of batch) out.push(await ingestOne(tx, p));
+        return out;
+      });
+      results.forEach(count);
+    } catch {
+      // Retry one by one, so a single bad message cannot sink its whole batch.
+      for (const p of batch) {
+        try {
+          count(await store.transaction((tx) => ingestOne(tx, p)));
+        } catch (err) {
+          fail(p.mail.source, (err as Error).message);
+        }
+      }
+    }
+    options.onProgress?.(imported + duplicates + failed, bytes);
+  };
+
+  let batch: Parsed[] = [];
+  for await (const mail of source.messages()) {
+    bytes += mail.raw.length;
+    if (mail.raw.length === 0) {
+      fail(mail.source, 'empty message');
+      continue;
+    }
+    batch.push({ mail, parsed: await parseEmail(mail.raw) });
+    if (batch.length >= batchSize) {
+      await commit(batch);
+      batch = [];
+    }
+  }
+  await commit(batch);
+  return { imported, duplicates, failed, conversations, seconds: (performance.now() - started) / 1000, failures };
+}

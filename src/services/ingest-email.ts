@@ -1,0 +1,190 @@
+/**
+ * Email in: one parsed message for one mailbox becomes a `message` event in the right
+ * conversation (SPEC section 4), with its raw bytes, attachments, threading index,
+ * participants and contacts, all in the caller's transaction.
+ */
+import crypto from 'node:crypto';
+import type { Transaction } from 'kysely';
+import type { EmailAddress, MediaRef, MessageData } from '../domain/events.js';
+import { snippetOf } from '../domain/snippet.js';
+import {
+  indexEntries, lookupIds, placeMessage, subjectKey, wantsSubjectFallback, type SubjectCandidate, type ThreadingInput,
+} from '../domain/threading.js';
+import { parseEmail, type ParsedEmail } from '../email/parse.js';
+import { newId } from '../ids.js';
+import { addParticipants, ensureContacts } from '../store/contacts.js';
+import { createConversation, findConversation } from '../store/conversations.js';
+import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
+import type { AccountRow } from '../store/identities.js';
+import type { Database } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { appendEvents, type ConversationRow } from '../store/timeline.js';
+
+export interface ThreadingPolicy {
+  /** SPEC 4 rule 3 subject fallback; off by default. */
+  readonly threadBySubject: boolean;
+  /** How recent a subject-fallback match must be, ms. */
+  readonly subjectFallbackWindowMs: number;
+}
+
+export interface IngestOptions {
+  /**
+   * Which time the event carries: `received` (now: SMTP, HTTP) or `date` (the Date
+   * header, falling back to now, never later than now: imports of old mail).
+   */
+  readonly at: 'received' | 'date';
+}
+
+export type IngestResult =
+  | { readonly status: 'stored'; readonly conversationId: string; readonly messageId: string; readonly seq: number; readonly newConversation: boolean }
+  | { readonly status: 'duplicate'; readonly conversationId: string };
+
+/**
+ * Stores one message for `account` inside `tx`.
+ *
+ * A message whose Message-ID is already stored for the identity is a duplicate and
+ * writes nothing. A message without a Message-ID is deduplicated by the SHA-256 of its
+ * bytes.
+ */
+export async function ingestEmail(
+  tx: Transaction<Database>,
+  policy: ThreadingPolicy,
+  account: AccountRow,
+  raw: Buffer,
+  parsed: ParsedEmail,
+  options: IngestOptions,
+): Promise<IngestResult> {
+  const orgId = account.org_id;
+  const identityId = account.identity_id;
+  const now = new Date();
+  const nowIso = now.toISOString();
+  const threading: ThreadingInput = {
+    messageId: parsed.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
+    inReplyTo: parsed.inReplyTo,
+    references: parsed.references,
+    subject: parsed.subject,
+  };
+
+  const known = await lookupMessageIds(tx, orgId, identityId, lookupIds(threading));
+  const outbound = parsed.from?.address === account.address;
+  const counterpart = outbound ? parsed.to[0] ?? null : parsed.from;
+  let subjectCandidate: SubjectCandidate | null = null;
+  if (policy.threadBySubject && counterpart && wantsSubjectFallback(threading)) {
+    subjectCandidate = await findSubjectCandidate(tx, account, counterpart.address, threading.subject,
+      new Date(now.getTime() - policy.subjectFallbackWindowMs).toISOString());
+  }
+  const placement = placeMessage(threading, known, { subjectFallback: policy.threadBySubject }, subjectCandidate);
+  if (placement.kind === 'duplicate') return { status: 'duplicate', conversationId: placement.conversationId };
+
+  const at = options.at === 'date' && parsed.date && parsed.date < nowIso ? parsed.date : nowIso;
+  const external = externalAddresses(parsed, account.address);
+  const contacts = await ensureContacts(tx, orgId, 'email', external, nowIso);
+
+  let conversation: ConversationRow | undefined;
+  if (placement.kind === 'join') conversation = await findConversation(tx, orgId, placement.conversationId);
+  const newConversation = !conversation;
+  if (!conversation) {
+    conversation = await createConversation(tx, {
+      orgId, identityId, accountId: account.id, channel: 'email', subject: parsed.subject,
+      counterpart: counterpart?.address ?? null,
+      contactId: counterpart ? contacts.get(counterpart.address) ?? null : null,
+      at,
+    });
+  }
+
+  const messageId = newId('msg');
+  const media = await storeAttachments(tx, orgId, messageId, parsed, nowIso);
+  await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: orgId, raw }).execute();
+  const data: MessageData = {
+    message_id: messageId,
+    direction: outbound ? 'outbound' : 'inbound',
+    channel: 'email',
+    account_id: account.id,
+    from: parsed.from,
+    to: parsed.to,
+    cc: parsed.cc,
+    reply_to: parsed.replyTo,
+    subject: parsed.subject,
+    text: parsed.text,
+    html: parsed.html,
+    snippet: snippetOf(parsed.text, parsed.html),
+    media,
+    provider_message_id: parsed.messageId,
+    status: outbound ? 'sent' : 'delivered',
+    headers: { message_id: parsed.messageId, in_reply_to: parsed.inReplyTo[0] ?? null, references: parsed.references },
+    sent_at: parsed.date,
+    parse_problems: parsed.problems,
+  };
+  const { events } = await appendEvents(tx, conversation, [{ type: 'message', at, data }]);
+  const event = events[0]!;
+  await tx.insertInto('messages').values({
+    id: messageId, org_id: orgId, conversation_id: conversation.id, event_id: event.id,
+    direction: data.direction, status: data.status, error: null,
+    provider_message_id: parsed.messageId, created_at: nowIso, updated_at: nowIso,
+  }).execute();
+  await recordMessageIds(tx, orgId, identityId, indexEntries(threading, known, conversation.id));
+  await addParticipants(tx, orgId, conversation.id, external.map((a) => a.address));
+  return { status: 'stored', conversationId: conversation.id, messageId, seq: event.seq, newConversation };
+}
+
+/** From, To, Cc and Reply-To addresses other than the mailbox's own. */
+function externalAddresses(parsed: ParsedEmail, own: string): EmailAddress[] {
+  const all = [...(parsed.from ? [parsed.from] : []), ...parsed.to, ...parsed.cc, ...parsed.replyTo];
+  const seen = new Set<string>([own]);
+  const out: EmailAddress[] = [];
+  for (const a of all) {
+    if (seen.has(a.address)) continue;
+    seen.add(a.address);
+    out.push(a);
+  }
+  return out;
+}
+
+async function storeAttachments(
+  tx: Transaction<Database>, orgId: string, messageId: string, parsed: ParsedEmail, now: string,
+): Promise<MediaRef[]> {
+  if (parsed.attachments.length === 0) return [];
+  const refs = parsed.attachments.map((a) => ({
+    ref: {
+      id: newId('med'), filename: a.filename, content_type: a.contentType, size_bytes: a.content.length,
+      content_id: a.contentId, disposition: a.disposition,
+    } satisfies MediaRef,
+    content: a.content,
+  }));
+  await tx.insertInto('media').values(refs.map(({ ref, content }) => ({
+    ...ref, org_id: orgId, message_id: messageId, content, created_at: now,
+  }))).execute();
+  return refs.map((r) => r.ref);
+}
+
+async function findSubjectCandidate(
+  tx: Transaction<Database>, account: AccountRow, counterpart: string, subject: string | null, notBefore: string,
+): Promise<SubjectCandidate | null> {
+  const row = await tx.selectFrom('conversations').select('id')
+    .where('org_id', '=', account.org_id).where('identity_id', '=', account.identity_id)
+    .where('counterpart', '=', counterpart).where('subject_key', '=', subjectKey(subject))
+    .where('last_event_at', '>=', notBefore)
+    .orderBy('last_event_at', 'desc').limit(1).executeTakeFirst();
+  return row ? { conversationId: row.id } : null;
+}
+
+/** One recipient's outcome of {@link receiveEmail}. */
+export type DeliveryOutcome = IngestResult & { readonly accountId: string };
+
+/**
+ * Receives one raw message for one or more mailboxes (SMTP, HTTP upload): parses it
+ * once and stores it for each mailbox in a single transaction, so the caller may
+ * acknowledge (SMTP 250, HTTP 2xx) as soon as this resolves.
+ */
+export async function receiveEmail(
+  store: Store, policy: ThreadingPolicy, accounts: readonly AccountRow[], raw: Buffer,
+): Promise<DeliveryOutcome[]> {
+  const parsed = await parseEmail(raw);
+  return store.transaction(async (tx) => {
+    const out: DeliveryOutcome[] = [];
+    for (const account of accounts) {
+      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received' })), accountId: account.id });
+    }
+    return out;
+  });
+}

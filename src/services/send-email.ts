@@ -1,0 +1,221 @@
+/**
+ * Email out (SPEC section 4, rule 4): send by conversation id, or a first message that
+ * opens a conversation.
+ *
+ * The message is committed (`queued`, raw bytes kept) before any delivery is tried, so
+ * nothing acknowledged is lost; the delivery outcome is appended as `message_status`.
+ */
+import type { Transaction } from 'kysely';
+import type { EmailAddress, MessageData, TimelineEvent } from '../domain/events.js';
+import { snippetOf } from '../domain/snippet.js';
+import { replySubject } from '../domain/subject.js';
+import { composeEmail } from '../email/compose.js';
+import { deliverEmail } from '../email/transport.js';
+import { AppError, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { addParticipants, domainOf, ensureContacts } from '../store/contacts.js';
+import { createConversation, findConversation } from '../store/conversations.js';
+import { recordMessageIds } from '../store/email-index.js';
+import { findAccount, listAccounts, type AccountRow } from '../store/identities.js';
+import type { Database } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { appendEvents, eventFromRow, type ConversationRow } from '../store/timeline.js';
+import { getIdentity, mailboxConfig } from './identities.js';
+
+export interface ReplyInput {
+  readonly text: string;
+  readonly html?: string | null;
+}
+
+export interface FirstMessageInput extends ReplyInput {
+  readonly identity_id: string;
+  readonly to: readonly string[];
+  readonly cc?: readonly string[];
+  readonly subject: string;
+  /** A mailbox of the identity to send from; by default they take turns. */
+  readonly account_id?: string;
+}
+
+export interface SendResult {
+  readonly conversationId: string;
+  readonly messageId: string;
+  readonly status: 'sent' | 'failed';
+  readonly error: string | null;
+}
+
+/** Messages read to find the one a reply answers. */
+const THREAD_LOOKBACK = 50;
+
+interface ThreadContext {
+  readonly to: EmailAddress[];
+  readonly cc: EmailAddress[];
+  readonly inReplyTo: string | null;
+  readonly references: string[];
+}
+
+/**
+ * What a reply in this conversation answers: the latest message with a Message-ID
+ * gives In-Reply-To and References; the latest inbound message gives the recipient
+ * (its Reply-To, else its From) and its other recipients go on Cc.
+ */
+async function threadContext(tx: Transaction<Database>, conversation: ConversationRow, own: string): Promise<ThreadContext> {
+  const rows = await tx.selectFrom('events').selectAll()
+    .where('conversation_id', '=', conversation.id).where('type', '=', 'message')
+    .orderBy('at', 'desc').orderBy('seq', 'desc').limit(THREAD_LOOKBACK).execute();
+  const messages = rows.map(eventFromRow).map((e) => (e as Extract<TimelineEvent, { type: 'message' }>).data);
+  const parent = messages.find((m) => m.headers.message_id);
+  const inbound = messages.find((m) => m.direction === 'inbound');
+  let to: EmailAddress[];
+  let cc: EmailAddress[] = [];
+  if (inbound) {
+    to = inbound.reply_to.length ? [...inbound.reply_to] : inbound.from ? [inbound.from] : [];
+    const skip = new Set([own, ...to.map((a) => a.address)]);
+    cc = [...inbound.to, ...inbound.cc].filter((a) => !skip.has(a.address) && (skip.add(a.address), true));
+  } else {
+    const last = messages[0];
+    to = last ? [...last.to] : [];
+    cc = last ? [...last.cc] : [];
+  }
+  if (to.length === 0 && conversation.counterpart) to = [{ address: conversation.counterpart, name: null }];
+  const references = parent
+    ? [...new Set([...parent.headers.references, parent.headers.message_id!])]
+    : [];
+  return { to, cc, inReplyTo: parent?.headers.message_id ?? null, references };
+}
+
+/** The mailbox a conversation sends from: its own (recipient affinity), else the identity's first. */
+async function conversationMailbox(tx: Transaction<Database>, conversation: ConversationRow): Promise<AccountRow> {
+  const own = await findAccount(tx, conversation.org_id, conversation.account_id);
+  if (own) return own;
+  const [first] = await listAccounts(tx, conversation.org_id, { identityId: conversation.identity_id, channel: 'email', limit: 1 });
+  if (!first) throw new AppError('no_sender', 'The identity of this conversation has no mailbox left to send from.');
+  return first;
+}
+
+/** The identity's mailbox that sent longest ago (new conversations rotate over them). */
+async function rotateMailbox(tx: Transaction<Database>, orgId: string, identityId: string): Promise<AccountRow> {
+  const row = await tx.selectFrom('channel_accounts').selectAll()
+    .where('org_id', '=', orgId).where('identity_id', '=', identityId).where('channel', '=', 'email')
+    .orderBy((eb) => eb.fn.coalesce('last_sent_at', eb.val('')), 'asc').orderBy('id', 'asc')
+    .limit(1).executeTakeFirst();
+  if (!row) throw new AppError('no_sender', 'The identity has no mailbox to send from.', { param: 'identity_id' });
+  return row;
+}
+
+interface Prepared {
+  readonly account: AccountRow;
+  readonly conversationId: string;
+  readonly messageId: string;
+  readonly envelope: { from: string; to: string[] };
+  readonly raw: Buffer;
+}
+
+/**
+ * Composes and commits the outgoing message in `conversation` (status `queued`).
+ */
+async function commitOutgoing(
+  tx: Transaction<Database>, conversation: ConversationRow, account: AccountRow,
+  input: ReplyInput, subject: string, ctx: ThreadContext,
+): Promise<Prepared> {
+  const now = new Date();
+  const nowIso = now.toISOString();
+  const messageId = newId('msg');
+  const headerId = `${messageId}@${domainOf(account.address) || 'localhost'}`;
+  const from: EmailAddress = { address: account.address, name: account.display_name };
+  const raw = await composeEmail({
+    from, to: ctx.to, cc: ctx.cc, subject, text: input.text, html: input.html ?? null,
+    messageId: headerId, inReplyTo: ctx.inReplyTo, references: ctx.references, date: now,
+  });
+  const data: MessageData = {
+    message_id: messageId, direction: 'outbound', channel: 'email', account_id: account.id,
+    from, to: ctx.to, cc: ctx.cc, reply_to: [], subject, text: input.text, html: input.html ?? null,
+    snippet: snippetOf(input.text, input.html ?? null), media: [], provider_message_id: headerId, status: 'queued',
+    headers: { message_id: headerId, in_reply_to: ctx.inReplyTo, references: ctx.references },
+    sent_at: nowIso, parse_problems: [],
+  };
+  const { events } = await appendEvents(tx, conversation, [{ type: 'message', at: nowIso, data }]);
+  await tx.insertInto('messages').values({
+    id: messageId, org_id: conversation.org_id, conversation_id: conversation.id, event_id: events[0]!.id,
+    direction: 'outbound', status: 'queued', error: null, provider_message_id: headerId, created_at: nowIso, updated_at: nowIso,
+  }).execute();
+  await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: conversation.org_id, raw }).execute();
+  await recordMessageIds(tx, conversation.org_id, conversation.identity_id, [{ id: headerId, stored: true, conversationId: conversation.id }]);
+  const external = [...ctx.to, ...ctx.cc];
+  await ensureContacts(tx, conversation.org_id, 'email', external, nowIso);
+  await addParticipants(tx, conversation.org_id, conversation.id, external.map((a) => a.address));
+  await tx.updateTable('channel_accounts').set({ last_sent_at: nowIso }).where('id', '=', account.id).execute();
+  return {
+    account, conversationId: conversation.id, messageId, raw,
+    envelope: { from: account.address, to: external.map((a) => a.address) },
+  };
+}
+
+/** Delivers a committed message and records the outcome as a `message_status` event. */
+async function deliver(store: Store, orgId: string, p: Prepared): Promise<SendResult> {
+  let status: 'sent' | 'failed' = 'sent';
+  let error: string | null = null;
+  try {
+    await deliverEmail(mailboxConfig(p.account).smtp, p.envelope, p.raw);
+  } catch (err) {
+    status = 'failed';
+    error = (err as Error).message || 'delivery failed';
+  }
+  await store.transaction(async (tx) => {
+    const conversation = await findConversation(tx, orgId, p.conversationId);
+    if (!conversation) return;
+    const at = new Date().toISOString();
+    await appendEvents(tx, conversation, [{ type: 'message_status', at, data: { message_id: p.messageId, status, error } }]);
+    await tx.updateTable('messages').set({ status, error, updated_at: at }).where('id', '=', p.messageId).execute();
+  });
+  return { conversationId: p.conversationId, messageId: p.messageId, status, error };
+}
+
+/**
+ * Replies in a conversation by its id. The server resolves the recipient, the `Re:`
+ * subject, In-Reply-To, References and the sending mailbox.
+ *
+ * @throws AppError `not_found` (unknown or foreign conversation), `no_sender`.
+ */
+export async function sendReply(store: Store, orgId: string, conversationId: string, input: ReplyInput): Promise<SendResult> {
+  const prepared = await store.transaction(async (tx) => {
+    const conversation = await findConversation(tx, orgId, conversationId);
+    if (!conversation) throw notFound('conversation');
+    const account = await conversationMailbox(tx, conversation);
+    const ctx = await threadContext(tx, conversation, account.address);
+    if (ctx.to.length === 0) throw new AppError('validation_failed', 'The conversation has no recipient to reply to.');
+    return commitOutgoing(tx, conversation, account, input, replySubject(conversation.subject), ctx);
+  });
+  return deliver(store, orgId, prepared);
+}
+
+/**
+ * Sends a first message and opens its conversation.
+ *
+ * @throws AppError `not_found` (identity or account), `no_sender`.
+ */
+export async function sendFirstMessage(store: Store, orgId: string, input: FirstMessageInput): Promise<SendResult> {
+  await getIdentity(store.db, orgId, input.identity_id).catch(() => {
+    throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+  });
+  const prepared = await store.transaction(async (tx) => {
+    let account: AccountRow;
+    if (input.account_id) {
+      const row = await findAccount(tx, orgId, input.account_id);
+      if (!row || row.identity_id !== input.identity_id || row.channel !== 'email') {
+        throw new AppError('not_found', 'No mailbox of this identity with that id.', { param: 'account_id' });
+      }
+      account = row;
+    } else {
+      account = await rotateMailbox(tx, orgId, input.identity_id);
+    }
+    const to = input.to.map((a) => ({ address: a.toLowerCase(), name: null }));
+    const cc = (input.cc ?? []).map((a) => ({ address: a.toLowerCase(), name: null }));
+    const contacts = await ensureContacts(tx, orgId, 'email', to, new Date().toISOString());
+    const conversation = await createConversation(tx, {
+      orgId, identityId: input.identity_id, accountId: account.id, channel: 'email', subject: input.subject,
+      counterpart: to[0]!.address, contactId: contacts.get(to[0]!.address) ?? null, at: new Date().toISOString(),
+    });
+    return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] });
+  });
+  return deliver(store, orgId, prepared);
+}

@@ -1,0 +1,178 @@
+/**
+ * Table shapes, shared by every dialect. Portable column types only: timestamps are
+ * RFC 3339 UTC text (fixed width, so they sort as text), booleans are 0/1 integers and
+ * JSON is text, so the same queries run on SQLite and PostgreSQL.
+ */
+import type { Generated } from 'kysely';
+
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  org_id: string;
+  name: string;
+  /** SHA-256 of the secret, hex. The secret itself is never stored. */
+  secret_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface IdentitiesTable {
+  id: string;
+  org_id: string;
+  handle: string;
+  display_name: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ChannelAccountsTable {
+  id: string;
+  org_id: string;
+  identity_id: string;
+  channel: string;
+  /** Lower-cased address; unique per channel across the server (inbound routing). */
+  address: string;
+  display_name: string | null;
+  status: string;
+  /** JSON: channel settings (for email, the SMTP relay). */
+  config: string;
+  last_sent_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ContactsTable {
+  id: string;
+  org_id: string;
+  display_name: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ContactAddressesTable {
+  org_id: string;
+  channel: string;
+  address: string;
+  contact_id: string;
+}
+
+export interface ConversationsTable {
+  id: string;
+  org_id: string;
+  identity_id: string;
+  account_id: string;
+  channel: string;
+  subject: string | null;
+  /** The external counterpart's address. */
+  counterpart: string | null;
+  contact_id: string | null;
+  created_at: string;
+  // projections (SPEC section 3), updated with each event
+  message_count: number;
+  unread_count: number;
+  latest_text: string | null;
+  latest_at: string | null;
+  latest_direction: string | null;
+  latest_has_media: number;
+  last_event_at: string;
+  /** JSON array of strings. */
+  labels: string;
+  archived: number;
+  /** Subject without reply prefixes, lower-cased (subject-fallback threading). */
+  subject_key: string;
+}
+
+export interface ConversationParticipantsTable {
+  conversation_id: string;
+  org_id: string;
+  address: string;
+  domain: string;
+}
+
+export interface EventsTable {
+  seq: Generated<number>;
+  id: string;
+  org_id: string;
+  conversation_id: string;
+  type: string;
+  at: string;
+  /** JSON payload. */
+  data: string;
+  created_at: string;
+}
+
+export interface MessagesTable {
+  id: string;
+  org_id: string;
+  conversation_id: string;
+  event_id: string;
+  direction: string;
+  status: string;
+  error: string | null;
+  provider_message_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EmailMessageIdsTable {
+  org_id: string;
+  identity_id: string;
+  message_id: string;
+  conversation_id: string;
+  /** 1 when a message with this id is stored, 0 for an id only referenced. */
+  stored: number;
+}
+
+export interface RawMessagesTable {
+  message_id: string;
+  org_id: string;
+  raw: Buffer;
+}
+
+export interface MediaTable {
+  id: string;
+  org_id: string;
+  message_id: string | null;
+  filename: string | null;
+  content_type: string;
+  size_bytes: number;
+  content_id: string | null;
+  disposition: string | null;
+  content: Buffer;
+  created_at: string;
+}
+
+export interface IdempotencyKeysTable {
+  org_id: string;
+  key: string;
+  /** `METHOD path` the key was first used on. */
+  route: string;
+  request_hash: string;
+  /** null while the first request is still running. */
+  status_code: number | null;
+  response: string | null;
+  created_at: string;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  api_keys: ApiKeysTable;
+  identities: IdentitiesTable;
+  channel_accounts: ChannelAccountsTable;
+  contacts: ContactsTable;
+  contact_addresses: ContactAddressesTable;
+  conversations: ConversationsTable;
+  conversation_participants: ConversationParticipantsTable;
+  events: EventsTable;
+  messages: MessagesTable;
+  email_message_ids: EmailMessageIdsTable;
+  raw_messages: RawMessagesTable;
+  media: MediaTable;
+  idempotency_keys: IdempotencyKeysTable;
+}

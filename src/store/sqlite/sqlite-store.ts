@@ -1,0 +1,48 @@
+/**
+ * The embedded store: SQLite through better-sqlite3, in WAL mode.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
+import type { Database } from '../schema.js';
+import type { Store } from '../store.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+export interface SqliteStoreConfig {
+  /** Database file, or `:memory:`. */
+  readonly filename: string;
+}
+
+/** The database file inside a data directory. */
+export function sqliteFile(dataDir: string): string {
+  return path.join(dataDir, 'switchboard.db');
+}
+
+/**
+ * Opens (creating if needed) the SQLite store and brings its schema up to date.
+ *
+ * @throws Error when the file cannot be opened or a migration fails.
+ */
+export async function openSqliteStore(config: SqliteStoreConfig): Promise<Store> {
+  if (config.filename !== ':memory:') fs.mkdirSync(path.dirname(config.filename), { recursive: true });
+  const sqlite = new BetterSqlite3(config.filename);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 10000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => SQLITE_MIGRATIONS } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`migration ${failed} failed: ${(error as Error).message}`);
+  }
+  return {
+    dialect: 'sqlite',
+    db,
+    transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * The store: one interface over the embedded SQLite file (and, later, PostgreSQL).
+ * Queries are written once with Kysely against {@link Database}; a dialect folder
+ * supplies the connection, its migrations and the few statements that differ.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/** A handle for queries: the store itself or an open transaction. */
+export type Db = Kysely<Database> | Transaction<Database>;
+
+export interface Store {
+  readonly dialect: 'sqlite';
+  readonly db: Kysely<Database>;
+  /**
+   * Runs `fn` in one transaction: everything it writes commits together (durably:
+   * SQLite `synchronous=FULL`) or not at all.
+   */
+  transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,113 @@
+/**
+ * The event log and its projection: appending an event and updating the conversation
+ * summary happen together, inside the caller's transaction.
+ */
+import type { Selectable, Transaction } from 'kysely';
+import { applyEvent, type ConversationSummary } from '../domain/projection.js';
+import type { EventBody, EventType, TimelineEvent } from '../domain/events.js';
+import { newId } from '../ids.js';
+import type { ConversationsTable, Database, EventsTable } from './schema.js';
+import type { Db } from './store.js';
+
+export type ConversationRow = Selectable<ConversationsTable>;
+
+/** The summary columns of a conversation row, as the reducer sees them. */
+export function summaryOf(row: ConversationRow): ConversationSummary {
+  return {
+    message_count: row.message_count,
+    unread_count: row.unread_count,
+    latest_message: row.latest_at
+      ? {
+          text: row.latest_text ?? '',
+          at: row.latest_at,
+          direction: row.latest_direction === 'outbound' ? 'outbound' : 'inbound',
+          has_media: row.latest_has_media === 1,
+        }
+      : null,
+    last_event_at: row.last_event_at,
+    labels: JSON.parse(row.labels) as string[],
+    archived: row.archived === 1,
+  };
+}
+
+/** The summary as column values. */
+export function summaryColumns(s: ConversationSummary): Partial<ConversationRow> {
+  return {
+    message_count: s.message_count,
+    unread_count: s.unread_count,
+    latest_text: s.latest_message?.text ?? null,
+    latest_at: s.latest_message?.at ?? null,
+    latest_direction: s.latest_message?.direction ?? null,
+    latest_has_media: s.latest_message?.has_media ? 1 : 0,
+    last_event_at: s.last_event_at,
+    labels: JSON.stringify(s.labels),
+    archived: s.archived ? 1 : 0,
+  };
+}
+
+/**
+ * Appends events to one conversation and writes the folded summary once.
+ *
+ * @param conversation the row as read inside `tx` (its summary is the starting point).
+ * @param events bodies with their `at` (RFC 3339).
+ * @returns the committed-to-be events (with `seq`) and the new row.
+ */
+export async function appendEvents(
+  tx: Transaction<Database>,
+  conversation: ConversationRow,
+  events: readonly (EventBody & { readonly at: string })[],
+): Promise<{ events: TimelineEvent[]; conversation: ConversationRow }> {
+  let summary = summaryOf(conversation);
+  const now = new Date().toISOString();
+  const out: TimelineEvent[] = [];
+  for (const e of events) {
+    const id = newId('evt');
+    const { seq } = await tx.insertInto('events')
+      .values({ id, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at, data: JSON.stringify(e.data), created_at: now })
+      .returning('seq')
+      .executeTakeFirstOrThrow();
+    summary = applyEvent(summary, e);
+    out.push({ ...e, id, seq, conversation_id: conversation.id, at: e.at } as TimelineEvent);
+  }
+  const columns = summaryColumns(summary);
+  await tx.updateTable('conversations').set(columns).where('id', '=', conversation.id).execute();
+  return { events: out, conversation: { ...conversation, ...columns } };
+}
+
+/** A stored event row as the timeline type. */
+export function eventFromRow(row: Selectable<EventsTable>): TimelineEvent {
+  return {
+    id: row.id,
+    seq: row.seq,
+    conversation_id: row.conversation_id,
+    at: row.at,
+    type: row.type as EventType,
+    data: JSON.parse(row.data),
+  } as TimelineEvent;
+}
+
+export interface EventPageQuery {
+  readonly conversationId: string;
+  readonly order: 'asc' | 'desc';
+  readonly limit: number;
+  readonly types?: readonly EventType[];
+  /** Keyset position: events strictly after this (`at`, `seq`) in the chosen order. */
+  readonly after?: { readonly at: string; readonly seq: number };
+}
+
+/**
+ * One page of a conversation's timeline, ordered by (`at`, `seq`): when things happened,
+ * ties in commit order. Reads `limit + 1` rows so the caller knows whether more follow.
+ */
+export async function listEvents(db: Db, q: EventPageQuery): Promise<TimelineEvent[]> {
+  let query = db.selectFrom('events').selectAll().where('conversation_id', '=', q.conversationId);
+  if (q.types?.length) query = query.where('type', 'in', [...q.types]);
+  if (q.after) {
+    const { at, seq } = q.after;
+    query = q.order === 'asc'
+      ? query.where((eb) => eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('seq', '>', seq)])]))
+      : query.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('seq', '<', seq)])]));
+  }
+  const rows = await query.orderBy('at', q.order).orderBy('seq', q.order).limit(q.limit + 1).execute();
+  return rows.map(eventFromRow);
+}

@@ -1,0 +1,86 @@
+/**
+ * Test harness: a fresh store in a temporary data directory, the app (in-process,
+ * `app.inject`), and an organization with its key.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildApp, type Api } from '../src/api/app.js';
+import { loadConfig, type Config, type ConfigOverrides } from '../src/config.js';
+import { createOrganization } from '../src/services/tenants.js';
+import { openStore } from '../src/store/open.js';
+import type { Store } from '../src/store/store.js';
+
+export const SHARED = path.resolve(import.meta.dirname, '../../shared');
+export const CORPUS = path.join(SHARED, 'corpus');
+export const HAS_CORPUS = fs.existsSync(CORPUS);
+export const NO_CORPUS_REASON = `real-mail corpus not found at ${CORPUS} (../shared/corpus); skipping`;
+
+export function tempDir(prefix = 'switchboard-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface Harness {
+  readonly store: Store;
+  readonly app: Api;
+  readonly config: Config;
+  readonly orgId: string;
+  readonly key: string;
+  /** JSON request with the org's key; returns status, parsed body and headers. */
+  request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  /** A second organization's key, for isolation tests. */
+  otherOrg(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function harness(overrides: ConfigOverrides = {}): Promise<Harness> {
+  const dataDir = tempDir();
+  const config = loadConfig({ dataDir, logLevel: 'silent', ...overrides }, {});
+  const store = await openStore(config);
+  const app = await buildApp({ store, config, logger: false, isReady: () => true });
+  await app.ready();
+  const { orgId, apiKey } = await createOrganization(store, 'test');
+  const request: Harness['request'] = async (method, url, body, headers = {}) => {
+    const res = await app.inject({
+      method: method as any,
+      url,
+      headers: { authorization: `Bearer ${apiKey.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      payload: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+    let parsed: unknown = res.body;
+    try { parsed = JSON.parse(res.body); } catch { /* not JSON */ }
+    return { status: res.statusCode, body: parsed, headers: res.headers };
+  };
+  return {
+    store, app, config, orgId, key: apiKey.key, request,
+    otherOrg: async () => (await createOrganization(store, 'other')).apiKey.key,
+    async close() {
+      await app.close();
+      await store.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Builds a small RFC 5322 message. */
+export function rawEmail(h: {
+  from: string; to: string; subject?: string; messageId?: string; inReplyTo?: string; references?: string;
+  date?: string; body?: string; extraHeaders?: string[];
+}): Buffer {
+  const lines = [
+    `From: ${h.from}`,
+    `To: ${h.to}`,
+    `Subject: ${h.subject ?? 'Hello'}`,
+    `Date: ${h.date ?? 'Mon, 16 Nov 2009 10:00:00 +0000'}`,
+    ...(h.messageId ? [`Message-ID: <${h.messageId}>`] : []),
+    ...(h.inReplyTo ? [`In-Reply-To: <${h.inReplyTo}>`] : []),
+    ...(h.references ? [`References: ${h.references}`] : []),
+    ...(h.extraHeaders ?? []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    h.body ?? 'Hi there.',
+    '',
+  ];
+  return Buffer.from(lines.join('\r\n'));
+}
