@@ -84,3 +84,17 @@ export function rawEmail(h: {
   ];
   return Buffer.from(lines.join('\r\n'));
 }
+
+/** Creates an identity with one mailbox through the API; returns their ids. */
+export async function identityWithMailbox(h: Harness, address: string, handle = address.split('@')[0]!): Promise<{ identityId: string; mailboxId: string }> {
+  const idn = await h.request('POST', '/v1/identities', { handle });
+  if (idn.status !== 201) throw new Error(`identity: ${idn.status} ${JSON.stringify(idn.body)}`);
+  const mbx = await h.request('POST', '/v1/mailboxes', { identity_id: idn.body.id, address });
+  if (mbx.status !== 201) throw new Error(`mailbox: ${mbx.status} ${JSON.stringify(mbx.body)}`);
+  return { identityId: idn.body.id, mailboxId: mbx.body.id };
+}
+
+/** Uploads raw mail to `POST /v1/inbound/email`. */
+export function inbound(h: Harness, raw: Buffer | string, query = '', headers: Record<string, string> = {}) {
+  return h.request('POST', `/v1/inbound/email${query}`, raw, { 'content-type': 'message/rfc822', ...headers });
+}

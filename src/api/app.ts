@@ -19,6 +19,7 @@ import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
 import { messageRoutes } from './routes/messages.js';
 import { Problem } from './schemas.js';
+import { validatorCompiler } from './validation.js';
 
 /** The app type routes register on (TypeBox-typed requests). */
 export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -43,9 +44,9 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     loggerInstance: typeof options.logger === 'object' ? options.logger : undefined,
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
     bodyLimit: config.maxJsonBytes,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler());
 
   app.addContentTypeParser(RAW_MAIL_TYPES, { parseAs: 'buffer', bodyLimit: config.maxMessageBytes }, (_req, body, done) => done(null, body));
 

@@ -115,7 +115,13 @@ export async function ingestEmail(
     sent_at: parsed.date,
     parse_problems: parsed.problems,
   };
-  const { events } = await appendEvents(tx, conversation, [{ type: 'message', at, data }]);
+  // New inbound mail brings an archived conversation back, as inboxes do; imported
+  // history does not.
+  const reopen = !outbound && options.at === 'received' && conversation.archived === 1;
+  const { events } = await appendEvents(tx, conversation, [
+    { type: 'message', at, data },
+    ...(reopen ? [{ type: 'unarchived' as const, at, data: {} }] : []),
+  ]);
   const event = events[0]!;
   await tx.insertInto('messages').values({
     id: messageId, org_id: orgId, conversation_id: conversation.id, event_id: event.id,
