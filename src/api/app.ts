@@ -13,7 +13,7 @@ import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { installAuth } from './auth.js';
 import { installIdempotency } from './idempotency.js';
-import { installProblemHandlers } from './problem.js';
+import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
@@ -45,6 +45,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
     bodyLimit: config.maxJsonBytes,
     return503OnClosing: true,
+    // Router-level rejections (bad URL encoding, over-long path parameters) as problems too.
+    frameworkErrors: (err, _request, reply) => sendProblem(reply, toAppError(err)),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
 

@@ -11,6 +11,7 @@ const FRAMEWORK_CODES: Record<number, ErrorCode> = {
   404: 'not_found',
   405: 'not_found',
   413: 'payload_too_large',
+  414: 'validation_failed',
   415: 'unsupported_media_type',
 };
 

@@ -49,7 +49,12 @@ export function inboundRoutes(app: Api, { store, config }: ApiContext): void {
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
     const raw = request.body;
-    if (!Buffer.isBuffer(raw) || raw.length === 0) {
+    if (!Buffer.isBuffer(raw)) {
+      throw new AppError('unsupported_media_type', `Raw mail is expected, not ${request.headers['content-type'] ?? 'an untyped body'}.`, {
+        fix: `POST the message bytes with Content-Type ${RAW_MAIL_TYPES[0]}.`,
+      });
+    }
+    if (raw.length === 0) {
       throw new AppError('validation_failed', 'The body must be a raw RFC 5322 message.', { fix: 'POST the message bytes with Content-Type message/rfc822.' });
     }
     const wanted = request.query.to ? [request.query.to.toLowerCase()] : headerRecipients(raw);
