@@ -13,7 +13,10 @@
  */
 import { normalizeSubject, isReplySubject } from './subject.js';
 
-/** Most ids kept from one References header (the newest ones win). */
+/**
+ * Most ids kept from one References header: the first (the thread's root) and the
+ * newest others, as RFC 5322 section 3.6.4 advises when trimming.
+ */
 export const MAX_REFERENCES = 200;
 
 /** Threading-relevant fields of a parsed message. */
@@ -45,7 +48,7 @@ export type Placement =
 
 /**
  * Parses the ids of a `References` or `In-Reply-To` header value (RFC 5322 section 3.6.4):
- * `<id>` tokens in order; when a value has no angle brackets at all, whitespace- or
+ * `<id>` tokens in order; when a value has no complete `<id>` at all, whitespace- or
  * comma-separated words containing `@`. Repeats are dropped (first kept).
  */
 export function parseMessageIds(value: string | null | undefined): string[] {
@@ -58,7 +61,8 @@ export function parseMessageIds(value: string | null | undefined): string[] {
       if (id) ids.push(id);
     }
   } else {
-    for (const w of value.split(/[\s,]+/)) if (w.includes('@')) ids.push(w);
+    // A lone `<` or `>` (a truncated or half-bracketed id) is a separator, not id text.
+    for (const w of value.split(/[\s,<>]+/)) if (w.includes('@')) ids.push(w);
   }
   return [...new Set(ids)];
 }
@@ -77,7 +81,8 @@ export function normalizeMessageId(value: string | null | undefined): string | n
  * loop must not make a message its own parent).
  */
 export function referencedIds(input: ThreadingInput): string[] {
-  const refs = input.references.slice(-MAX_REFERENCES);
+  const all = input.references;
+  const refs = all.length <= MAX_REFERENCES ? all : [all[0]!, ...all.slice(-(MAX_REFERENCES - 1))];
   const ordered = [...input.inReplyTo, ...[...refs].reverse()];
   return [...new Set(ordered)].filter((id) => id !== input.messageId);
 }

@@ -65,20 +65,30 @@ export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
   const problems: string[] = [];
   const header = (key: string) => email.headers.find((h) => h.key === key)?.value ?? null;
   const date = readDate(email.date ?? header('date'), problems);
+  let text = repairC1(email.text ?? null);
+  if (text === null && !email.html && email.attachments.length === 0) {
+    // A multipart body whose boundary is missing or never occurs yields no part at all;
+    // keep its bytes as text rather than drop them.
+    const body = bodyWithoutMatchingBoundary(bytes, header('content-type'));
+    if (body !== null) {
+      text = body;
+      problems.push('multipart boundary missing or not found; body kept as text');
+    }
+  }
   return {
     messageId: normalizeMessageId(email.messageId ?? header('message-id')),
     inReplyTo: parseMessageIds(header('in-reply-to')),
     references: parseMessageIds(header('references')),
-    subject: email.subject ?? null,
+    subject: repairC1(email.subject ?? null),
     from: firstAddress(email.from ? [email.from] : email.sender ? [email.sender] : []),
     to: flattenAddresses(email.to),
     cc: flattenAddresses(email.cc),
     replyTo: flattenAddresses(email.replyTo),
     date,
-    text: email.text ?? null,
-    html: email.html ?? null,
+    text,
+    html: repairC1(email.html ?? null),
     attachments: email.attachments.map((a) => ({
-      filename: a.filename ?? null,
+      filename: repairC1(a.filename ?? null),
       contentType: a.mimeType || 'application/octet-stream',
       content: toBuffer(a.content),
       contentId: a.contentId ? a.contentId.replace(/^<|>$/g, '') : null,
@@ -86,6 +96,50 @@ export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
     })),
     problems,
   };
+}
+
+/**
+ * Windows-1252 bytes 0x80–0x9F (WHATWG Encoding Standard, index-windows-1252). The
+ * WHATWG labels `windows-1252`, `iso-8859-1`, `us-ascii` all name this encoding.
+ */
+const CP1252_C1 =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/**
+ * Whether this runtime's TextDecoder decodes windows-1252 as ISO-8859-1 (Node.js
+ * 20.18.3+ and 22.13+, nodejs/node#56542), leaving C1 controls where `€`, `“`, `”`, `–`
+ * belong. postal-mime decodes with it.
+ */
+const WINDOWS_1252_BROKEN = (() => {
+  try {
+    return new TextDecoder('windows-1252').decode(Uint8Array.of(0x80)) !== '\u20ac';
+  } catch {
+    return false;
+  }
+})();
+
+/** Maps C1 controls back to their windows-1252 characters on an affected runtime. */
+function repairC1(value: string | null): string | null {
+  if (!value || !WINDOWS_1252_BROKEN) return value;
+  return value.replace(/[\u0080-\u009f]/g, (c) => CP1252_C1[c.charCodeAt(0) - 0x80] ?? c);
+}
+
+/**
+ * The body of a message declared multipart whose boundary parameter is missing or whose
+ * delimiter line (`--boundary`, RFC 2046 section 5.1.1) never occurs; null otherwise.
+ */
+function bodyWithoutMatchingBoundary(bytes: Buffer, contentType: string | null): string | null {
+  if (!contentType || !/^\s*multipart\//i.test(contentType)) return null;
+  const text = bytes.toString('utf8');
+  const split = text.search(/\r?\n\r?\n/);
+  if (split === -1) return null;
+  const body = text.slice(split).replace(/^\s+/, '');
+  if (!body.trim()) return null;
+  const m = /boundary\s*=\s*(?:"([^"]*)"|([^\s;]+))/i.exec(contentType);
+  const boundary = m ? m[1] ?? m[2] ?? '' : '';
+  if (boundary && body.includes(`--${boundary}`)) return null;
+  return body;
 }
 
 function readDate(value: string | null | undefined, problems: string[]): string | null {
@@ -107,7 +161,7 @@ function toBuffer(content: ArrayBuffer | Uint8Array | string): Buffer {
 function toEmailAddress(a: { address: string; name: string }): EmailAddress | null {
   const address = a.address?.trim().toLowerCase();
   if (!address) return null;
-  return { address, name: a.name?.trim() || null };
+  return { address, name: repairC1(a.name?.trim() || null) };
 }
 
 /** Addresses of a header, with groups (RFC 5322 section 3.4) flattened. */

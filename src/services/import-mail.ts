@@ -1,8 +1,11 @@
 /**
- * Bulk import of existing mail into one mailbox: streamed, committed in batches, and
- * reported per item (a message that fails is counted with its reason; the rest go on).
+ * Bulk import of existing mail into one mailbox: streamed, parsed in parallel by a
+ * worker pool, committed in batches in input order, and reported per item (a message
+ * that fails is counted with its reason; the rest go on).
  */
 import { parseEmail, type ParsedEmail } from '../email/parse.js';
+import { ParsePool } from '../email/parse-pool.js';
+import { snippetOf } from '../domain/snippet.js';
 import type { MailSource, RawMail } from '../email/sources.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Store } from '../store/store.js';
@@ -30,9 +33,20 @@ export interface ImportOptions {
   readonly onProgress?: (done: number, bytes: number) => void;
   /** Most failures kept in the report (all are counted). */
   readonly maxFailuresReported?: number;
+  /**
+   * Parser worker threads; 0 parses on the calling thread, as does running from the
+   * TypeScript sources (tests). Default: one per core.
+   */
+  readonly parseThreads?: number;
 }
 
-interface Parsed { readonly mail: RawMail; readonly parsed: ParsedEmail }
+interface Parsed { readonly mail: RawMail; readonly parsed: ParsedEmail; readonly snippet: string }
+
+/** Parses on this thread (small imports, or when a worker fails). */
+async function parseHere(mail: RawMail): Promise<Parsed> {
+  const parsed = await parseEmail(mail.raw);
+  return { mail, parsed, snippet: snippetOf(parsed.text, parsed.html) };
+}
 
 /**
  * Imports every message of `source` into `account`. Messages are threaded and
@@ -59,7 +73,7 @@ export async function importMail(
   };
 
   const ingestOne = (tx: Parameters<Parameters<Store['transaction']>[0]>[0], p: Parsed) =>
-    ingestEmail(tx, policy, account, p.mail.raw, p.parsed, { at: 'date' });
+    ingestEmail(tx, policy, account, p.mail.raw, p.parsed, { at: 'date', snippet: p.snippet });
 
   const commit = async (batch: Parsed[]) => {
     if (batch.length === 0) return;
@@ -83,19 +97,26 @@ export async function importMail(
     options.onProgress?.(imported + duplicates + failed, bytes);
   };
 
-  let batch: Parsed[] = [];
-  for await (const mail of source.messages()) {
-    bytes += mail.raw.length;
-    if (mail.raw.length === 0) {
-      fail(mail.source, 'empty message');
-      continue;
+  // Parsing runs ahead of the writer by at most two batches (memory stays flat).
+  const pool = options.parseThreads !== 0 && ParsePool.available() ? new ParsePool({ threads: options.parseThreads }) : null;
+  const parse = (mail: RawMail): Promise<Parsed> => pool
+    ? pool.parse(mail.raw).then((out) => ({ mail, ...out }), () => parseHere(mail))
+    : parseHere(mail);
+  const inFlight: Promise<Parsed>[] = [];
+  const commitNext = async () => commit(await Promise.all(inFlight.splice(0, batchSize)));
+  try {
+    for await (const mail of source.messages()) {
+      bytes += mail.raw.length;
+      if (mail.raw.length === 0) {
+        fail(mail.source, 'empty message');
+        continue;
+      }
+      inFlight.push(parse(mail));
+      if (inFlight.length >= 2 * batchSize) await commitNext();
     }
-    batch.push({ mail, parsed: await parseEmail(mail.raw) });
-    if (batch.length >= batchSize) {
-      await commit(batch);
-      batch = [];
-    }
+    while (inFlight.length > 0) await commitNext();
+  } finally {
+    await pool?.close();
   }
-  await commit(batch);
   return { imported, duplicates, failed, conversations, seconds: (performance.now() - started) / 1000, failures };
 }

@@ -33,6 +33,8 @@ export interface IngestOptions {
    * header, falling back to now, never later than now: imports of old mail).
    */
   readonly at: 'received' | 'date';
+  /** The preview, when the caller computed it already (the import's parse pool). */
+  readonly snippet?: string;
 }
 
 export type IngestResult =
@@ -107,7 +109,7 @@ export async function ingestEmail(
     subject: parsed.subject,
     text: parsed.text,
     html: parsed.html,
-    snippet: snippetOf(parsed.text, parsed.html),
+    snippet: options.snippet ?? snippetOf(parsed.text, parsed.html),
     media,
     provider_message_id: parsed.messageId,
     status: outbound ? 'sent' : 'delivered',

@@ -8,6 +8,7 @@ import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { cachingDatabase } from './statement-cache.js';
 
 export interface SqliteStoreConfig {
   /** Database file, or `:memory:`. */
@@ -31,7 +32,7 @@ export async function openSqliteStore(config: SqliteStoreConfig): Promise<Store>
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => SQLITE_MIGRATIONS } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -1,0 +1,425 @@
+/**
+ * The `switchboard` command line as a user runs it: `node bin/switchboard.js` in a child
+ * process (it imports `dist/`, so `npm run build` must have run). Covers `init`,
+ * `import` of an mbox, a maildir and a folder of .eml files, `serve` with flags and with
+ * environment variables, and bad usage.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawEmail, tempDir } from '../helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/switchboard.js');
+const HAS_BUILD = fs.existsSync(path.join(ROOT, 'dist/cli/main.js'));
+const NO_BUILD_REASON = `dist/cli/main.js not found: run \`npm run build\` first (npm test does); skipping`;
+if (!HAS_BUILD) console.warn(NO_BUILD_REASON);
+
+/** The key format documented in src/services/tenants.ts: key id, then a 256-bit base64url secret. */
+const API_KEY = /^sb_key_[0-9a-z]{26}_[A-Za-z0-9_-]{43}$/;
+const ORG_ID = /^org_[0-9a-z]{26}$/;
+const IDENTITY = 'a@example.com';
+
+/** The environment of a child, without settings that would leak into the config. */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['DATA_DIR', 'PORT', 'SMTP_PORT', 'HOST', 'SMTP_HOST', 'MAX_MESSAGE_BYTES', 'THREAD_BY_SUBJECT']) delete env[k];
+  return { ...env, LOG_LEVEL: 'warn', ...extra };
+}
+
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function run(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => { stdout += c; });
+    child.stderr.on('data', (c) => { stderr += c; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`switchboard ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function json(r: Run): any {
+  expect(r.stderr, 'stderr').not.toMatch(/Error|error:/);
+  const lines = r.stdout.trim().split('\n');
+  expect(lines, 'exactly one line of JSON on stdout').toHaveLength(1);
+  return JSON.parse(lines[0]!);
+}
+
+async function init(dataDir: string): Promise<{ org_id: string; api_key: string }> {
+  const r = await run(['init', '--data-dir', dataDir, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return json(r);
+}
+
+async function importPath(p: string, dataDir: string, extra: string[] = []) {
+  const r = await run(['import', p, '--data-dir', dataDir, '--identity', IDENTITY, '--json', ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  const report = json(r);
+  expect(Object.keys(report).sort()).toEqual(['conversations', 'duplicates', 'failed', 'imported', 'seconds']);
+  expect(report.seconds).toEqual(expect.any(Number));
+  expect(report.seconds).toBeGreaterThanOrEqual(0);
+  return report;
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** Two distinct ports nothing listens on. */
+async function twoPorts(): Promise<[number, number]> {
+  for (;;) {
+    const a = await freePort();
+    const b = await freePort();
+    if (a !== b) return [a, b];
+  }
+}
+
+/** First line the SMTP listener sends. */
+function smtpGreeting(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let buf = '';
+    socket.setTimeout(5_000, () => { socket.destroy(); reject(new Error('no SMTP greeting')); });
+    socket.on('data', (c) => {
+      buf += c;
+      const i = buf.indexOf('\r\n');
+      if (i >= 0) {
+        socket.end('QUIT\r\n');
+        resolve(buf.slice(0, i));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+interface Served { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+
+const children = new Set<ChildProcess>();
+
+/** Spawns `serve` and polls GET /readyz until 200 (or the process dies, or the deadline). */
+async function serve(args: string[], env: Record<string, string>, httpPort: number, deadlineMs = 20_000): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => { stdout += c; });
+  child.stderr!.on('data', (c) => { stderr += c; });
+  let dead = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => {
+      dead = true;
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    if (dead) throw new Error(`serve exited before it was ready\n${stdout}\n${stderr}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`serve not ready within ${deadlineMs} ms\n${stdout}\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** SIGTERM, then the exit status (a graceful shutdown exits 0). */
+async function stop(s: Served) {
+  s.child.kill('SIGTERM');
+  const timeout = setTimeout(() => s.child.kill('SIGKILL'), 10_000);
+  const status = await s.exited;
+  clearTimeout(timeout);
+  return status;
+}
+
+async function get(port: number, url: string, key: string) {
+  const res = await fetch(`http://127.0.0.1:${port}${url}`, { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+// ---- test input: mail built here, with known threads and dates ---------------------------
+
+const day = (d: number) => new Date(Date.UTC(2020, 0, d, 10, 0, 0)).toUTCString();
+const lf = (b: Buffer) => b.toString('utf8').replace(/\r\n/g, '\n');
+
+const M1 = rawEmail({ from: 'Alice <alice@ext.test>', to: IDENTITY, subject: 'Quarterly numbers', messageId: 'm1@ext.test', date: day(1), body: 'Numbers attached soon.' });
+const M2 = rawEmail({ from: IDENTITY, to: 'alice@ext.test', subject: 'Re: Quarterly numbers', messageId: 'm2@example.com', inReplyTo: 'm1@ext.test', references: '<m1@ext.test>', date: day(2), body: 'Thanks Alice.\nFrom now on, send them monthly.' });
+const M3 = rawEmail({ from: 'Bob <bob@ext.test>', to: IDENTITY, subject: 'Lunch?', messageId: 'm3@ext.test', date: day(3) });
+const X1 = rawEmail({ from: 'Carol <carol@ext.test>', to: IDENTITY, subject: 'Offsite planning', messageId: 'x1@ext.test', date: day(4) });
+const X2 = rawEmail({ from: 'Carol <carol@ext.test>', to: IDENTITY, subject: 'Re: Offsite planning', messageId: 'x2@ext.test', inReplyTo: 'x1@ext.test', references: '<x1@ext.test>', date: day(5) });
+/** Replies into the mbox's first thread: joins it, opens nothing new. */
+const X3 = rawEmail({ from: 'Alice <alice@ext.test>', to: IDENTITY, subject: 'Re: Quarterly numbers', messageId: 'x3@ext.test', inReplyTo: 'm2@example.com', references: '<m1@ext.test> <m2@example.com>', date: day(6) });
+const E1 = rawEmail({ from: 'Dave <dave@ext.test>', to: IDENTITY, subject: 'Invoice 42', messageId: 'e1@ext.test', date: day(7) });
+const E2 = rawEmail({ from: 'Dave <dave@ext.test>', to: IDENTITY, subject: 'Re: Invoice 42', messageId: 'e2@ext.test', inReplyTo: 'e1@ext.test', references: '<e1@ext.test>', date: day(8) });
+
+/** mbox (RFC 4155): M1, M2, M3, and M1 again; the `From ` line in M2's body is escaped. */
+function writeMbox(file: string) {
+  const entries = [M1, M2, M3, M1].map((m, i) => {
+    const body = lf(m).replace(/^From /gm, '>From ');
+    return `From sender${i}@ext.test Mon Jan  6 10:00:00 2020\n${body}${body.endsWith('\n') ? '' : '\n'}\n`;
+  });
+  fs.writeFileSync(file, entries.join(''));
+}
+
+/** maildir: X1 in cur/, X2 and X3 in new/, a half-written file in tmp/ (never read). */
+function writeMaildir(dir: string) {
+  for (const d of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'cur', '1577872800.M1P1.host:2,S'), X1);
+  fs.writeFileSync(path.join(dir, 'new', '1577959200.M2P1.host'), X2);
+  fs.writeFileSync(path.join(dir, 'new', '1578045600.M3P1.host'), X3);
+  fs.writeFileSync(path.join(dir, 'tmp', '1578045601.M4P1.host'), rawEmail({ from: 'x@ext.test', to: IDENTITY, messageId: 'tmp@ext.test' }));
+}
+
+/** .eml folder: E1, E2 and a copy of M3 (already imported from the mbox); other files are ignored. */
+function writeEmlFolder(dir: string) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, '01-invoice.eml'), E1);
+  fs.writeFileSync(path.join(dir, '02-invoice-reply.EML'), E2);
+  fs.writeFileSync(path.join(dir, '03-lunch.eml'), M3);
+  fs.writeFileSync(path.join(dir, 'notes.txt'), rawEmail({ from: 'x@ext.test', to: IDENTITY, messageId: 'txt@ext.test' }));
+  fs.writeFileSync(path.join(dir, '.hidden.eml'), rawEmail({ from: 'x@ext.test', to: IDENTITY, messageId: 'hidden@ext.test' }));
+}
+
+describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
+  const dirs: string[] = [];
+  const mkdir = (prefix: string) => {
+    const d = tempDir(prefix);
+    dirs.push(d);
+    return d;
+  };
+  let input: string;
+  let mbox: string;
+  let maildir: string;
+  let emlFolder: string;
+
+  beforeAll(() => {
+    input = mkdir('switchboard-cli-input-');
+    mbox = path.join(input, 'archive.mbox');
+    maildir = path.join(input, 'Maildir');
+    emlFolder = path.join(input, 'eml');
+    writeMbox(mbox);
+    writeMaildir(maildir);
+    writeEmlFolder(emlFolder);
+  });
+
+  afterAll(() => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  describe('init, import, serve on one data dir', () => {
+    let dataDir: string;
+    let created: { org_id: string; api_key: string };
+
+    it('init --json prints exactly {org_id, api_key} and creates the store', async () => {
+      dataDir = mkdir('switchboard-cli-data-');
+      created = await init(dataDir);
+      expect(Object.keys(created).sort()).toEqual(['api_key', 'org_id']);
+      expect(created.org_id).toMatch(ORG_ID);
+      expect(created.api_key).toMatch(API_KEY);
+      expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(true);
+    });
+
+    it('init without --json prints the key for a human', async () => {
+      const d = mkdir('switchboard-cli-human-');
+      const r = await run(['init', '--data-dir', d]);
+      expect(r.code, r.stderr).toBe(0);
+      const keys = r.stdout.match(/sb_key_\S+/g) ?? [];
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(API_KEY);
+      expect(r.stdout).toContain(d);
+    });
+
+    it('imports an mbox: counts, threads, an in-file duplicate; a second run is all duplicates', async () => {
+      expect(await importPath(mbox, dataDir)).toMatchObject({ imported: 3, duplicates: 1, failed: 0, conversations: 2 });
+      expect(await importPath(mbox, dataDir)).toMatchObject({ imported: 0, duplicates: 4, failed: 0, conversations: 0 });
+    });
+
+    it('imports a maildir (cur/ and new/, not tmp/); a reply joins the mbox thread; a second run is all duplicates', async () => {
+      expect(await importPath(maildir, dataDir)).toMatchObject({ imported: 3, duplicates: 0, failed: 0, conversations: 1 });
+      expect(await importPath(maildir, dataDir)).toMatchObject({ imported: 0, duplicates: 3, failed: 0, conversations: 0 });
+    });
+
+    it('imports a folder of .eml files (only *.eml, not hidden); mail seen before is a duplicate', async () => {
+      expect(await importPath(emlFolder, dataDir)).toMatchObject({ imported: 2, duplicates: 1, failed: 0, conversations: 1 });
+      expect(await importPath(emlFolder, dataDir)).toMatchObject({ imported: 0, duplicates: 3, failed: 0, conversations: 0 });
+    });
+
+    it('serve --data-dir --port --smtp-port serves the imported conversations with the key from init', async () => {
+      const [port, smtpPort] = await twoPorts();
+      const s = await serve(['--data-dir', dataDir, '--port', String(port), '--smtp-port', String(smtpPort)], {}, port);
+      try {
+        expect(await smtpGreeting(smtpPort)).toMatch(/^220 /);
+        // An existing store: no new organization, no key printed.
+        expect(s.stdout()).not.toMatch(/sb_key_/);
+
+        const unauth = await fetch(`http://127.0.0.1:${port}/v1/conversations`);
+        expect(unauth.status).toBe(401);
+
+        const list = await get(port, '/v1/conversations', created.api_key);
+        expect(list.status).toBe(200);
+        // Newest activity first: the Date of each thread's latest message (imports keep it).
+        expect(list.body.data.map((c: any) => [c.subject, c.message_count, c.counterpart])).toEqual([
+          ['Invoice 42', 2, 'dave@ext.test'],
+          ['Quarterly numbers', 3, 'alice@ext.test'],
+          ['Offsite planning', 2, 'carol@ext.test'],
+          ['Lunch?', 1, 'bob@ext.test'],
+        ]);
+        expect(list.body.has_more).toBe(false);
+
+        const quarterly = list.body.data[1];
+        const messages = await get(port, `/v1/conversations/${quarterly.id}/messages`, created.api_key);
+        expect(messages.status).toBe(200);
+        expect(messages.body.data.map((m: any) => [m.headers.message_id, m.direction])).toEqual([
+          ['m1@ext.test', 'inbound'], ['m2@example.com', 'outbound'], ['x3@ext.test', 'inbound'],
+        ]);
+        // The mbox `>From ` escape is undone in the stored body.
+        expect(messages.body.data[1].text).toContain('\nFrom now on, send them monthly.');
+        expect(messages.body.data[0].at).toBe(new Date(day(1)).toISOString());
+
+        const identities = await get(port, '/v1/identities', created.api_key);
+        expect(identities.body.data.map((i: any) => i.handle)).toEqual([IDENTITY]);
+        const mailboxes = await get(port, '/v1/mailboxes', created.api_key);
+        expect(mailboxes.body.data.map((m: any) => m.address)).toEqual([IDENTITY]);
+      } finally {
+        expect(await stop(s)).toEqual({ code: 0, signal: null });
+      }
+      // The listeners are gone once it has exited.
+      await expect(fetch(`http://127.0.0.1:${port}/readyz`)).rejects.toThrow();
+    });
+  });
+
+  describe('a second init on the same data dir', () => {
+    let dataDir: string;
+    let first: { org_id: string; api_key: string };
+    let second: { org_id: string; api_key: string };
+
+    it('creates a second, separate organization with its own key', async () => {
+      dataDir = mkdir('switchboard-cli-twice-');
+      first = await init(dataDir);
+      second = await init(dataDir);
+      expect(second.org_id).toMatch(ORG_ID);
+      expect(second.api_key).toMatch(API_KEY);
+      expect(second.org_id).not.toBe(first.org_id);
+      expect(second.api_key).not.toBe(first.api_key);
+    });
+
+    it('import then needs --org, and says so', async () => {
+      const r = await run(['import', mbox, '--data-dir', dataDir, '--identity', IDENTITY, '--json']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/2 organizations/);
+      expect(r.stderr).toMatch(/--org/);
+      expect(r.stdout).toBe('');
+      const bad = await run(['import', mbox, '--data-dir', dataDir, '--identity', IDENTITY, '--json', '--org', 'org_01h455vb4pex5vsknk084sn02q']);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/no organization org_01h455vb4pex5vsknk084sn02q/);
+      expect(await importPath(mbox, dataDir, ['--org', first.org_id])).toMatchObject({ imported: 3, duplicates: 1, conversations: 2 });
+    });
+
+    it('serve configured by DATA_DIR, PORT and SMTP_PORT: each key sees only its organization', async () => {
+      const [port, smtpPort] = await twoPorts();
+      const s = await serve([], { DATA_DIR: dataDir, PORT: String(port), SMTP_PORT: String(smtpPort) }, port);
+      try {
+        expect(await smtpGreeting(smtpPort)).toMatch(/^220 /);
+        const mine = await get(port, '/v1/conversations', first.api_key);
+        expect(mine.status).toBe(200);
+        expect(mine.body.data.map((c: any) => c.subject).sort()).toEqual(['Lunch?', 'Quarterly numbers']);
+        const theirs = await get(port, '/v1/conversations', second.api_key);
+        expect(theirs.status).toBe(200);
+        expect(theirs.body.data).toEqual([]);
+        // A serve on an existing store creates no organization of its own.
+        expect(s.stdout()).not.toMatch(/sb_key_/);
+      } finally {
+        expect(await stop(s)).toEqual({ code: 0, signal: null });
+      }
+    });
+  });
+
+  it('serve on an empty data dir creates the first organization and prints its key once', async () => {
+    const dataDir = mkdir('switchboard-cli-fresh-');
+    const [port, smtpPort] = await twoPorts();
+    const s = await serve(['--port', String(port), '--smtp-port', String(smtpPort)], { DATA_DIR: dataDir }, port);
+    try {
+      const keys = s.stdout().match(/sb_key_\S+/g) ?? [];
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(API_KEY);
+      const list = await get(port, '/v1/conversations', keys[0]!);
+      expect(list.status).toBe(200);
+      expect(list.body.data).toEqual([]);
+    } finally {
+      expect(await stop(s)).toEqual({ code: 0, signal: null });
+    }
+    expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(true);
+  });
+
+  it('init honours DATA_DIR', async () => {
+    const dataDir = mkdir('switchboard-cli-env-');
+    const r = await run(['init', '--json'], { DATA_DIR: dataDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).api_key).toMatch(API_KEY);
+    expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(true);
+  });
+
+  it('import reports failed messages on stderr and exits 1', async () => {
+    const dataDir = mkdir('switchboard-cli-failed-');
+    const folder = mkdir('switchboard-cli-failed-input-');
+    fs.writeFileSync(path.join(folder, 'a.eml'), E1);
+    fs.writeFileSync(path.join(folder, 'b.eml'), '');
+    const r = await run(['import', folder, '--data-dir', dataDir, '--identity', IDENTITY, '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ imported: 1, duplicates: 0, failed: 1, conversations: 1 });
+    expect(r.stderr).toContain(`failed: ${path.join(folder, 'b.eml')}`);
+  });
+
+  describe.concurrent('bad usage exits non-zero with a message on stderr', () => {
+    it('import without PATH', async () => {
+      const dataDir = mkdir('switchboard-cli-bad-');
+      const r = await run(['import', '--data-dir', dataDir, '--identity', IDENTITY]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/missing required argument 'path'/);
+      expect(r.stdout).toBe('');
+      expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(false);
+    });
+
+    it('import of a path that does not exist (and no store is created)', async () => {
+      const dataDir = mkdir('switchboard-cli-bad-');
+      const missing = path.join(dataDir, 'no-such-archive.mbox');
+      const r = await run(['import', missing, '--data-dir', dataDir, '--identity', IDENTITY, '--json']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(missing);
+      expect(r.stderr).toMatch(/no such file|ENOENT/i);
+      expect(r.stdout).toBe('');
+      expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(false);
+    });
+
+    it('import without --identity', async () => {
+      const r = await run(['import', mbox, '--data-dir', mkdir('switchboard-cli-bad-')]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/--identity/);
+    });
+
+    it('serve with a port that is not a number', async () => {
+      const r = await run(['serve', '--data-dir', mkdir('switchboard-cli-bad-'), '--port', 'http']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/port number/);
+    });
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * The conversation summary reducer (SPEC section 3, "Projections"): a pure fold over
+ * timeline events. Expected summaries are computed independently in the tests.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Direction, EventBody, MediaRef, MessageData } from '../../src/domain/events.js';
+import { applyEvent, emptySummary, type ConversationSummary } from '../../src/domain/projection.js';
+
+type Ev = EventBody & { readonly at: string };
+
+const T0 = '2024-01-01T00:00:00.000Z';
+const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
+
+const PNG: MediaRef = { id: 'med_1', filename: 'p.png', content_type: 'image/png', size_bytes: 8, content_id: null, disposition: 'attachment' };
+
+function message(p: { at: string; direction?: Direction; snippet?: string; media?: MediaRef[] }): Ev {
+  const data: MessageData = {
+    message_id: `msg_${Math.random().toString(36).slice(2)}`,
+    direction: p.direction ?? 'inbound',
+    channel: 'email',
+    account_id: 'acc_1',
+    from: { address: 'bob@example.org', name: 'Bob' },
+    to: [{ address: 'agent@example.com', name: null }],
+    cc: [],
+    reply_to: [],
+    subject: 'Hello',
+    text: p.snippet ?? 'hi',
+    html: null,
+    snippet: p.snippet ?? 'hi',
+    media: p.media ?? [],
+    provider_message_id: null,
+    status: 'delivered',
+    headers: { message_id: null, in_reply_to: null, references: [] },
+    sent_at: null,
+    parse_problems: [],
+  };
+  return { type: 'message', at: p.at, data };
+}
+const labelAdded = (label: string, t: string): Ev => ({ type: 'label_added', at: t, data: { label } });
+const labelRemoved = (label: string, t: string): Ev => ({ type: 'label_removed', at: t, data: { label } });
+const archived = (t: string): Ev => ({ type: 'archived', at: t, data: {} });
+const unarchived = (t: string): Ev => ({ type: 'unarchived', at: t, data: {} });
+const status = (t: string): Ev => ({ type: 'message_status', at: t, data: { message_id: 'msg_1', status: 'read', error: null } });
+
+const fold = (events: readonly Ev[], start = emptySummary(T0)) => events.reduce(applyEvent, start);
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+describe('emptySummary', () => {
+  it('has no messages, no labels, is not archived, and is dated at creation', () => {
+    expect(emptySummary(T0)).toEqual({
+      message_count: 0, unread_count: 0, latest_message: null, last_event_at: T0, labels: [], archived: false,
+    });
+  });
+});
+
+describe('message events', () => {
+  it('an inbound message counts, is unread, and becomes the latest message', () => {
+    const s = fold([message({ at: at(5), snippet: 'Can we meet?' })]);
+    expect(s.message_count).toBe(1);
+    expect(s.unread_count).toBe(1);
+    expect(s.latest_message).toEqual({ text: 'Can we meet?', at: at(5), direction: 'inbound', has_media: false });
+    expect(s.last_event_at).toBe(at(5));
+  });
+
+  it('an outbound message counts but is not unread', () => {
+    const s = fold([message({ at: at(1) }), message({ at: at(2), direction: 'outbound', snippet: 'Sure.' })]);
+    expect(s.message_count).toBe(2);
+    expect(s.unread_count).toBe(1);
+    expect(s.latest_message).toMatchObject({ text: 'Sure.', direction: 'outbound', at: at(2) });
+  });
+
+  it('has_media follows the message\'s attachments', () => {
+    expect(fold([message({ at: at(1), media: [PNG] })]).latest_message?.has_media).toBe(true);
+    expect(fold([message({ at: at(1), media: [] })]).latest_message?.has_media).toBe(false);
+  });
+
+  it('an older message arriving late counts but does not replace the latest preview or move last_event_at back', () => {
+    const s = fold([message({ at: at(10), snippet: 'newest' }), message({ at: at(3), snippet: 'imported old one' })]);
+    expect(s.message_count).toBe(2);
+    expect(s.latest_message?.text).toBe('newest');
+    expect(s.last_event_at).toBe(at(10));
+  });
+
+  it('of two messages with the same time, the later event is the latest', () => {
+    const s = fold([message({ at: at(4), snippet: 'first' }), message({ at: at(4), snippet: 'second' })]);
+    expect(s.latest_message?.text).toBe('second');
+  });
+
+  it('an inbound message brings an archived conversation back; an outbound one does not', () => {
+    expect(fold([archived(at(1)), message({ at: at(2), direction: 'outbound' })]).archived).toBe(true);
+    expect(fold([archived(at(1)), message({ at: at(2), direction: 'inbound' })]).archived).toBe(false);
+  });
+
+  it('a delivery status update changes only last_event_at', () => {
+    const before = fold([message({ at: at(1), snippet: 'x' }), labelAdded('vip', at(2))]);
+    const after = applyEvent(before, status(at(9)));
+    expect(after).toEqual({ ...before, last_event_at: at(9) });
+  });
+
+  it('does not modify the summary it is given', () => {
+    const start = deepFreeze(fold([message({ at: at(1) }), labelAdded('a', at(2))]));
+    const snapshot = structuredClone(start);
+    for (const e of [message({ at: at(3) }), labelAdded('b', at(4)), labelRemoved('a', at(5)), archived(at(6)), unarchived(at(7)), status(at(8))]) {
+      applyEvent(start, e);
+    }
+    expect(start).toEqual(snapshot);
+  });
+});
+
+describe('labels', () => {
+  it('adding a label twice keeps it once', () => {
+    const s = fold([labelAdded('urgent', at(1)), labelAdded('urgent', at(2))]);
+    expect(s.labels).toEqual(['urgent']);
+    expect(s.last_event_at).toBe(at(2));
+  });
+
+  it('removing a label that is not there changes nothing but last_event_at', () => {
+    const before = fold([labelAdded('a', at(1))]);
+    expect(applyEvent(before, labelRemoved('b', at(2)))).toEqual({ ...before, last_event_at: at(2) });
+  });
+
+  it('keeps labels in the order they were added', () => {
+    expect(fold([labelAdded('b', at(1)), labelAdded('a', at(2)), labelAdded('c', at(3))]).labels).toEqual(['b', 'a', 'c']);
+  });
+
+  it('a removed label can be added again', () => {
+    expect(fold([labelAdded('a', at(1)), labelRemoved('a', at(2)), labelAdded('a', at(3))]).labels).toEqual(['a']);
+  });
+});
+
+describe('archive', () => {
+  it('archived and unarchived set the flag, repeatedly', () => {
+    expect(fold([archived(at(1))]).archived).toBe(true);
+    expect(fold([archived(at(1)), archived(at(2))]).archived).toBe(true);
+    expect(fold([archived(at(1)), unarchived(at(2))]).archived).toBe(false);
+    expect(fold([unarchived(at(1))]).archived).toBe(false);
+  });
+});
+
+describe('properties over random timelines', () => {
+  const label = fc.constantFrom('urgent', 'vip', 'billing', 'Urgent', 'a b', '');
+  const event: fc.Arbitrary<Ev> = fc.tuple(fc.integer({ min: 0, max: 10_000 }), fc.nat({ max: 6 }), label, fc.constantFrom<Direction>('inbound', 'outbound'), fc.boolean(), fc.string({ maxLength: 20 }))
+    .map(([m, kind, l, direction, media, snippet]) => {
+      const t = at(m);
+      switch (kind) {
+        case 0: return message({ at: t, direction, snippet, media: media ? [PNG] : [] });
+        case 1: return labelAdded(l, t);
+        case 2: return labelRemoved(l, t);
+        case 3: return archived(t);
+        case 4: return unarchived(t);
+        case 5: return status(t);
+        default: return labelAdded(l, t);
+      }
+    });
+  const timeline = fc.array(event, { maxLength: 60 });
+
+  it('property: labels are the set of labels whose last add/remove was an add, each once, ordered by when it was (re)added', () => {
+    fc.assert(fc.property(timeline, (events) => {
+      // Independent model: for each label, the index of the add that made it present.
+      const presentSince = new Map<string, number>();
+      events.forEach((e, i) => {
+        if (e.type === 'label_added' && !presentSince.has(e.data.label)) presentSince.set(e.data.label, i);
+        if (e.type === 'label_removed') presentSince.delete(e.data.label);
+      });
+      const expected = [...presentSince.entries()].sort((a, b) => a[1] - b[1]).map(([l]) => l);
+      const s = fold(events);
+      expect(s.labels).toEqual(expected);
+      expect(new Set(s.labels).size).toBe(s.labels.length);
+    }), { numRuns: 500 });
+  });
+
+  it('property: label events are idempotent (applying any one of them twice in a row equals once)', () => {
+    fc.assert(fc.property(timeline, fc.nat(), (events, k) => {
+      const labelEvents = events.filter((e) => e.type === 'label_added' || e.type === 'label_removed');
+      if (labelEvents.length === 0) return;
+      const i = events.indexOf(labelEvents[k % labelEvents.length]!);
+      const doubled = [...events.slice(0, i + 1), events[i]!, ...events.slice(i + 1)];
+      expect(fold(doubled).labels).toEqual(fold(events).labels);
+    }));
+  });
+
+  it('property: counts, latest message, last_event_at and archived match the timeline', () => {
+    fc.assert(fc.property(timeline, (events) => {
+      const s = fold(events);
+      const messages = events.filter((e): e is Extract<Ev, { type: 'message' }> => e.type === 'message');
+      expect(s.message_count).toBe(messages.length);
+      expect(s.unread_count).toBe(messages.filter((m) => m.data.direction === 'inbound').length);
+
+      const times = [T0, ...events.map((e) => e.at)].map((t) => Date.parse(t));
+      expect(Date.parse(s.last_event_at)).toBe(Math.max(...times));
+
+      if (messages.length === 0) {
+        expect(s.latest_message).toBeNull();
+      } else {
+        const newest = Math.max(...messages.map((m) => Date.parse(m.at)));
+        const latest = messages.filter((m) => Date.parse(m.at) === newest).at(-1)!;
+        expect(s.latest_message).toEqual({
+          text: latest.data.snippet, at: latest.at, direction: latest.data.direction, has_media: latest.data.media.length > 0,
+        });
+      }
+
+      let expectArchived = false;
+      for (const e of events) {
+        if (e.type === 'archived') expectArchived = true;
+        if (e.type === 'unarchived') expectArchived = false;
+        if (e.type === 'message' && e.data.direction === 'inbound') expectArchived = false;
+      }
+      expect(s.archived).toBe(expectArchived);
+    }), { numRuns: 500 });
+  });
+
+  it('property: folding in two halves equals folding at once', () => {
+    fc.assert(fc.property(timeline, fc.nat(), (events, k) => {
+      const cut = events.length === 0 ? 0 : k % (events.length + 1);
+      const half: ConversationSummary = fold(events.slice(0, cut));
+      expect(fold(events.slice(cut), half)).toEqual(fold(events));
+    }));
+  });
+});
