@@ -3,28 +3,42 @@
  * markup, on one line. The full body is always kept; this is only the summary.
  */
 import EmailReplyParser from 'email-reply-parser';
-import { convert } from 'html-to-text';
+import { compile } from 'html-to-text';
 
 /** Longest preview, in characters. */
 export const SNIPPET_LENGTH = 200;
 
 /**
- * Only the head of a long body is examined (the quoted-reply parser is regex-heavy and
- * its cost grows with the text): first {@link FIRST_SCAN} characters, and up to
- * {@link SCAN_CHARS} when the short head leaves too little visible text.
+ * Only the head of a long body is examined, growing until it yields a full preview: the
+ * quoted-reply parser costs about 0.2 µs per character (0.45 ms for 2,000), so most
+ * messages stop at the first, shortest head.
  */
-const FIRST_SCAN = 2_000;
-const SCAN_CHARS = 8_000;
+const TEXT_SCANS = [600, 2_400, 8_000];
+/** The same for HTML bodies, in characters of markup converted to text. */
+const HTML_SCANS = [8_000, 32_000];
+
+/** The HTML-to-text converter, compiled once (compiling costs more than converting). */
+const convertHtml = compile({
+  wordwrap: false,
+  selectors: [
+    { selector: 'a', options: { ignoreHref: true } },
+    { selector: 'img', format: 'skip' },
+  ],
+});
 
 /** Plain text of an HTML body (links and images dropped), for previews and search. */
 export function htmlToText(html: string): string {
-  return convert(html.slice(0, SCAN_CHARS * 4), {
-    wordwrap: false,
-    selectors: [
-      { selector: 'a', options: { ignoreHref: true } },
-      { selector: 'img', format: 'skip' },
-    ],
-  });
+  return convertHtml(html);
+}
+
+/** Text of the HTML body's head: enough for a preview, without converting megabytes. */
+function htmlHeadText(html: string): string {
+  let text = '';
+  for (const scan of HTML_SCANS) {
+    text = htmlToText(html.slice(0, scan));
+    if (text.length >= TEXT_SCANS[0]! || html.length <= scan) break;
+  }
+  return text;
 }
 
 /**
@@ -33,13 +47,16 @@ export function htmlToText(html: string): string {
  * text when everything is quoted (a bare forward).
  */
 export function snippetOf(text: string | null, html: string | null): string {
-  const source = text?.trim() ? text : html ? htmlToText(html) : '';
+  const source = text?.trim() ? text : html ? htmlHeadText(html) : '';
   const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
   let head = '', visible = '';
-  for (const scan of [FIRST_SCAN, SCAN_CHARS]) {
+  for (const scan of TEXT_SCANS) {
     head = source.slice(0, scan).replace(/\r\n?/g, '\n');
-    visible = oneLine(visibleText(head));
-    if (visible.length > SNIPPET_LENGTH || source.length <= scan) break;
+    const parts = replyParts(head);
+    visible = oneLine(parts.visible);
+    // Enough text, all of it, or a quoted reply after the new text: a longer head
+    // would not change the start of the preview.
+    if (visible.length > SNIPPET_LENGTH || source.length <= scan || (visible && parts.quoted)) break;
   }
   const line = visible || oneLine(head);
   if (line.length <= SNIPPET_LENGTH) return line;
@@ -49,11 +66,12 @@ export function snippetOf(text: string | null, html: string | null): string {
   return `${line.slice(0, cut).trimEnd()}…`;
 }
 
-/** The text without quoted replies and signatures (email-reply-parser). */
-function visibleText(text: string): string {
+/** The text without quoted replies and signatures (email-reply-parser), and whether it had a quote. */
+function replyParts(text: string): { visible: string; quoted: boolean } {
   try {
-    return new EmailReplyParser().read(text).getVisibleText();
+    const email = new EmailReplyParser().read(text);
+    return { visible: email.getVisibleText(), quoted: email.getFragments().some((f) => f.isQuoted()) };
   } catch {
-    return text;
+    return { visible: text, quoted: false };
   }
 }

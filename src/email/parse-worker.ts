@@ -3,7 +3,10 @@
  * half of ingesting a message, off the thread that writes the store.
  */
 import { snippetOf } from '../domain/snippet.js';
+import { installConcatBlob } from './concat-blob.js';
 import { parseEmail, type ParsedEmail } from './parse.js';
+
+installConcatBlob();
 
 /** A parsed message with its preview, as it crosses back to the calling thread. */
 export interface ParseOutput {

@@ -37,11 +37,30 @@ async function sizeOf(files: readonly string[]): Promise<number> {
   return total;
 }
 
+/** Files read ahead of the consumer (one file at a time leaves the reader mostly waiting). */
+const READ_AHEAD = 32;
+
+type ReadOutcome = { ok: true; mail: RawMail } | { ok: false; error: unknown };
+
 function fileSource(kind: MailSource['kind'], files: string[], bytes: number): MailSource {
   return {
     kind, count: files.length, bytes,
     async *messages() {
-      for (const file of files) yield { source: file, raw: await fsp.readFile(file) };
+      const pending: Promise<ReadOutcome>[] = [];
+      let next = 0;
+      const fill = () => {
+        while (pending.length < READ_AHEAD && next < files.length) {
+          const source = files[next++]!;
+          pending.push(fsp.readFile(source).then((raw) => ({ ok: true, mail: { source, raw } }), (error: unknown) => ({ ok: false, error })));
+        }
+      };
+      fill();
+      while (pending.length > 0) {
+        const outcome = await pending.shift()!;
+        if (!outcome.ok) throw outcome.error;
+        fill();
+        yield outcome.mail;
+      }
     },
   };
 }
