@@ -1,10 +1,22 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects: every test runs on SQLite, and again on PostgreSQL when
+ * TEST_DATABASE_URL names a server (each test harness creates its own database there).
+ */
+const projects = [
+  { extends: true, test: { name: 'sqlite', env: { SWITCHBOARD_TEST_STORE: 'sqlite' } } },
+  ...(process.env.TEST_DATABASE_URL
+    ? [{ extends: true, test: { name: 'postgres', env: { SWITCHBOARD_TEST_STORE: 'postgres' } } }]
+    : []),
+];
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects,
   },
 });

@@ -9,6 +9,10 @@ import { Value } from 'typebox/value';
 const ConfigSchema = Type.Object({
   /** Directory of the embedded store (`switchboard.db`). */
   dataDir: Type.String({ minLength: 1 }),
+  /** PostgreSQL connection URI; when set, the store is PostgreSQL instead of SQLite. */
+  databaseUrl: Type.Union([Type.String({ minLength: 1, pattern: '^postgres(ql)?://' }), Type.Null()]),
+  /** Pooled PostgreSQL connections per process. */
+  databasePoolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
   /** HTTP listener. */
   host: Type.String({ minLength: 1 }),
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -43,7 +47,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /**
  * Builds the configuration from environment variables and explicit overrides.
  *
- * Environment: `DATA_DIR` (default `./data`), `HOST` (`0.0.0.0`), `PORT` (8080),
+ * Environment: `DATA_DIR` (default `./data`), `DATABASE_URL` (none: SQLite),
+ * `DATABASE_POOL_SIZE` (10), `HOST` (`0.0.0.0`), `PORT` (8080),
  * `SMTP_HOST` (`0.0.0.0`), `SMTP_PORT` (2525), `MAX_MESSAGE_BYTES` (26214400),
  * `MAX_JSON_BYTES` (1048576), `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
  * `SERVER_NAME` (`localhost`).
@@ -53,6 +58,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const raw = {
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
+    databaseUrl: env.DATABASE_URL || null,
+    databasePoolSize: env.DATABASE_POOL_SIZE ?? 10,
     host: env.HOST ?? '0.0.0.0',
     port: env.PORT ?? 8080,
     smtpHost: env.SMTP_HOST ?? '0.0.0.0',

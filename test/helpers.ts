@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { buildApp, type Api } from '../src/api/app.js';
 import { loadConfig, type Config, type ConfigOverrides } from '../src/config.js';
 import { createOrganization } from '../src/services/tenants.js';
@@ -15,6 +16,30 @@ export const SHARED = path.resolve(import.meta.dirname, '../../shared');
 export const CORPUS = path.join(SHARED, 'corpus');
 export const HAS_CORPUS = fs.existsSync(CORPUS);
 export const NO_CORPUS_REASON = `real-mail corpus not found at ${CORPUS} (../shared/corpus); skipping`;
+
+/** Which store this test run uses: the `postgres` Vitest project sets it (see vitest.config.ts). */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.SWITCHBOARD_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/**
+ * A fresh, empty database for one store: on PostgreSQL a new database on the server of
+ * `TEST_DATABASE_URL` (so test files run in parallel without sharing rows), dropped by
+ * `drop()`; on SQLite nothing (`url` is null and the data directory holds the store).
+ */
+export async function freshDatabase(): Promise<{ url: string | null; drop(): Promise<void> }> {
+  if (TEST_STORE !== 'postgres') return { url: null, drop: async () => {} };
+  const admin = process.env.TEST_DATABASE_URL;
+  if (!admin) throw new Error('the postgres test project needs TEST_DATABASE_URL');
+  const name = `sb_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const adminQuery = async (text: string) => {
+    const client = new pg.Client({ connectionString: admin });
+    await client.connect();
+    try { await client.query(text); } finally { await client.end(); }
+  };
+  await adminQuery(`create database "${name}"`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => adminQuery(`drop database if exists "${name}" with (force)`) };
+}
 
 export function tempDir(prefix = 'switchboard-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -35,7 +60,8 @@ export interface Harness {
 
 export async function harness(overrides: ConfigOverrides = {}): Promise<Harness> {
   const dataDir = tempDir();
-  const config = loadConfig({ dataDir, logLevel: 'silent', ...overrides }, {});
+  const database = await freshDatabase();
+  const config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent', ...overrides }, {});
   const store = await openStore(config);
   const app = await buildApp({ store, config, logger: false, isReady: () => true });
   await app.ready();
@@ -57,6 +83,7 @@ export async function harness(overrides: ConfigOverrides = {}): Promise<Harness>
     async close() {
       await app.close();
       await store.close();
+      await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -55,7 +55,10 @@ export function stripMboxFromLine(raw: Buffer): Buffer {
  * @returns the parsed message; never throws for malformed input.
  */
 export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
-  const bytes = stripMboxFromLine(raw);
+  return withoutNul(await parseMime(stripMboxFromLine(raw)));
+}
+
+async function parseMime(bytes: Buffer): Promise<ParsedEmail> {
   let email: Email;
   try {
     email = await PostalMime.parse(bytes, { maxNestingDepth: 64, maxHeadersSize: 1024 * 1024 });
@@ -218,4 +221,38 @@ function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
     attachments: [],
     problems,
   };
+}
+
+/** U+0000 anywhere in a string: not text, and PostgreSQL's `text` cannot hold it. */
+const NUL = /\u0000/g;
+
+/**
+ * The parsed message with U+0000 removed from every string (the raw bytes keep it),
+ * named in `problems` when there was any.
+ */
+function withoutNul(p: ParsedEmail): ParsedEmail {
+  let found = false;
+  const clean = <T extends string | null>(v: T): T => {
+    if (v === null || !v.includes('\u0000')) return v;
+    found = true;
+    return v.replace(NUL, '') as T;
+  };
+  const address = (a: EmailAddress): EmailAddress => ({ address: clean(a.address), name: clean(a.name) });
+  const out: ParsedEmail = {
+    ...p,
+    messageId: clean(p.messageId),
+    inReplyTo: p.inReplyTo.map(clean),
+    references: p.references.map(clean),
+    subject: clean(p.subject),
+    from: p.from && address(p.from),
+    to: p.to.map(address),
+    cc: p.cc.map(address),
+    replyTo: p.replyTo.map(address),
+    text: clean(p.text),
+    html: clean(p.html),
+    attachments: p.attachments.map((a) => ({
+      ...a, filename: clean(a.filename), contentType: clean(a.contentType), contentId: clean(a.contentId), disposition: clean(a.disposition),
+    })),
+  };
+  return found ? { ...out, problems: [...p.problems, 'NUL characters removed from the decoded text'] } : p;
 }

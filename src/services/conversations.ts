@@ -5,6 +5,7 @@
 import type { EventBody } from '../domain/events.js';
 import { notFound } from '../errors.js';
 import { findConversation } from '../store/conversations.js';
+import { inOrgTransaction } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, summaryOf, type ConversationRow } from '../store/timeline.js';
 
@@ -23,7 +24,7 @@ export interface ConversationPatch {
  * @throws AppError `not_found`.
  */
 export async function patchConversation(store: Store, orgId: string, id: string, patch: ConversationPatch): Promise<ConversationRow> {
-  return store.transaction(async (tx) => {
+  return inOrgTransaction(store, orgId, async (tx) => {
     const row = await findConversation(tx, orgId, id);
     if (!row) throw notFound('conversation');
     const current = summaryOf(row);

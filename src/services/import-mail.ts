@@ -9,6 +9,7 @@ import { snippetOf } from '../domain/snippet.js';
 import type { MailSource, RawMail } from '../email/sources.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Store } from '../store/store.js';
+import { inOrgTransaction } from '../store/sequences.js';
 import { ingestEmail, type IngestResult, type ThreadingPolicy } from './ingest-email.js';
 
 export interface ImportFailure {
@@ -78,7 +79,7 @@ export async function importMail(
   const commit = async (batch: Parsed[]) => {
     if (batch.length === 0) return;
     try {
-      const results = await store.transaction(async (tx) => {
+      const results = await inOrgTransaction(store, account.org_id, async (tx) => {
         const out: IngestResult[] = [];
         for (const p of batch) out.push(await ingestOne(tx, p));
         return out;
@@ -88,7 +89,7 @@ export async function importMail(
       // Retry one by one, so a single bad message cannot sink its whole batch.
       for (const p of batch) {
         try {
-          count(await store.transaction((tx) => ingestOne(tx, p)));
+          count(await inOrgTransaction(store, account.org_id, (tx) => ingestOne(tx, p)));
         } catch (err) {
           fail(p.mail.source, (err as Error).message);
         }

@@ -13,6 +13,7 @@ import {
 import { parseEmail, type ParsedEmail } from '../email/parse.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
+import { inOrgTransaction } from '../store/sequences.js';
 import { createConversation, findConversation } from '../store/conversations.js';
 import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
 import type { AccountRow } from '../store/identities.js';
@@ -187,8 +188,9 @@ export type DeliveryOutcome = IngestResult & { readonly accountId: string };
 export async function receiveEmail(
   store: Store, policy: ThreadingPolicy, accounts: readonly AccountRow[], raw: Buffer,
 ): Promise<DeliveryOutcome[]> {
+  if (accounts.length === 0) return [];
   const parsed = await parseEmail(raw);
-  return store.transaction(async (tx) => {
+  return inOrgTransaction(store, accounts[0]!.org_id, async (tx) => {
     const out: DeliveryOutcome[] = [];
     for (const account of accounts) {
       out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received' })), accountId: account.id });

@@ -17,6 +17,7 @@ import { addParticipants, domainOf, ensureContacts } from '../store/contacts.js'
 import { createConversation, findConversation } from '../store/conversations.js';
 import { recordMessageIds } from '../store/email-index.js';
 import { findAccount, listAccounts, type AccountRow } from '../store/identities.js';
+import { inOrgTransaction } from '../store/sequences.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, eventFromRow, type ConversationRow } from '../store/timeline.js';
@@ -160,7 +161,7 @@ async function deliver(store: Store, orgId: string, p: Prepared): Promise<SendRe
     status = 'failed';
     error = (err as Error).message || 'delivery failed';
   }
-  await store.transaction(async (tx) => {
+  await inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, p.conversationId);
     if (!conversation) return;
     const at = new Date().toISOString();
@@ -177,7 +178,7 @@ async function deliver(store: Store, orgId: string, p: Prepared): Promise<SendRe
  * @throws AppError `not_found` (unknown or foreign conversation), `no_sender`.
  */
 export async function sendReply(store: Store, orgId: string, conversationId: string, input: ReplyInput): Promise<SendResult> {
-  const prepared = await store.transaction(async (tx) => {
+  const prepared = await inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, conversationId);
     if (!conversation) throw notFound('conversation');
     const account = await conversationMailbox(tx, conversation);
@@ -197,7 +198,7 @@ export async function sendFirstMessage(store: Store, orgId: string, input: First
   await getIdentity(store.db, orgId, input.identity_id).catch(() => {
     throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
   });
-  const prepared = await store.transaction(async (tx) => {
+  const prepared = await inOrgTransaction(store, orgId, async (tx) => {
     let account: AccountRow;
     if (input.account_id) {
       const row = await findAccount(tx, orgId, input.account_id);

@@ -1,11 +1,18 @@
 /**
- * Picks and opens the store for a configuration.
+ * Picks and opens the store for a configuration: PostgreSQL when `databaseUrl` is set,
+ * else the embedded SQLite file under `dataDir`.
  */
 import type { Config } from '../config.js';
+import { openPostgresStore } from './postgres/postgres-store.js';
 import { openSqliteStore, sqliteFile } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
-/** Opens the embedded SQLite store under `config.dataDir`. */
-export async function openStore(config: Pick<Config, 'dataDir'>): Promise<Store> {
+/**
+ * Opens the configured store and migrates it to the latest schema.
+ *
+ * @throws Error when the store cannot be opened or migrated.
+ */
+export async function openStore(config: Pick<Config, 'dataDir'> & Partial<Pick<Config, 'databaseUrl' | 'databasePoolSize'>>): Promise<Store> {
+  if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, poolSize: config.databasePoolSize });
   return openSqliteStore({ filename: sqliteFile(config.dataDir) });
 }

@@ -3,7 +3,6 @@
  * RFC 3339 UTC text (fixed width, so they sort as text), booleans are 0/1 integers and
  * JSON is text, so the same queries run on SQLite and PostgreSQL.
  */
-import type { Generated } from 'kysely';
 
 export interface OrganizationsTable {
   id: string;
@@ -96,7 +95,7 @@ export interface ConversationParticipantsTable {
 }
 
 export interface EventsTable {
-  seq: Generated<number>;
+  seq: number;
   id: string;
   org_id: string;
   conversation_id: string;
@@ -170,9 +169,15 @@ export interface Database {
   conversations: ConversationsTable;
   conversation_participants: ConversationParticipantsTable;
   events: EventsTable;
+  org_sequences: OrgSequencesTable;
   messages: MessagesTable;
   email_message_ids: EmailMessageIdsTable;
   raw_messages: RawMessagesTable;
   media: MediaTable;
   idempotency_keys: IdempotencyKeysTable;
+}
+
+export interface OrgSequencesTable {
+  org_id: string;
+  last_seq: number;
 }

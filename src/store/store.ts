@@ -1,5 +1,5 @@
 /**
- * The store: one interface over the embedded SQLite file (and, later, PostgreSQL).
+ * The store: one interface over the embedded SQLite file and PostgreSQL.
  * Queries are written once with Kysely against {@link Database}; a dialect folder
  * supplies the connection, its migrations and the few statements that differ.
  */
@@ -10,11 +10,13 @@ import type { Database } from './schema.js';
 export type Db = Kysely<Database> | Transaction<Database>;
 
 export interface Store {
-  readonly dialect: 'sqlite';
+  readonly dialect: 'sqlite' | 'postgres';
   readonly db: Kysely<Database>;
   /**
    * Runs `fn` in one transaction: everything it writes commits together (durably:
-   * SQLite `synchronous=FULL`) or not at all.
+   * SQLite `synchronous=FULL`, PostgreSQL's default `synchronous_commit`) or not at all.
+   * On PostgreSQL a deadlock or serialization failure runs `fn` again, so `fn` must
+   * have no effects outside the transaction.
    */
   transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T>;
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import type { Selectable, Transaction } from 'kysely';
 import { applyEvent, type ConversationSummary } from '../domain/projection.js';
 import type { EventBody, EventType, TimelineEvent } from '../domain/events.js';
 import { newId } from '../ids.js';
+import { nextSeqs } from './sequences.js';
 import type { ConversationsTable, Database, EventsTable } from './schema.js';
 import type { Db } from './store.js';
 
@@ -46,7 +47,9 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
 }
 
 /**
- * Appends events to one conversation and writes the folded summary once.
+ * Appends events to one conversation and writes the folded summary once. The caller's
+ * transaction should hold the organization's write lock from before it read
+ * `conversation` (`inOrgTransaction` in store/sequences.ts), so the summary it folds onto is current.
  *
  * @param conversation the row as read inside `tx` (its summary is the starting point).
  * @param events bodies with their `at` (RFC 3339).
@@ -60,14 +63,15 @@ export async function appendEvents(
   let summary = summaryOf(conversation);
   const now = new Date().toISOString();
   const out: TimelineEvent[] = [];
+  let seq = await nextSeqs(tx, conversation.org_id, events.length);
   for (const e of events) {
     const id = newId('evt');
-    const { seq } = await tx.insertInto('events')
-      .values({ id, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at, data: JSON.stringify(e.data), created_at: now })
-      .returning('seq')
-      .executeTakeFirstOrThrow();
+    await tx.insertInto('events')
+      .values({ id, seq, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at, data: JSON.stringify(e.data), created_at: now })
+      .execute();
     summary = applyEvent(summary, e);
     out.push({ ...e, id, seq, conversation_id: conversation.id, at: e.at } as TimelineEvent);
+    seq++;
   }
   const columns = summaryColumns(summary);
   await tx.updateTable('conversations').set(columns).where('id', '=', conversation.id).execute();
@@ -78,7 +82,7 @@ export async function appendEvents(
 export function eventFromRow(row: Selectable<EventsTable>): TimelineEvent {
   return {
     id: row.id,
-    seq: row.seq,
+    seq: Number(row.seq),
     conversation_id: row.conversation_id,
     at: row.at,
     type: row.type as EventType,

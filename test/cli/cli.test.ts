@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawEmail, tempDir } from '../helpers.js';
+import pg from 'pg';
+import { freshDatabase, rawEmail, tempDir, TEST_STORE } from '../helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/switchboard.js');
@@ -22,18 +23,54 @@ const API_KEY = /^sb_key_[0-9a-z]{26}_[A-Za-z0-9_-]{43}$/;
 const ORG_ID = /^org_[0-9a-z]{26}$/;
 const IDENTITY = 'a@example.com';
 
+/** On the PostgreSQL project, the database standing in for each data directory. */
+const databases = new Map<string, Awaited<ReturnType<typeof freshDatabase>>>();
+afterAll(async () => {
+  for (const db of databases.values()) await db.drop();
+});
+
+/** `DATABASE_URL` for the data directory a command names (PostgreSQL project only). */
+async function storeEnv(args: string[], env: Record<string, string>): Promise<Record<string, string>> {
+  if (TEST_STORE !== 'postgres') return {};
+  const i = args.indexOf('--data-dir');
+  const dir = i >= 0 ? args[i + 1] : env.DATA_DIR;
+  if (!dir) return {};
+  let db = databases.get(dir);
+  if (!db) {
+    db = await freshDatabase();
+    databases.set(dir, db);
+  }
+  return { DATABASE_URL: db.url! };
+}
+
+/** Whether a command created the store of a data directory (the SQLite file, or the PostgreSQL schema). */
+async function storeExists(dir: string): Promise<boolean> {
+  if (TEST_STORE !== 'postgres') return fs.existsSync(path.join(dir, 'switchboard.db'));
+  const db = databases.get(dir);
+  if (!db) return false;
+  const client = new pg.Client({ connectionString: db.url! });
+  await client.connect();
+  try {
+    const r = await client.query(`select to_regclass('public.organizations') is not null as exists`);
+    return r.rows[0].exists === true;
+  } finally {
+    await client.end();
+  }
+}
+
 /** The environment of a child, without settings that would leak into the config. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+async function childEnv(args: string[], extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
   const env = { ...process.env };
-  for (const k of ['DATA_DIR', 'PORT', 'SMTP_PORT', 'HOST', 'SMTP_HOST', 'MAX_MESSAGE_BYTES', 'THREAD_BY_SUBJECT']) delete env[k];
-  return { ...env, LOG_LEVEL: 'warn', ...extra };
+  for (const k of ['DATA_DIR', 'DATABASE_URL', 'PORT', 'SMTP_PORT', 'HOST', 'SMTP_HOST', 'MAX_MESSAGE_BYTES', 'THREAD_BY_SUBJECT']) delete env[k];
+  return { ...env, LOG_LEVEL: 'warn', ...(await storeEnv(args, extra)), ...extra };
 }
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-function run(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
+async function run(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
+  const childEnvironment = await childEnv(args, env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnvironment, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => { stdout += c; });
@@ -114,7 +151,7 @@ const children = new Set<ChildProcess>();
 
 /** Spawns `serve` and polls GET /readyz until 200 (or the process dies, or the deadline). */
 async function serve(args: string[], env: Record<string, string>, httpPort: number, deadlineMs = 20_000): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env: await childEnv(args, env), stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -235,7 +272,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
       expect(Object.keys(created).sort()).toEqual(['api_key', 'org_id']);
       expect(created.org_id).toMatch(ORG_ID);
       expect(created.api_key).toMatch(API_KEY);
-      expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(true);
+      expect(await storeExists(dataDir)).toBe(true);
     });
 
     it('init without --json prints the key for a human', async () => {
@@ -367,7 +404,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
     } finally {
       expect(await stop(s)).toEqual({ code: 0, signal: null });
     }
-    expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(true);
+    expect(await storeExists(dataDir)).toBe(true);
   });
 
   it('init honours DATA_DIR', async () => {
@@ -375,7 +412,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
     const r = await run(['init', '--json'], { DATA_DIR: dataDir });
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).api_key).toMatch(API_KEY);
-    expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(true);
+    expect(await storeExists(dataDir)).toBe(true);
   });
 
   it('import reports failed messages on stderr and exits 1', async () => {
@@ -396,7 +433,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/missing required argument 'path'/);
       expect(r.stdout).toBe('');
-      expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(false);
+      expect(await storeExists(dataDir)).toBe(false);
     });
 
     it('import of a path that does not exist (and no store is created)', async () => {
@@ -407,7 +444,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
       expect(r.stderr).toContain(missing);
       expect(r.stderr).toMatch(/no such file|ENOENT/i);
       expect(r.stdout).toBe('');
-      expect(fs.existsSync(path.join(dataDir, 'switchboard.db'))).toBe(false);
+      expect(await storeExists(dataDir)).toBe(false);
     });
 
     it('import without --identity', async () => {

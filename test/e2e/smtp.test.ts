@@ -12,7 +12,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { CORPUS, HAS_CORPUS, NO_CORPUS_REASON, rawEmail, tempDir } from '../helpers.js';
+import { CORPUS, freshDatabase, HAS_CORPUS, NO_CORPUS_REASON, rawEmail, tempDir } from '../helpers.js';
 
 if (!HAS_CORPUS) console.warn(NO_CORPUS_REASON);
 
@@ -71,6 +71,7 @@ interface Relayed { from: string; to: string[]; raw: Buffer }
 describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)', () => {
   let server: RunningServer;
   let dataDir: string;
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined;
   let key: string;
   let base: string;
   let mailboxId: string;
@@ -139,8 +140,9 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
 
   beforeAll(async () => {
     dataDir = tempDir('switchboard-e2e-smtp-');
+    database = await freshDatabase();
     const config = loadConfig({
-      dataDir, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0,
+      dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0,
       maxMessageBytes: MAX_BYTES, logLevel: 'silent',
     }, {});
     server = await startServer(config);
@@ -174,6 +176,7 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
   afterAll(async () => {
     if (relay) await new Promise<void>((resolve) => relay.close(() => resolve()));
     if (server) await server.close();
+    await database?.drop();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 

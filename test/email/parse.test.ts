@@ -517,3 +517,15 @@ describe('parse properties', () => {
     }), { numRuns: 400 });
   });
 });
+
+describe('NUL characters', () => {
+  it('are removed from decoded strings (the raw bytes keep them) and named as a problem', async () => {
+    const p = await parseEmail(Buffer.from('From: Ann\u0000 <a@example.org>\r\nSubject: a\u0000b\r\n\r\nbo\u0000dy\r\n', 'latin1'));
+    expect(p.subject).toBe('ab');
+    expect(p.text?.trim()).toBe('body');
+    expect(JSON.stringify(p)).not.toContain('\\u0000');
+    expect(p.problems.some((x) => /NUL/.test(x))).toBe(true);
+    const clean = await parseEmail(Buffer.from('From: a@example.org\r\nSubject: ok\r\n\r\nbody\r\n'));
+    expect(clean.problems.some((x) => /NUL/.test(x))).toBe(false);
+  });
+});

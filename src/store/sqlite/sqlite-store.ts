@@ -7,7 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { migrations, SQLITE_TYPES } from '../migrations.js';
 import { cachingDatabase } from './statement-cache.js';
 
 export interface SqliteStoreConfig {
@@ -33,7 +33,7 @@ export async function openSqliteStore(config: SqliteStoreConfig): Promise<Store>
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => SQLITE_MIGRATIONS } });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(SQLITE_TYPES) } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();

@@ -1,0 +1,202 @@
+/**
+ * The schema, one set of migrations for both stores, applied in name order by Kysely's
+ * Migrator. The dialects differ only in the column types of {@link ColumnTypes}.
+ */
+import { sql, type ColumnDataType, type Expression, type Kysely, type Migration } from 'kysely';
+
+type DataTypeExpression = ColumnDataType | Expression<unknown>;
+
+/** The column types that differ between the stores. */
+export interface ColumnTypes {
+  /** Text compared and sorted bytewise (ids, RFC 3339 timestamps, keyset cursors). */
+  readonly key: DataTypeExpression;
+  /** Raw bytes. */
+  readonly bytes: DataTypeExpression;
+  /** A 64-bit integer (sequence numbers). */
+  readonly bigint: DataTypeExpression;
+}
+
+export const SQLITE_TYPES: ColumnTypes = { key: 'text', bytes: 'blob', bigint: 'integer' };
+export const POSTGRES_TYPES: ColumnTypes = { key: sql`text collate "C"`, bytes: 'bytea', bigint: 'bigint' };
+
+/** The migrations for one store's column types. */
+export function migrations(t: ColumnTypes): Record<string, Migration> {
+  return {
+  '0001_core': {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.createTable('organizations')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .execute();
+
+      await db.schema.createTable('api_keys')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('last_used_at', t.key)
+        .addColumn('revoked_at', t.key)
+        .execute();
+      await db.schema.createIndex('api_keys_org').on('api_keys').columns(['org_id']).execute();
+
+      await db.schema.createTable('identities')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('handle', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text')
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .addUniqueConstraint('identities_org_handle', ['org_id', 'handle'])
+        .execute();
+
+      await db.schema.createTable('channel_accounts')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('identity_id', t.key, (c) => c.notNull().references('identities.id'))
+        .addColumn('channel', t.key, (c) => c.notNull())
+        .addColumn('address', t.key, (c) => c.notNull())
+        .addColumn('display_name', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('last_sent_at', t.key)
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .addUniqueConstraint('channel_accounts_address', ['channel', 'address'])
+        .execute();
+      await db.schema.createIndex('channel_accounts_identity').on('channel_accounts')
+        .columns(['org_id', 'identity_id']).execute();
+
+      await db.schema.createTable('contacts')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('display_name', 'text')
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('contact_addresses')
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('channel', t.key, (c) => c.notNull())
+        .addColumn('address', t.key, (c) => c.notNull())
+        .addColumn('contact_id', t.key, (c) => c.notNull().references('contacts.id'))
+        .addPrimaryKeyConstraint('contact_addresses_pk', ['org_id', 'channel', 'address'])
+        .execute();
+
+      await db.schema.createTable('conversations')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('identity_id', t.key, (c) => c.notNull())
+        .addColumn('account_id', t.key, (c) => c.notNull())
+        .addColumn('channel', t.key, (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('counterpart', 'text')
+        .addColumn('contact_id', t.key)
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('message_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('unread_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('latest_text', 'text')
+        .addColumn('latest_at', t.key)
+        .addColumn('latest_direction', 'text')
+        .addColumn('latest_has_media', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_event_at', t.key, (c) => c.notNull())
+        .addColumn('labels', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('archived', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('subject_key', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema.createIndex('conversations_org_recent').on('conversations')
+        .columns(['org_id', 'last_event_at desc', 'id desc']).execute();
+      await db.schema.createIndex('conversations_identity_recent').on('conversations')
+        .columns(['org_id', 'identity_id', 'last_event_at desc', 'id desc']).execute();
+      await db.schema.createIndex('conversations_subject').on('conversations')
+        .columns(['org_id', 'identity_id', 'counterpart', 'subject_key']).execute();
+
+      await db.schema.createTable('conversation_participants')
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('address', t.key, (c) => c.notNull())
+        .addColumn('domain', t.key, (c) => c.notNull())
+        .addPrimaryKeyConstraint('conversation_participants_pk', ['conversation_id', 'address'])
+        .execute();
+      await db.schema.createIndex('conversation_participants_address').on('conversation_participants')
+        .columns(['org_id', 'address']).execute();
+      await db.schema.createIndex('conversation_participants_domain').on('conversation_participants')
+        .columns(['org_id', 'domain']).execute();
+
+      // `seq` is the org-wide commit order (store/sequences.ts): allocated from
+      // org_sequences under a row lock, so it increases in commit order on both stores.
+      await db.schema.createTable('org_sequences')
+        .addColumn('org_id', t.key, (c) => c.primaryKey())
+        .addColumn('last_seq', t.bigint, (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('events')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('seq', t.bigint, (c) => c.notNull())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('at', t.key, (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addUniqueConstraint('events_org_seq', ['org_id', 'seq'])
+        .execute();
+      await db.schema.createIndex('events_conversation_at').on('events')
+        .columns(['conversation_id', 'at', 'seq']).execute();
+
+      await db.schema.createTable('messages')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('event_id', t.key, (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('provider_message_id', 'text')
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('messages_conversation').on('messages').columns(['conversation_id']).execute();
+
+      await db.schema.createTable('email_message_ids')
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('identity_id', t.key, (c) => c.notNull())
+        .addColumn('message_id', t.key, (c) => c.notNull())
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('stored', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('email_message_ids_pk', ['org_id', 'identity_id', 'message_id'])
+        .execute();
+
+      await db.schema.createTable('raw_messages')
+        .addColumn('message_id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('raw', t.bytes, (c) => c.notNull())
+        .execute();
+
+      await db.schema.createTable('media')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('message_id', t.key)
+        .addColumn('filename', 'text')
+        .addColumn('content_type', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('content_id', 'text')
+        .addColumn('disposition', 'text')
+        .addColumn('content', t.bytes, (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('media_message').on('media').columns(['message_id']).execute();
+
+      await db.schema.createTable('idempotency_keys')
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('key', t.key, (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('response', 'text')
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['org_id', 'key'])
+        .execute();
+    },
+  },
+};
+}

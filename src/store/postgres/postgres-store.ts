@@ -1,0 +1,67 @@
+/**
+ * The PostgreSQL store: Kysely over a `pg` connection pool, for deployments with several
+ * stateless Switchboard nodes on one database (SPEC section 8).
+ */
+import { Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { migrations, POSTGRES_TYPES } from '../migrations.js';
+import type { Database } from '../schema.js';
+import type { Store } from '../store.js';
+
+export interface PostgresStoreConfig {
+  /** `postgres://user:password@host:port/database` (libpq connection URI). */
+  readonly url: string;
+  /** Most pooled connections of this process. */
+  readonly poolSize?: number;
+}
+
+/** Connections per process by default: enough for concurrent requests, few enough for many nodes. */
+export const DEFAULT_POOL_SIZE = 10;
+
+/** SQLSTATEs after which a transaction is safe to run again: serialization failure, deadlock. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 5;
+
+/** 64-bit integers (`count(*)`, sequence numbers) as JS numbers: exact below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * Connects and brings the schema up to date (Kysely's Migrator takes a lock, so nodes
+ * starting together migrate once).
+ *
+ * @throws Error when the database cannot be reached or a migration fails.
+ */
+export async function openPostgresStore(config: PostgresStoreConfig): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize ?? DEFAULT_POOL_SIZE,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    types,
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(POSTGRES_TYPES) } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`migration ${failed} failed: ${(error as Error).message}`);
+  }
+  return {
+    dialect: 'postgres',
+    db,
+    async transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute(fn);
+        } catch (err) {
+          if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has((err as { code?: string }).code ?? '')) throw err;
+        }
+      }
+    },
+    close: () => db.destroy(),
+  };
+}

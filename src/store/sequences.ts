@@ -1,0 +1,41 @@
+/**
+ * The org-wide event sequence and the per-organization write lock.
+ *
+ * Every event gets `seq` from its organization's row in `org_sequences`, incremented in
+ * the writing transaction. The increment takes that row's lock (PostgreSQL row lock; on
+ * SQLite the one writer lock), held until commit, so two writers of one organization
+ * commit in the order of their numbers: once a reader sees `seq` N, every event below N
+ * has committed or rolled back, and a reader paging `seq > last seen` never skips one.
+ * Writers of different organizations never wait for each other.
+ *
+ * Write commands take the same lock first ({@link inOrgTransaction}), so what they read
+ * (a conversation's summary, the Message-ID index) cannot change before they commit.
+ */
+import type { Transaction } from 'kysely';
+import type { Database } from './schema.js';
+import type { Store } from './store.js';
+
+/**
+ * Reserves `count` sequence numbers for `orgId` (0 only takes the lock).
+ *
+ * @returns the first reserved number; they run to `first + count - 1`.
+ */
+export async function nextSeqs(tx: Transaction<Database>, orgId: string, count: number): Promise<number> {
+  const row = await tx.insertInto('org_sequences').values({ org_id: orgId, last_seq: count })
+    .onConflict((oc) => oc.column('org_id').doUpdateSet((eb) => ({ last_seq: eb('org_sequences.last_seq', '+', count) })))
+    .returning('last_seq')
+    .executeTakeFirstOrThrow();
+  return Number(row.last_seq) - count + 1;
+}
+
+/**
+ * Runs `fn` in a transaction that holds the organization's write lock from its start.
+ *
+ * @throws whatever `fn` throws (the transaction rolls back).
+ */
+export function inOrgTransaction<T>(store: Store, orgId: string, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return store.transaction(async (tx) => {
+    await nextSeqs(tx, orgId, 0);
+    return fn(tx);
+  });
+}
