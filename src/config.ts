@@ -85,3 +85,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** Where the store lives, for messages to people: the SQLite directory or "PostgreSQL". */
+export function storeLocation(config: Pick<Config, 'dataDir' | 'databaseUrl'>): string {
+  return config.databaseUrl ? 'PostgreSQL' : config.dataDir;
+}

@@ -32,14 +32,22 @@ export function decodeCursor<K extends string>(cursor: string, fields: Record<K,
   return value as Record<K, any>;
 }
 
-/** Builds the list envelope from `limit + 1` fetched rows. */
-export function page<R, V>(rows: readonly R[], limit: number, view: (r: R) => V, position: (r: R) => Record<string, string | number>) {
+/**
+ * Builds the list envelope from `limit + 1` fetched rows.
+ *
+ * @param resumable also give the last page a `next_cursor` (when it has rows): for
+ *   timelines read oldest first, where a reader resumes later to get what was appended.
+ */
+export function page<R, V>(
+  rows: readonly R[], limit: number, view: (r: R) => V, position: (r: R) => Record<string, string | number>,
+  resumable = false,
+) {
   const has_more = rows.length > limit;
   const shown = rows.slice(0, limit);
   const last = shown.at(-1);
   return {
     data: shown.map(view),
-    next_cursor: has_more && last !== undefined ? encodeCursor(position(last)) : null,
+    next_cursor: (has_more || resumable) && last !== undefined ? encodeCursor(position(last)) : null,
     has_more,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * `switchboard init`: a new organization and its first API key, printed once.
  */
-import type { Config } from '../config.js';
+import { storeLocation, type Config } from '../config.js';
 import { createOrganization } from '../services/tenants.js';
 import { openStore } from '../store/open.js';
 
@@ -12,7 +12,7 @@ export async function runInit(config: Config, o: { name: string; json?: boolean 
     if (o.json) {
       process.stdout.write(`${JSON.stringify({ org_id: orgId, api_key: apiKey.key })}\n`);
     } else {
-      process.stdout.write(`Organization ${orgId} created in ${config.dataDir}.\nAPI key (shown once, keep it safe):\n\n  ${apiKey.key}\n\n`);
+      process.stdout.write(`Organization ${orgId} created in ${storeLocation(config)}.\nAPI key (shown once, keep it safe):\n\n  ${apiKey.key}\n\n`);
     }
   } finally {
     await store.close();

@@ -2,7 +2,8 @@
  * The schema, one set of migrations for both stores, applied in name order by Kysely's
  * Migrator. The dialects differ only in the column types of {@link ColumnTypes}.
  */
-import { sql, type ColumnDataType, type Expression, type Kysely, type Migration } from 'kysely';
+import { Migrator, sql, type ColumnDataType, type Expression, type Kysely, type Migration } from 'kysely';
+import type { OpenOptions, Store } from './store.js';
 
 type DataTypeExpression = ColumnDataType | Expression<unknown>;
 
@@ -18,6 +19,39 @@ export interface ColumnTypes {
 
 export const SQLITE_TYPES: ColumnTypes = { key: 'text', bytes: 'blob', bigint: 'integer' };
 export const POSTGRES_TYPES: ColumnTypes = { key: sql`text collate "C"`, bytes: 'bytea', bigint: 'bigint' };
+
+/**
+ * Applies the migrations not yet applied (Kysely's Migrator holds a lock meanwhile, so
+ * several nodes starting together migrate once).
+ *
+ * @returns the names of the migrations this call applied, oldest first.
+ * @throws Error naming the migration that failed.
+ */
+export async function migrateToLatest(db: Kysely<any>, types: ColumnTypes): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(types) } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`migration ${failed} failed: ${(error as Error).message}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Migrates a store just opened, unless told not to; closes it when migrating fails.
+ *
+ * @throws Error naming the migration that failed.
+ */
+export async function migrateOnOpen(store: Store, options: OpenOptions): Promise<Store> {
+  if (options.migrate === false) return store;
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
 
 /** The migrations for one store's column types. */
 export function migrations(t: ColumnTypes): Record<string, Migration> {

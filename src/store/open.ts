@@ -5,14 +5,16 @@
 import type { Config } from '../config.js';
 import { openPostgresStore } from './postgres/postgres-store.js';
 import { openSqliteStore, sqliteFile } from './sqlite/sqlite-store.js';
-import type { Store } from './store.js';
+import type { OpenOptions, Store } from './store.js';
 
 /**
  * Opens the configured store and migrates it to the latest schema.
  *
  * @throws Error when the store cannot be opened or migrated.
  */
-export async function openStore(config: Pick<Config, 'dataDir'> & Partial<Pick<Config, 'databaseUrl' | 'databasePoolSize'>>): Promise<Store> {
-  if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, poolSize: config.databasePoolSize });
-  return openSqliteStore({ filename: sqliteFile(config.dataDir) });
+export async function openStore(
+  config: Pick<Config, 'dataDir'> & Partial<Pick<Config, 'databaseUrl' | 'databasePoolSize'>>, options: OpenOptions = {},
+): Promise<Store> {
+  if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, poolSize: config.databasePoolSize }, options);
+  return openSqliteStore({ filename: sqliteFile(config.dataDir) }, options);
 }

@@ -19,5 +19,12 @@ export interface Store {
    * have no effects outside the transaction.
    */
   transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T>;
+  /** Applies pending schema migrations; @returns their names (none when up to date). */
+  migrate(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations on open (default true; `switchboard migrate` opens without). */
+  readonly migrate?: boolean;
 }

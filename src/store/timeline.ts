@@ -115,3 +115,15 @@ export async function listEvents(db: Db, q: EventPageQuery): Promise<TimelineEve
   const rows = await query.orderBy('at', q.order).orderBy('seq', q.order).limit(q.limit + 1).execute();
   return rows.map(eventFromRow);
 }
+
+/**
+ * An organization's events in commit order: those with `seq > afterSeq`, oldest first,
+ * at most `limit`. Paging with the last `seq` seen never skips an event, even while
+ * other processes write (see store/sequences.ts); this is what the change feed reads.
+ */
+export async function listOrgEventsAfter(db: Db, orgId: string, afterSeq: number, limit: number): Promise<TimelineEvent[]> {
+  const rows = await db.selectFrom('events').selectAll()
+    .where('org_id', '=', orgId).where('seq', '>', afterSeq)
+    .orderBy('seq', 'asc').limit(limit).execute();
+  return rows.map(eventFromRow);
+}

@@ -151,6 +151,23 @@ describe('keyset pagination', () => {
   });
 });
 
+describe('resuming a timeline', () => {
+  it('gives the last page of an oldest-first read a cursor that returns only what is appended later', async () => {
+    const res = await inbound(h, rawEmail({ from: 'ron@buyer.test', to: 'help@shop.test', messageId: 'res1@buyer.test' }));
+    const id = res.body.results[0].conversation_id;
+    const first = (await h.request('GET', `/v1/conversations/${id}/events?limit=10`)).body;
+    expect(first.has_more).toBe(false);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const empty = (await h.request('GET', `/v1/conversations/${id}/events?cursor=${encodeURIComponent(first.next_cursor)}`)).body;
+    expect(empty).toEqual({ data: [], next_cursor: null, has_more: false });
+    await h.request('POST', `/v1/conversations/${id}/labels`, { labels: ['later'] });
+    const later = (await h.request('GET', `/v1/conversations/${id}/events?cursor=${encodeURIComponent(first.next_cursor)}`)).body;
+    expect(later.data.map((e: any) => `${e.type}:${e.data.label}`)).toEqual(['label_added:later']);
+    const newestFirst = (await h.request('GET', `/v1/conversations/${id}/events?order=desc&limit=10`)).body;
+    expect(newestFirst.next_cursor).toBeNull();
+  });
+});
+
 describe('labels and archive', () => {
   it('adds, removes and replaces labels as events, idempotently', async () => {
     const res = await inbound(h, rawEmail({ from: 'hal@buyer.test', to: 'help@shop.test', messageId: 'l1@buyer.test' }));

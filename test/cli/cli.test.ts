@@ -282,7 +282,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
       const keys = r.stdout.match(/sb_key_\S+/g) ?? [];
       expect(keys).toHaveLength(1);
       expect(keys[0]).toMatch(API_KEY);
-      expect(r.stdout).toContain(d);
+      expect(r.stdout).toContain(TEST_STORE === 'postgres' ? 'PostgreSQL' : d); // where the store is
     });
 
     it('imports an mbox: counts, threads, an in-file duplicate; a second run is all duplicates', async () => {

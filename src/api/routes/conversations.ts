@@ -92,7 +92,7 @@ export function conversationRoutes(app: Api, { store }: ApiContext): void {
     const row = await load(orgId, request.params.id);
     if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
-    const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition);
+    const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
     return { ...conversationView(row), events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor };
   });
 
@@ -104,7 +104,7 @@ export function conversationRoutes(app: Api, { store }: ApiContext): void {
     const { limit = DEFAULT_LIMIT, order = 'asc', cursor, types } = request.query;
     const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
     const events = await listEvents(store.db, { conversationId: row.id, order, limit, types, after });
-    return page(events, limit, (e) => e, eventPosition);
+    return page(events, limit, (e) => e, eventPosition, order === 'asc');
   });
 
   app.get('/v1/conversations/:id/messages', {
@@ -116,7 +116,7 @@ export function conversationRoutes(app: Api, { store }: ApiContext): void {
     const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
     const events = await listEvents(store.db, { conversationId: row.id, order, limit, types: ['message'], after });
     const views = await loadMessageViews(store, orgId, events.slice(0, limit));
-    const p = page(events, limit, (e) => e, eventPosition);
+    const p = page(events, limit, (e) => e, eventPosition, order === 'asc');
     return { ...p, data: views };
   });
 

@@ -2,11 +2,11 @@
  * The PostgreSQL store: Kysely over a `pg` connection pool, for deployments with several
  * stateless Switchboard nodes on one database (SPEC section 8).
  */
-import { Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
-import { migrations, POSTGRES_TYPES } from '../migrations.js';
+import { migrateOnOpen, migrateToLatest, POSTGRES_TYPES } from '../migrations.js';
 import type { Database } from '../schema.js';
-import type { Store } from '../store.js';
+import type { OpenOptions, Store } from '../store.js';
 
 export interface PostgresStoreConfig {
   /** `postgres://user:password@host:port/database` (libpq connection URI). */
@@ -34,7 +34,7 @@ const types = {
  *
  * @throws Error when the database cannot be reached or a migration fails.
  */
-export async function openPostgresStore(config: PostgresStoreConfig): Promise<Store> {
+export async function openPostgresStore(config: PostgresStoreConfig, options: OpenOptions = {}): Promise<Store> {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize ?? DEFAULT_POOL_SIZE,
@@ -43,14 +43,7 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<St
     types,
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(POSTGRES_TYPES) } });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    await db.destroy();
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`migration ${failed} failed: ${(error as Error).message}`);
-  }
-  return {
+  return migrateOnOpen({
     dialect: 'postgres',
     db,
     async transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -62,6 +55,7 @@ export async function openPostgresStore(config: PostgresStoreConfig): Promise<St
         }
       }
     },
+    migrate: () => migrateToLatest(db, POSTGRES_TYPES),
     close: () => db.destroy(),
-  };
+  }, options);
 }

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, SqliteDialect, type Transaction } from 'kysely';
 import type { Database } from '../schema.js';
-import type { Store } from '../store.js';
-import { migrations, SQLITE_TYPES } from '../migrations.js';
+import type { OpenOptions, Store } from '../store.js';
+import { migrateOnOpen, migrateToLatest, SQLITE_TYPES } from '../migrations.js';
 import { cachingDatabase } from './statement-cache.js';
 
 export interface SqliteStoreConfig {
@@ -25,7 +25,7 @@ export function sqliteFile(dataDir: string): string {
  *
  * @throws Error when the file cannot be opened or a migration fails.
  */
-export async function openSqliteStore(config: SqliteStoreConfig): Promise<Store> {
+export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOptions = {}): Promise<Store> {
   if (config.filename !== ':memory:') fs.mkdirSync(path.dirname(config.filename), { recursive: true });
   const sqlite = new BetterSqlite3(config.filename);
   sqlite.pragma('journal_mode = WAL');
@@ -33,17 +33,11 @@ export async function openSqliteStore(config: SqliteStoreConfig): Promise<Store>
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(SQLITE_TYPES) } });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    await db.destroy();
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`migration ${failed} failed: ${(error as Error).message}`);
-  }
-  return {
+  return migrateOnOpen({
     dialect: 'sqlite',
     db,
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
+    migrate: () => migrateToLatest(db, SQLITE_TYPES),
     close: () => db.destroy(),
-  };
+  }, options);
 }

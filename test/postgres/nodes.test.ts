@@ -1,0 +1,150 @@
+/**
+ * Several Switchboard nodes on one PostgreSQL database (SPEC section 8): two `serve`
+ * processes share a database; mail delivered over SMTP to both at once is read back
+ * complete through either; writers in both processes append to one conversation while a
+ * reader pages its timeline and the organization's commit-ordered event read, and the
+ * reader sees every event exactly once, in order. PostgreSQL project only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
+import { listOrgEventsAfter } from '../../src/store/timeline.js';
+import { freshDatabase, rawEmail, TEST_STORE, tempDir } from '../helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/switchboard.js');
+const SKIP = TEST_STORE !== 'postgres';
+if (SKIP) console.warn('test/postgres: runs in the postgres project only (set TEST_DATABASE_URL); skipping');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+interface Node { child: ChildProcess; base: string; smtpPort: number }
+
+describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let key = '';
+  let orgId = '';
+  const nodes: Node[] = [];
+  let store: Store;
+
+  const env = () => ({ ...process.env, DATABASE_URL: database.url!, DATA_DIR: tempDir('switchboard-node-'), LOG_LEVEL: 'warn' });
+
+  const api = async (node: Node, method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${node.base}${p}`, {
+      method, headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: await res.json() as any };
+  };
+
+  beforeAll(async () => {
+    database = await freshDatabase();
+    // One `init` first (nodes starting on an empty database would each create an organization).
+    const init = await new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, [BIN, 'init', '--json'], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (d) => { out += d; });
+      c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`init exited ${code}`))));
+    });
+    ({ api_key: key, org_id: orgId } = JSON.parse(init));
+    for (let i = 0; i < 2; i++) {
+      const [port, smtpPort] = [await freePort(), await freePort()];
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--smtp-port', String(smtpPort), '--host', '127.0.0.1'],
+        { env: { ...env(), SMTP_HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+      nodes.push({ child, base: `http://127.0.0.1:${port}`, smtpPort });
+    }
+    const deadline = Date.now() + 30_000;
+    for (const node of nodes) {
+      for (;;) {
+        const ok = await fetch(`${node.base}/readyz`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error('a node did not become ready');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    store = await openStore(loadConfig({ dataDir: tempDir(), databaseUrl: database.url, logLevel: 'silent' }, {}));
+  });
+
+  afterAll(async () => {
+    for (const n of nodes) n.child.kill('SIGTERM');
+    await Promise.all(nodes.map((n) => new Promise((r) => (n.child.exitCode !== null ? r(null) : n.child.once('exit', r)))));
+    await store?.close();
+    await database?.drop();
+  });
+
+  it('takes mail over SMTP on both nodes at once and serves all of it from either', async () => {
+    const idn = await api(nodes[0]!, 'POST', '/v1/identities', { handle: 'desk' });
+    expect((await api(nodes[1]!, 'POST', '/v1/mailboxes', { identity_id: idn.body.id, address: 'desk@nodes.test' })).status).toBe(201);
+    const THREADS = 12, REPLIES = 4;
+    const send = (node: Node, raw: Buffer) => nodemailer.createTransport({ host: '127.0.0.1', port: node.smtpPort, secure: false, ignoreTLS: true })
+      .sendMail({ envelope: { from: 'c@x.test', to: ['desk@nodes.test'] }, raw });
+    // Each thread's messages go alternately to node 0 and node 1, all threads in parallel.
+    await Promise.all(Array.from({ length: THREADS }, async (_, t) => {
+      for (let r = 0; r <= REPLIES; r++) {
+        const raw = rawEmail({
+          from: `c${t}@x.test`, to: 'desk@nodes.test', subject: `Thread ${t}`, messageId: `t${t}-${r}@x.test`,
+          ...(r > 0 ? { inReplyTo: `t${t}-${r - 1}@x.test`, references: Array.from({ length: r }, (_, k) => `<t${t}-${k}@x.test>`).join(' ') } : {}),
+        });
+        await send(nodes[(t + r) % 2]!, raw);
+      }
+    }));
+    for (const node of nodes) {
+      const list = await api(node, 'GET', '/v1/conversations?limit=200');
+      expect(list.body.data).toHaveLength(THREADS);
+      expect(list.body.data.map((c: any) => c.message_count)).toEqual(Array(THREADS).fill(REPLIES + 1));
+      expect(new Set(list.body.data.map((c: any) => c.counterpart))).toEqual(new Set(Array.from({ length: THREADS }, (_, t) => `c${t}@x.test`)));
+    }
+  });
+
+  it('lets a reader page a timeline and the ordered event read while both nodes write, seeing each event once, in order', async () => {
+    const first = await api(nodes[0]!, 'POST', '/v1/messages', { identity_id: (await api(nodes[0]!, 'GET', '/v1/identities')).body.data[0].id, to: 'r@x.test', subject: 'Busy', text: 'start' });
+    const conv = first.body.conversation_id;
+    const startSeq = (await listOrgEventsAfter(store.db, orgId, 0, 100_000)).at(-1)!.seq;
+    const WRITES = 40;
+    let writing = true;
+    const writers = Promise.all(nodes.map(async (node, n) => {
+      for (let i = 0; i < WRITES; i++) {
+        const res = await api(node, 'POST', `/v1/conversations/${conv}/labels`, { labels: [`n${n}-${i}`] });
+        expect(res.status).toBe(200);
+      }
+    })).finally(() => { writing = false; });
+
+    const seenTimeline: any[] = [];
+    const seenFeed: any[] = [];
+    let cursor: string | null = null;
+    let afterSeq = startSeq;
+    const readOnce = async () => {
+      const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const pageRes = await api(nodes[1]!, 'GET', `/v1/conversations/${conv}/events?limit=7${q}`);
+      seenTimeline.push(...pageRes.body.data);
+      cursor = pageRes.body.next_cursor ?? cursor;
+      const feed = await listOrgEventsAfter(store.db, orgId, afterSeq, 5);
+      seenFeed.push(...feed);
+      afterSeq = feed.at(-1)?.seq ?? afterSeq;
+    };
+    while (writing) await readOnce();
+    await writers;
+    for (let i = 0; i < 40; i++) await readOnce(); // drain
+
+    const allTimeline = (await api(nodes[0]!, 'GET', `/v1/conversations/${conv}/events?limit=200`)).body.data;
+    expect(allTimeline.filter((e: any) => e.type === 'label_added')).toHaveLength(2 * WRITES);
+    expect(seenTimeline.map((e) => e.id)).toEqual(allTimeline.map((e: any) => e.id));
+    const allFeed = await listOrgEventsAfter(store.db, orgId, startSeq, 100_000);
+    expect(seenFeed.map((e) => e.id)).toEqual(allFeed.map((e) => e.id));
+    expect(allFeed.map((e) => e.seq)).toEqual(allFeed.map((_, i) => startSeq + 1 + i)); // gap-free
+  });
+});
