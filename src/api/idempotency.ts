@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { isUniqueViolation } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { principalOf } from './auth.js';
 
@@ -43,6 +44,11 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
     const route = `${request.method} ${request.routeOptions.url}`;
     const hash = requestHash(request);
     const now = new Date();
+    const inProgress = () => new AppError('idempotency_conflict', 'A request with this Idempotency-Key is still in progress.', {
+      param: 'Idempotency-Key', retryable: true, fix: 'Wait for the first request to finish, then retry.',
+    });
+    // Two first requests racing for one key: the unique key lets one claim it; the other
+    // finds it in progress.
     const claimed = await store.transaction(async (tx) => {
       const existing = await tx.selectFrom('idempotency_keys').selectAll()
         .where('org_id', '=', orgId).where('key', '=', key).executeTakeFirst();
@@ -52,6 +58,9 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
         org_id: orgId, key, route, request_hash: hash, status_code: null, response: null, created_at: now.toISOString(),
       }).execute();
       return null;
+    }).catch((err: unknown) => {
+      if (isUniqueViolation(err)) throw inProgress();
+      throw err;
     });
     if (!claimed) {
       request.idempotencyKey = key;
@@ -60,11 +69,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
     if (claimed.request_hash !== hash || claimed.route !== route) {
       throw new AppError('idempotency_conflict', 'This Idempotency-Key was used with a different request.', { param: 'Idempotency-Key' });
     }
-    if (claimed.status_code === null) {
-      throw new AppError('idempotency_conflict', 'A request with this Idempotency-Key is still in progress.', {
-        param: 'Idempotency-Key', retryable: true, fix: 'Wait for the first request to finish, then retry.',
-      });
-    }
+    if (claimed.status_code === null) throw inProgress();
     reply.header('idempotent-replayed', 'true').status(claimed.status_code);
     const isProblem = claimed.status_code >= 400;
     return reply.type(isProblem ? 'application/problem+json' : 'application/json').send(JSON.parse(claimed.response ?? 'null'));

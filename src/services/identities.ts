@@ -6,6 +6,7 @@ import { newId } from '../ids.js';
 import {
   findAccount, findAccountByAddress, findIdentity, findIdentityByHandle, type AccountRow, type IdentityRow,
 } from '../store/identities.js';
+import { isUniqueViolation } from '../store/errors.js';
 import type { Db, Store } from '../store/store.js';
 
 /** SMTP relay a mailbox sends through (nodemailer SMTP transport options). */
@@ -26,11 +27,6 @@ export interface MailboxConfig {
 export function mailboxConfig(row: AccountRow): MailboxConfig {
   const parsed = JSON.parse(row.config) as Partial<MailboxConfig>;
   return { smtp: parsed.smtp ?? null };
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505' || /UNIQUE constraint/.test(e?.message ?? '');
 }
 
 export async function createIdentity(

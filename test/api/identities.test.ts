@@ -125,4 +125,18 @@ describe('mailboxes', () => {
     expect(clash.status).toBe(409);
     expect(clash.body.code).toBe('idempotency_conflict');
   });
+
+  it('lets one of several simultaneous first requests with one key run, never a 500', async () => {
+    const key = { 'idempotency-key': 'race-1' };
+    const answers = await Promise.all(Array.from({ length: 20 }, () => h.request('POST', '/v1/identities', { handle: 'racer' }, key)));
+    const created = answers.filter((a) => a.status === 201);
+    expect(created.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(created.map((a) => a.body.id)).size).toBe(1); // replays carry the same identity
+    for (const a of answers.filter((x) => x.status !== 201)) {
+      expect(a.status).toBe(409);
+      expect(a.body.code).toBe('idempotency_conflict');
+    }
+    const handles = (await h.request('GET', '/v1/identities?limit=200')).body.data.filter((i: any) => i.handle === 'racer');
+    expect(handles).toHaveLength(1);
+  });
 });
