@@ -42,6 +42,9 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
     connectionTimeoutMillis: 10_000,
     types,
   });
+  // An idle pooled connection that breaks (server restart, network) is dropped from the
+  // pool and replaced on next use; without a listener its error would end the process.
+  pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return migrateOnOpen({
     dialect: 'postgres',
