@@ -1,13 +1,13 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
 /**
  * Two projects: every test runs on SQLite, and again on PostgreSQL when
  * TEST_DATABASE_URL names a server (each test harness creates its own database there).
  */
-const projects = [
-  { extends: true, test: { name: 'sqlite', env: { SWITCHBOARD_TEST_STORE: 'sqlite' } } },
+const projects: TestProjectInlineConfiguration[] = [
+  { extends: true as const, test: { name: 'sqlite', env: { SWITCHBOARD_TEST_STORE: 'sqlite' } } },
   ...(process.env.TEST_DATABASE_URL
-    ? [{ extends: true, test: { name: 'postgres', env: { SWITCHBOARD_TEST_STORE: 'postgres' } } }]
+    ? [{ extends: true as const, test: { name: 'postgres', env: { SWITCHBOARD_TEST_STORE: 'postgres' } } }]
     : []),
 ];
 

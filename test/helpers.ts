@@ -3,6 +3,7 @@
  * `app.inject`), and an organization with its key.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -39,6 +40,15 @@ export async function freshDatabase(): Promise<{ url: string | null; drop(): Pro
   const url = new URL(admin);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => adminQuery(`drop database if exists "${name}" with (force)`) };
+}
+
+/** A loopback TCP port nothing listens on (bound, then released). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }
 
 export function tempDir(prefix = 'switchboard-test-'): string {

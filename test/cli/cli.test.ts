@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { freshDatabase, rawEmail, tempDir, TEST_STORE } from '../helpers.js';
+import { freePort, freshDatabase, rawEmail, tempDir, TEST_STORE } from '../helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/switchboard.js');
@@ -108,14 +108,6 @@ async function importPath(p: string, dataDir: string, extra: string[] = []) {
   expect(report.seconds).toEqual(expect.any(Number));
   expect(report.seconds).toBeGreaterThanOrEqual(0);
   return report;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 /** Two distinct ports nothing listens on. */

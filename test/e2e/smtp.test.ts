@@ -12,7 +12,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { CORPUS, freshDatabase, HAS_CORPUS, NO_CORPUS_REASON, rawEmail, tempDir } from '../helpers.js';
+import { CORPUS, freePort, freshDatabase, HAS_CORPUS, NO_CORPUS_REASON, rawEmail, tempDir } from '../helpers.js';
 
 if (!HAS_CORPUS) console.warn(NO_CORPUS_REASON);
 
@@ -55,15 +55,6 @@ function loadMail(file: string, ids: Map<string, string>, dir = CORPUS_DIR): Cor
   const header = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
   const from = /<([^>]+)>/.exec(header('From'))?.[1] ?? header('From');
   return { file, raw, messageId: ids.get(file)!, from: from.toLowerCase(), subject: header('Subject') };
-}
-
-/** A port nothing listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 interface Relayed { from: string; to: string[]; raw: Buffer }
@@ -373,7 +364,7 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
   });
 
   it('a relay that is down gives 502 upstream_failed and a failed message; a retry with the key goes through', async () => {
-    const down = await deadPort();
+    const down = await freePort();
     const patched = await api('PATCH', `/v1/mailboxes/${mailboxId}`, { smtp: { host: '127.0.0.1', port: down } });
     expect(patched.status).toBe(200);
     const relayedBefore = relayed.length;

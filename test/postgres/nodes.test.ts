@@ -6,7 +6,6 @@
  * reader sees every event exactly once, in order. PostgreSQL project only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,23 +13,12 @@ import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
 import { listOrgEventsAfter } from '../../src/store/timeline.js';
-import { freshDatabase, rawEmail, TEST_STORE, tempDir } from '../helpers.js';
+import { freePort, freshDatabase, rawEmail, TEST_STORE, tempDir } from '../helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/switchboard.js');
 const SKIP = TEST_STORE !== 'postgres';
 if (SKIP) console.warn('test/postgres: runs in the postgres project only (set TEST_DATABASE_URL); skipping');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Node { child: ChildProcess; base: string; smtpPort: number }
 

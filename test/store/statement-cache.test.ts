@@ -24,9 +24,9 @@ describe('cachingDatabase', () => {
   it('runs statements with fresh parameters each time', () => {
     const sqlite = new BetterSqlite3(':memory:');
     const db = cachingDatabase(sqlite);
-    db.prepare('create table t (x integer)').run();
-    for (const x of [1, 2, 3]) db.prepare('insert into t (x) values (?)').run(x);
-    expect(db.prepare('select x from t order by x').all()).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
+    db.prepare('create table t (x integer)').run([]);
+    for (const x of [1, 2, 3]) db.prepare('insert into t (x) values (?)').run([x]);
+    expect(db.prepare('select x from t order by x').all([])).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
     db.close();
   });
 });
