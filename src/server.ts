@@ -6,10 +6,9 @@ import pino, { type Logger } from 'pino';
 import { buildApp, type Api } from './api/app.js';
 import type { Config } from './config.js';
 import { startSmtpListener, type SmtpListener } from './email/smtp-listener.js';
-import { createOrganization } from './services/tenants.js';
+import { createFirstOrganization } from './services/tenants.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
-import { listOrganizations } from './store/tenants.js';
 
 export interface RunningServer {
   readonly store: Store;
@@ -32,11 +31,8 @@ export function createLogger(config: Config): Logger {
  */
 export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
   const store = await openStore(config);
-  let firstRun: RunningServer['firstRun'] = null;
-  if ((await listOrganizations(store.db)).length === 0) {
-    const { orgId, apiKey } = await createOrganization(store, 'default');
-    firstRun = { orgId, apiKey: apiKey.key };
-  }
+  const created = await createFirstOrganization(store, 'default');
+  const firstRun: RunningServer['firstRun'] = created && { orgId: created.orgId, apiKey: created.apiKey.key };
   let ready = false;
   const app = await buildApp({ store, config, logger: log, isReady: () => ready });
   let smtp: SmtpListener | undefined;

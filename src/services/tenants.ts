@@ -7,8 +7,9 @@
 import crypto from 'node:crypto';
 import { AppError } from '../errors.js';
 import { isId, newId } from '../ids.js';
-import type { Store } from '../store/store.js';
-import { findApiKey, insertApiKey, insertOrganization, touchApiKey } from '../store/tenants.js';
+import { nextSeqs } from '../store/sequences.js';
+import type { Db, Store } from '../store/store.js';
+import { findApiKey, insertApiKey, insertOrganization, listOrganizations, touchApiKey } from '../store/tenants.js';
 
 /** Who is calling: the org every query is scoped to, and the key used. */
 export interface Principal {
@@ -29,22 +30,48 @@ function hashSecret(secret: string): Buffer {
 }
 
 /** Creates an API key for the org and returns the key once. */
-export async function createApiKey(store: Store, orgId: string, name: string): Promise<CreatedKey> {
+export async function createApiKey(db: Db, orgId: string, name: string): Promise<CreatedKey> {
   const id = newId('key');
   const secret = crypto.randomBytes(32).toString('base64url');
-  await insertApiKey(store.db, {
+  await insertApiKey(db, {
     id, org_id: orgId, name, secret_hash: hashSecret(secret).toString('hex'),
     created_at: new Date().toISOString(), last_used_at: null, revoked_at: null,
   });
   return { id, key: `sb_${id}_${secret}` };
 }
 
-/** Creates an organization with its first API key. */
-export async function createOrganization(store: Store, name: string): Promise<{ orgId: string; apiKey: CreatedKey }> {
+export interface CreatedOrganization {
+  readonly orgId: string;
+  readonly apiKey: CreatedKey;
+}
+
+async function insertWithKey(db: Db, name: string): Promise<CreatedOrganization> {
   const orgId = newId('org');
-  await insertOrganization(store.db, { id: orgId, name, created_at: new Date().toISOString() });
-  const apiKey = await createApiKey(store, orgId, 'first key');
-  return { orgId, apiKey };
+  await insertOrganization(db, { id: orgId, name, created_at: new Date().toISOString() });
+  return { orgId, apiKey: await createApiKey(db, orgId, 'first key') };
+}
+
+/** Creates an organization with its first API key (both, or neither). */
+export function createOrganization(store: Store, name: string): Promise<CreatedOrganization> {
+  return store.transaction((tx) => insertWithKey(tx, name));
+}
+
+/** The `org_sequences` row whose lock serializes first runs (no organization has this id). */
+const FIRST_RUN_LOCK = 'first-run';
+
+/**
+ * Creates the first organization of an empty store, once: nodes starting together on
+ * one new PostgreSQL database wait for each other on a lock row, and only the first
+ * finds the store empty.
+ *
+ * @returns the organization and its key, or null when the store had one already.
+ */
+export function createFirstOrganization(store: Store, name: string): Promise<CreatedOrganization | null> {
+  return store.transaction(async (tx) => {
+    await nextSeqs(tx, FIRST_RUN_LOCK, 0);
+    if ((await listOrganizations(tx)).length > 0) return null;
+    return insertWithKey(tx, name);
+  });
 }
 
 /** How often `last_used_at` is written for one key, ms (reads should not all write). */

@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
+import { startServer } from '../../src/server.js';
+import { listOrganizations } from '../../src/store/tenants.js';
 import { listOrgEventsAfter } from '../../src/store/timeline.js';
 import { freePort, freshDatabase, rawEmail, TEST_STORE, tempDir } from '../helpers.js';
 
@@ -134,5 +136,25 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
     const allFeed = await listOrgEventsAfter(store.db, orgId, startSeq, 100_000);
     expect(seenFeed.map((e) => e.id)).toEqual(allFeed.map((e) => e.id));
     expect(allFeed.map((e) => e.seq)).toEqual(allFeed.map((_, i) => startSeq + 1 + i)); // gap-free
+  });
+});
+
+describe.skipIf(SKIP)('nodes starting together on an empty database', () => {
+  it('create one first organization between them', async () => {
+    const database = await freshDatabase();
+    try {
+      // Schema first, as deployment does, so the race is on the first organization alone.
+      const config = loadConfig({ dataDir: tempDir(), databaseUrl: database.url, logLevel: 'silent', host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0 }, {});
+      await (await openStore(config)).close();
+      const servers = await Promise.all(Array.from({ length: 10 }, () => startServer(config)));
+      try {
+        expect(servers.filter((s) => s.firstRun !== null)).toHaveLength(1);
+        expect(await listOrganizations(servers[0]!.store.db)).toHaveLength(1);
+      } finally {
+        await Promise.all(servers.map((s) => s.close()));
+      }
+    } finally {
+      await database.drop();
+    }
   });
 });
