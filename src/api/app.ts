@@ -19,7 +19,7 @@ import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
 import { messageRoutes } from './routes/messages.js';
 import { Problem } from './schemas.js';
-import { validatorCompiler } from './validation.js';
+import { installNulGuard, validatorCompiler } from './validation.js';
 
 /** The app type routes register on (TypeBox-typed requests). */
 export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -65,6 +65,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
 
   installProblemHandlers(app);
   installAuth(app, store);
+  installNulGuard(app);
   installIdempotency(app, store);
   app.addSchema(Problem);
 

@@ -24,6 +24,9 @@ declare module 'fastify' {
 /** How long a key is remembered, ms. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** How long a first request may run before its key counts as abandoned, ms (longer than any send). */
+export const IN_PROGRESS_TTL_MS = 5 * 60 * 1000;
+
 function requestHash(request: FastifyRequest): string {
   const body = Buffer.isBuffer(request.body) ? request.body.toString('base64') : JSON.stringify(request.body ?? null);
   return crypto.createHash('sha256').update(`${request.method} ${request.url}\n${body}`).digest('hex');
@@ -52,7 +55,11 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
     const claimed = await store.transaction(async (tx) => {
       const existing = await tx.selectFrom('idempotency_keys').selectAll()
         .where('org_id', '=', orgId).where('key', '=', key).executeTakeFirst();
-      if (existing && now.getTime() - Date.parse(existing.created_at) < IDEMPOTENCY_TTL_MS) return existing;
+      const age = existing ? now.getTime() - Date.parse(existing.created_at) : 0;
+      // A claim still without an answer after IN_PROGRESS_TTL_MS was left by a process
+      // that died mid-request: the retry takes it over rather than waiting out the day.
+      const abandoned = existing?.status_code === null && age > IN_PROGRESS_TTL_MS;
+      if (existing && age < IDEMPOTENCY_TTL_MS && !abandoned) return existing;
       if (existing) await tx.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
       await tx.insertInto('idempotency_keys').values({
         org_id: orgId, key, route, request_hash: hash, status_code: null, response: null, created_at: now.toISOString(),

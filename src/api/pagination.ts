@@ -27,7 +27,12 @@ export function decodeCursor<K extends string>(cursor: string, fields: Record<K,
   }
   if (typeof value !== 'object' || value === null) throw bad();
   for (const [k, t] of Object.entries(fields)) {
-    if (typeof (value as Record<string, unknown>)[k] !== t) throw bad();
+    const v = (value as Record<string, unknown>)[k];
+    if (typeof v !== t) throw bad();
+    // Positions are non-negative integers and text without NUL: anything else was not
+    // made here, and would fail in the database rather than here.
+    if (typeof v === 'number' && !(Number.isSafeInteger(v) && v >= 0)) throw bad();
+    if (typeof v === 'string' && v.includes('\u0000')) throw bad();
   }
   return value as Record<K, any>;
 }

@@ -6,7 +6,8 @@
  */
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FastifySchemaCompiler } from 'fastify';
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import { AppError } from '../errors.js';
 
 const COMMON: Options = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false };
 
@@ -25,4 +26,38 @@ export function validatorCompiler(): FastifySchemaCompiler<unknown> {
   const coercing = makeAjv({ coerceTypes: 'array' });
   const strict = makeAjv({ coerceTypes: false });
   return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+}
+
+/** The path of the first string containing U+0000 in a parsed query or JSON body. */
+function nulPath(value: unknown, path: string[] = []): string[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i], [...path, String(i)]);
+      if (found) return found;
+    }
+  } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      const found = nulPath(v, [...path, k]);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/**
+ * Refuses U+0000 in query strings and JSON bodies with `validation_failed`: it is not
+ * text, and PostgreSQL cannot store or compare it (SQLSTATE 22021), so it would
+ * otherwise fail deep in a query.
+ */
+export function installNulGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    for (const [part, value] of [['query', request.query], ['body', request.body]] as const) {
+      const found = nulPath(value);
+      if (found) {
+        const param = found.join('.') || part;
+        throw new AppError('validation_failed', `${param} contains a NUL character (U+0000).`, { param });
+      }
+    }
+  });
 }

@@ -6,6 +6,7 @@ import { newId } from '../ids.js';
 import {
   findAccount, findAccountByAddress, findIdentity, findIdentityByHandle, type AccountRow, type IdentityRow,
 } from '../store/identities.js';
+import { inOrgTransaction } from '../store/sequences.js';
 import { isUniqueViolation } from '../store/errors.js';
 import type { Db, Store } from '../store/store.js';
 
@@ -71,7 +72,8 @@ export async function updateIdentity(
 /** Deletes an identity with its mailboxes, conversations, timelines and stored mail. */
 export async function deleteIdentity(store: Store, orgId: string, id: string): Promise<void> {
   await getIdentity(store.db, orgId, id);
-  await store.transaction(async (tx) => {
+  // The org lock keeps a concurrent ingest from adding a conversation mid-delete.
+  await inOrgTransaction(store, orgId, async (tx) => {
     const convs = tx.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('identity_id', '=', id);
     const msgs = tx.selectFrom('messages').select('id').where('conversation_id', 'in', convs);
     await tx.deleteFrom('media').where('message_id', 'in', msgs).execute();

@@ -190,7 +190,8 @@ export async function receiveEmail(
 ): Promise<DeliveryOutcome[]> {
   if (accounts.length === 0) return [];
   const parsed = await parseEmail(raw);
-  return inOrgTransaction(store, accounts[0]!.org_id, async (tx) => {
+  // Mail for mailboxes of several organizations commits once, holding each one's lock.
+  return inOrgTransaction(store, accounts.map((a) => a.org_id), async (tx) => {
     const out: DeliveryOutcome[] = [];
     for (const account of accounts) {
       out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received' })), accountId: account.id });

@@ -29,13 +29,18 @@ export async function nextSeqs(tx: Transaction<Database>, orgId: string, count: 
 }
 
 /**
- * Runs `fn` in a transaction that holds the organization's write lock from its start.
+ * Runs `fn` in a transaction that holds the write lock of `orgIds` (one id or several)
+ * from its start. Several are locked in sorted order, so two transactions that need
+ * the same organizations cannot deadlock on them.
  *
  * @throws whatever `fn` throws (the transaction rolls back).
  */
-export function inOrgTransaction<T>(store: Store, orgId: string, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+export function inOrgTransaction<T>(
+  store: Store, orgIds: string | readonly string[], fn: (tx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  const ids = [...new Set(typeof orgIds === 'string' ? [orgIds] : orgIds)].sort();
   return store.transaction(async (tx) => {
-    await nextSeqs(tx, orgId, 0);
+    for (const id of ids) await nextSeqs(tx, id, 0);
     return fn(tx);
   });
 }

@@ -60,19 +60,16 @@ export async function appendEvents(
   conversation: ConversationRow,
   events: readonly (EventBody & { readonly at: string })[],
 ): Promise<{ events: TimelineEvent[]; conversation: ConversationRow }> {
+  if (events.length === 0) return { events: [], conversation };
   let summary = summaryOf(conversation);
   const now = new Date().toISOString();
-  const out: TimelineEvent[] = [];
-  let seq = await nextSeqs(tx, conversation.org_id, events.length);
-  for (const e of events) {
-    const id = newId('evt');
-    await tx.insertInto('events')
-      .values({ id, seq, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at, data: JSON.stringify(e.data), created_at: now })
-      .execute();
-    summary = applyEvent(summary, e);
-    out.push({ ...e, id, seq, conversation_id: conversation.id, at: e.at } as TimelineEvent);
-    seq++;
-  }
+  const first = await nextSeqs(tx, conversation.org_id, events.length);
+  const out = events.map((e, i) => ({ ...e, id: newId('evt'), seq: first + i, conversation_id: conversation.id }) as TimelineEvent);
+  await tx.insertInto('events').values(out.map((e) => ({
+    id: e.id, seq: e.seq, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at,
+    data: JSON.stringify(e.data), created_at: now,
+  }))).execute();
+  for (const e of events) summary = applyEvent(summary, e);
   const columns = summaryColumns(summary);
   await tx.updateTable('conversations').set(columns).where('id', '=', conversation.id).execute();
   return { events: out, conversation: { ...conversation, ...columns } };

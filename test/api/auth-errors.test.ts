@@ -117,4 +117,26 @@ describe('error contract', () => {
     const problem = doc.components.schemas.Problem;
     expect(new Set(problem.properties.code.enum)).toEqual(new Set(Object.keys(ERROR_CODES)));
   });
+
+  it('refuses inputs the database cannot hold with validation_failed, on both stores', async () => {
+    await identityWithMailbox(h, 'edge@acme.test', 'edge');
+    const res = await inbound(h, rawEmail({ from: 'e@example.org', to: 'edge@acme.test', messageId: 'edge-1@example.org' }));
+    const conv = res.body.results[0].conversation_id;
+    const cursor = (o: unknown) => encodeURIComponent(Buffer.from(JSON.stringify(o)).toString('base64url'));
+    const bad = [
+      ['GET', `/v1/conversations/${conv}/events?cursor=${cursor({ at: '2020-01-01T00:00:00.000Z', seq: 1.5 })}`, undefined, 'cursor'],
+      ['GET', `/v1/conversations/${conv}/events?cursor=${cursor({ at: '2020-01-01T00:00:00.000Z', seq: 1e21 })}`, undefined, 'cursor'],
+      ['GET', `/v1/conversations/${conv}/events?cursor=${cursor({ at: '2020-01-01T00:00:00.000Z', seq: -1 })}`, undefined, 'cursor'],
+      ['GET', `/v1/conversations?cursor=${cursor({ t: 'a\u0000', id: 'x' })}`, undefined, 'cursor'],
+      ['GET', '/v1/conversations?with=a%00b@example.org', undefined, 'with'],
+      ['GET', '/v1/conversations?since=2016-12-31T23:59:60Z', undefined, 'since'],
+      ['POST', '/v1/identities', { handle: 'nul\u0000handle' }, 'handle'],
+      ['POST', `/v1/conversations/${conv}/labels`, { labels: ['ok', 'n\u0000l'] }, 'labels.1'],
+    ] as const;
+    for (const [method, url, body, param] of bad) {
+      const r = await h.request(method, url, body);
+      expectProblem(r, 400, 'validation_failed');
+      expect(r.body.param, url).toBe(param);
+    }
+  });
 });

@@ -2,6 +2,7 @@
  * Identities and mailboxes CRUD (SPEC section 2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IN_PROGRESS_TTL_MS } from '../../src/api/idempotency.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
 let h: Harness;
@@ -139,4 +140,19 @@ describe('mailboxes', () => {
     const handles = (await h.request('GET', '/v1/identities?limit=200')).body.data.filter((i: any) => i.handle === 'racer');
     expect(handles).toHaveLength(1);
   });
+
+  it('takes over a key whose first request never answered, once it is older than a request can run', async () => {
+    const claim = async (key: string, minutesAgo: number) => h.store.db.insertInto('idempotency_keys').values({
+      org_id: h.orgId, key, route: 'POST /v1/identities', request_hash: 'from a process that died',
+      status_code: null, response: null, created_at: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+    }).execute();
+    await claim('abandoned-1', IN_PROGRESS_TTL_MS / 60_000 + 1);
+    const taken = await h.request('POST', '/v1/identities', { handle: 'phoenix' }, { 'idempotency-key': 'abandoned-1' });
+    expect(taken.status).toBe(201);
+    await claim('running-1', 1);
+    const waiting = await h.request('POST', '/v1/identities', { handle: 'patient' }, { 'idempotency-key': 'running-1' });
+    expect(waiting.status).toBe(409);
+    expect(waiting.body.code).toBe('idempotency_conflict'); // still held: not taken over
+  });
 });
+

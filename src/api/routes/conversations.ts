@@ -53,6 +53,16 @@ const LabelsQuery = Type.Object({ label: Type.Union([Label, Type.Array(Label, { 
 const ArchiveBody = Type.Object({ archived: Type.Boolean() }, { additionalProperties: false });
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
+
+/**
+ * An RFC 3339 time as the store's UTC form. The schema's `date-time` format admits what
+ * JavaScript dates cannot hold (a leap second, `23:59:60`); those are a 400 here.
+ */
+function instant(value: string, param: string): string {
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new AppError('validation_failed', `${param} is not a time JavaScript can represent.`, { param });
+  return new Date(t).toISOString();
+}
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
@@ -74,8 +84,8 @@ export function conversationRoutes(app: Api, { store }: ApiContext): void {
     const rows = await listConversations(store.db, orgId, {
       identityId: q.identity_id, archived: q.archived, with: q.with?.trim().toLowerCase(),
       withDomain: q.with_domain?.toLowerCase().replace(/^\.+/, ''),
-      since: q.since ? new Date(q.since).toISOString() : undefined,
-      until: q.until ? new Date(q.until).toISOString() : undefined,
+      since: q.since ? instant(q.since, 'since') : undefined,
+      until: q.until ? instant(q.until, 'until') : undefined,
       limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
     });
     return page(rows, limit, conversationView, (r) => ({ t: r.last_event_at, id: r.id }));
