@@ -113,14 +113,25 @@ export async function listEvents(db: Db, q: EventPageQuery): Promise<TimelineEve
   return rows.map(eventFromRow);
 }
 
+export interface OrgEventQuery {
+  readonly orgId: string;
+  /** Only events with a greater `seq`. */
+  readonly afterSeq: number;
+  readonly limit: number;
+  readonly types?: readonly EventType[];
+  readonly conversationId?: string;
+}
+
 /**
  * An organization's events in commit order: those with `seq > afterSeq`, oldest first,
- * at most `limit`. Paging with the last `seq` seen never skips an event, even while
- * other processes write (see store/sequences.ts); this is what the change feed reads.
+ * at most `limit`, optionally of some types or one conversation. Paging with the last
+ * `seq` seen never skips an event, even while other processes write (see
+ * store/sequences.ts): the change feed reads this.
  */
-export async function listOrgEventsAfter(db: Db, orgId: string, afterSeq: number, limit: number): Promise<TimelineEvent[]> {
-  const rows = await db.selectFrom('events').selectAll()
-    .where('org_id', '=', orgId).where('seq', '>', afterSeq)
-    .orderBy('seq', 'asc').limit(limit).execute();
+export async function listOrgEventsAfter(db: Db, q: OrgEventQuery): Promise<TimelineEvent[]> {
+  let query = db.selectFrom('events').selectAll().where('org_id', '=', q.orgId).where('seq', '>', q.afterSeq);
+  if (q.types?.length) query = query.where('type', 'in', [...q.types]);
+  if (q.conversationId !== undefined) query = query.where('conversation_id', '=', q.conversationId);
+  const rows = await query.orderBy('seq', 'asc').limit(q.limit).execute();
   return rows.map(eventFromRow);
 }

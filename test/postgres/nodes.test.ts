@@ -103,7 +103,7 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
   it('lets a reader page a timeline and the ordered event read while both nodes write, seeing each event once, in order', async () => {
     const first = await api(nodes[0]!, 'POST', '/v1/messages', { identity_id: (await api(nodes[0]!, 'GET', '/v1/identities')).body.data[0].id, to: 'r@x.test', subject: 'Busy', text: 'start' });
     const conv = first.body.conversation_id;
-    const startSeq = (await listOrgEventsAfter(store.db, orgId, 0, 100_000)).at(-1)!.seq;
+    const startSeq = (await listOrgEventsAfter(store.db, { orgId, afterSeq: 0, limit: 100_000 })).at(-1)!.seq;
     const WRITES = 40;
     let writing = true;
     const writers = Promise.all(nodes.map(async (node, n) => {
@@ -122,7 +122,7 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
       const pageRes = await api(nodes[1]!, 'GET', `/v1/conversations/${conv}/events?limit=7${q}`);
       seenTimeline.push(...pageRes.body.data);
       cursor = pageRes.body.next_cursor ?? cursor;
-      const feed = await listOrgEventsAfter(store.db, orgId, afterSeq, 5);
+      const feed = await listOrgEventsAfter(store.db, { orgId, afterSeq, limit: 5 });
       seenFeed.push(...feed);
       afterSeq = feed.at(-1)?.seq ?? afterSeq;
     };
@@ -133,7 +133,7 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
     const allTimeline = (await api(nodes[0]!, 'GET', `/v1/conversations/${conv}/events?limit=200`)).body.data;
     expect(allTimeline.filter((e: any) => e.type === 'label_added')).toHaveLength(2 * WRITES);
     expect(seenTimeline.map((e) => e.id)).toEqual(allTimeline.map((e: any) => e.id));
-    const allFeed = await listOrgEventsAfter(store.db, orgId, startSeq, 100_000);
+    const allFeed = await listOrgEventsAfter(store.db, { orgId, afterSeq: startSeq, limit: 100_000 });
     expect(seenFeed.map((e) => e.id)).toEqual(allFeed.map((e) => e.id));
     expect(allFeed.map((e) => e.seq)).toEqual(allFeed.map((_, i) => startSeq + 1 + i)); // gap-free
   });
