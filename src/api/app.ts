@@ -15,6 +15,7 @@ import { installAuth } from './auth.js';
 import { installIdempotency } from './idempotency.js';
 import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { eventStreamRoutes } from './routes/event-stream.js';
 import { eventRoutes } from './routes/events.js';
 import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
@@ -80,6 +81,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
 
   conversationRoutes(app, ctx);
   eventRoutes(app, ctx);
+  eventStreamRoutes(app, ctx);
   messageRoutes(app, ctx);
   identityRoutes(app, ctx);
   inboundRoutes(app, ctx);

@@ -33,14 +33,18 @@ export async function nextSeqs(tx: Transaction<Database>, orgId: string, count: 
  * from its start. Several are locked in sorted order, so two transactions that need
  * the same organizations cannot deadlock on them.
  *
+ * After the commit, `store.commits` is told about each organization.
+ *
  * @throws whatever `fn` throws (the transaction rolls back).
  */
-export function inOrgTransaction<T>(
+export async function inOrgTransaction<T>(
   store: Store, orgIds: string | readonly string[], fn: (tx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
   const ids = [...new Set(typeof orgIds === 'string' ? [orgIds] : orgIds)].sort();
-  return store.transaction(async (tx) => {
+  const result = await store.transaction(async (tx) => {
     for (const id of ids) await nextSeqs(tx, id, 0);
     return fn(tx);
   });
+  for (const id of ids) store.commits.committed(id);
+  return result;
 }

@@ -4,6 +4,7 @@
  * supplies the connection, its migrations and the few statements that differ.
  */
 import type { Kysely, Transaction } from 'kysely';
+import type { CommitNotifier } from './commits.js';
 import type { Database } from './schema.js';
 
 /** A handle for queries: the store itself or an open transaction. */
@@ -19,6 +20,11 @@ export interface Store {
    * have no effects outside the transaction.
    */
   transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T>;
+  /**
+   * Told after each write command's commit which organizations it wrote for (this
+   * process only; other nodes' commits are seen by reading the store).
+   */
+  readonly commits: CommitNotifier;
   /** Applies pending schema migrations; @returns their names (none when up to date). */
   migrate(): Promise<string[]>;
   close(): Promise<void>;

@@ -21,7 +21,9 @@ beforeAll(async () => {
   realIds.push(identityId, mailboxId, convId, msgId);
   const doc = (await h.app.inject({ url: '/openapi.json' })).json();
   operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
-    .flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })));
+    .flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })))
+    // A valid request to the live stream never ends; its bad input is tested in event-stream.test.ts.
+    .filter((op) => !op.path.endsWith('/stream'));
 });
 afterAll(async () => { await h.close(); });
 

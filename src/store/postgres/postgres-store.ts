@@ -5,6 +5,7 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { migrateOnOpen, migrateToLatest, POSTGRES_TYPES } from '../migrations.js';
+import { CommitNotifier } from '../commits.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 
@@ -49,6 +50,7 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
   return migrateOnOpen({
     dialect: 'postgres',
     db,
+    commits: new CommitNotifier(),
     async transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
         try {

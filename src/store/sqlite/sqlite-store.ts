@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type Transaction } from 'kysely';
+import { CommitNotifier } from '../commits.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 import { migrateOnOpen, migrateToLatest, SQLITE_TYPES } from '../migrations.js';
@@ -36,6 +37,7 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   return migrateOnOpen({
     dialect: 'sqlite',
     db,
+    commits: new CommitNotifier(),
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
     migrate: () => migrateToLatest(db, SQLITE_TYPES),
     close: () => db.destroy(),

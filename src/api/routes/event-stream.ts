@@ -1,0 +1,133 @@
+/**
+ * The live stream `GET /v1/events/stream`: the change feed as Server-Sent Events (WHATWG
+ * HTML, "Server-sent events"). Each event goes out as `id: <seq>`, `event: <type>`,
+ * `data: <event JSON>`. A client that reconnects with `Last-Event-ID` (or `?after=`)
+ * first gets what it missed, then what is new.
+ *
+ * The stream reads the store in seq order and waits for a commit notification (this
+ * process) or the heartbeat interval (other nodes' commits) before reading again, so it
+ * holds no queue of its own: a slow client only makes it read later. A client that has
+ * not taken what was written for {@link SLOW_CLIENT_MS} gets a final `dropped` event and
+ * is disconnected; it resumes from its last id.
+ */
+import type { ServerResponse } from 'node:http';
+import Type from 'typebox';
+import type { TimelineEvent } from '../../domain/events.js';
+import { AppError } from '../../errors.js';
+import { isId } from '../../ids.js';
+import { listOrgEventsAfter } from '../../store/timeline.js';
+import { principalOf } from '../auth.js';
+import { EventType, Problem } from '../schemas.js';
+import type { Api, ApiContext } from '../app.js';
+
+/** A comment line is sent when nothing else was for this long, ms (keeps proxies from closing). */
+export const HEARTBEAT_MS = 15_000;
+/** How long a client may leave written bytes unread before it is dropped, ms. */
+export const SLOW_CLIENT_MS = 30_000;
+/** Events read from the store per query. */
+const READ_BATCH = 200;
+
+const StreamQuery = Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'start after this seq (Last-Event-ID wins)' })),
+  types: Type.Optional(Type.Array(EventType)),
+  conversation_id: Type.Optional(Type.String({ maxLength: 100 })),
+});
+
+function frame(e: TimelineEvent): string {
+  return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+}
+
+/** Resolves true once `res` has flushed what it holds, false after `ms` or when it closes. */
+function drained(res: ServerResponse, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
+  const open = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const stop of open) stop();
+  });
+
+  app.get('/v1/events/stream', {
+    schema: {
+      tags: ['events'], summary: 'Live stream of the change feed (Server-Sent Events)', querystring: StreamQuery,
+      produces: ['text/event-stream'], response: { 400: Problem, 401: Problem },
+    },
+  }, async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const header = request.headers['last-event-id'];
+    const lastEventId = Array.isArray(header) ? header[0] : header;
+    if (lastEventId !== undefined && !/^\d{1,15}$/.test(lastEventId.trim())) {
+      throw new AppError('validation_failed', 'Last-Event-ID must be the seq of an event.', { param: 'Last-Event-ID' });
+    }
+    const { types, conversation_id: conversationId } = request.query;
+    let after = lastEventId !== undefined ? Number(lastEventId.trim()) : request.query.after ?? 0;
+    const matchesNothing = conversationId !== undefined && !isId('conv', conversationId);
+
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+
+    let closed = false;
+    let committed = false;
+    let wake: (() => void) | null = null;
+    const stop = () => {
+      closed = true;
+      wake?.();
+    };
+    open.add(stop);
+    res.on('close', stop);
+    const unsubscribe = store.commits.onCommit(orgId, () => {
+      committed = true;
+      wake?.();
+    });
+    try {
+      while (!closed) {
+        committed = false;
+        const rows = matchesNothing ? [] : await listOrgEventsAfter(store.db, { orgId, afterSeq: after, limit: READ_BATCH, types, conversationId });
+        for (const e of rows) {
+          if (closed) break;
+          after = e.seq;
+          if (!res.write(frame(e)) && !(await drained(res, SLOW_CLIENT_MS))) {
+            if (!closed) res.end(`event: dropped\ndata: ${JSON.stringify({ reason: 'slow_client', resume_after: after })}\n\n`);
+            return;
+          }
+        }
+        if (closed || rows.length === READ_BATCH || committed) continue;
+        const timedOut = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), HEARTBEAT_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(false);
+          };
+        });
+        wake = null;
+        if (timedOut && !closed) res.write(': heartbeat\n\n');
+      }
+    } catch (err) {
+      request.log.error({ err }, 'event stream failed');
+    } finally {
+      unsubscribe();
+      open.delete(stop);
+      if (!res.writableEnded) res.end();
+    }
+  });
+}
