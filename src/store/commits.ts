@@ -1,13 +1,21 @@
 /**
- * Commit notifications inside one process: write commands say which organizations'
- * events they committed, and readers that follow the change feed (the live stream)
- * wake up and read what is new from the store. Only "something committed" travels
- * here, never the events themselves: the store stays the one source, read in seq order.
+ * Commit notifications: write commands say which organizations' events they committed,
+ * and readers that follow the change feed (the live stream) wake up and read what is
+ * new from the store. Only "something committed" travels here, never the events
+ * themselves: the store stays the one source, read in seq order. On SQLite this stays
+ * in the process; PostgreSQL carries it between nodes (LISTEN/NOTIFY, see
+ * postgres/notifications.ts).
  */
 import { EventEmitter } from 'node:events';
 
 export class CommitNotifier {
   readonly #emitter = new EventEmitter().setMaxListeners(0);
+  #start: (() => void) | undefined;
+
+  /** @param start called once, when the first listener subscribes (to connect a LISTEN session lazily). */
+  constructor(start?: () => void) {
+    this.#start = start;
+  }
 
   /** Called after a transaction that appended events for `orgId` has committed. */
   committed(orgId: string): void {
@@ -20,6 +28,9 @@ export class CommitNotifier {
    * @returns a function that stops the calls.
    */
   onCommit(orgId: string, listener: () => void): () => void {
+    const start = this.#start;
+    this.#start = undefined;
+    start?.();
     this.#emitter.on(orgId, listener);
     return () => this.#emitter.off(orgId, listener);
   }

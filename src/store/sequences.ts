@@ -33,7 +33,8 @@ export async function nextSeqs(tx: Transaction<Database>, orgId: string, count: 
  * from its start. Several are locked in sorted order, so two transactions that need
  * the same organizations cannot deadlock on them.
  *
- * After the commit, `store.commits` is told about each organization.
+ * After the commit, `store.commits` is told about each organization (other nodes
+ * through `store.announceCommit`).
  *
  * @throws whatever `fn` throws (the transaction rolls back).
  */
@@ -43,7 +44,9 @@ export async function inOrgTransaction<T>(
   const ids = [...new Set(typeof orgIds === 'string' ? [orgIds] : orgIds)].sort();
   const result = await store.transaction(async (tx) => {
     for (const id of ids) await nextSeqs(tx, id, 0);
-    return fn(tx);
+    const out = await fn(tx);
+    await store.announceCommit(tx, ids);
+    return out;
   });
   for (const id of ids) store.commits.committed(id);
   return result;

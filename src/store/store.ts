@@ -21,10 +21,15 @@ export interface Store {
    */
   transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T>;
   /**
-   * Told after each write command's commit which organizations it wrote for (this
-   * process only; other nodes' commits are seen by reading the store).
+   * Told after each write command's commit which organizations it wrote for: by this
+   * process directly, and on PostgreSQL by other nodes too (LISTEN/NOTIFY).
    */
   readonly commits: CommitNotifier;
+  /**
+   * Inside a write transaction: has other nodes told of its commit for `orgIds` once it
+   * commits (PostgreSQL `pg_notify`; nothing to do on SQLite, which has one process).
+   */
+  announceCommit(tx: Transaction<Database>, orgIds: readonly string[]): Promise<void>;
   /** Applies pending schema migrations; @returns their names (none when up to date). */
   migrate(): Promise<string[]>;
   close(): Promise<void>;

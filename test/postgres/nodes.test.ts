@@ -7,8 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { createParser } from 'eventsource-parser';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEARTBEAT_MS } from '../../src/api/routes/event-stream.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
@@ -98,6 +100,32 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
       expect(list.body.data.map((c: any) => c.message_count)).toEqual(Array(THREADS).fill(REPLIES + 1));
       expect(new Set(list.body.data.map((c: any) => c.counterpart))).toEqual(new Set(Array.from({ length: THREADS }, (_, t) => `c${t}@x.test`)));
     }
+  });
+
+  it('streams to a client of one node what another node commits, well before a heartbeat', async () => {
+    const latest = (await listOrgEventsAfter(store.db, { orgId, afterSeq: 0, limit: 100_000 })).at(-1)!.seq;
+    const controller = new AbortController();
+    const res = await fetch(`${nodes[1]!.base}/v1/events/stream?after=${latest}`, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal });
+    const received: { id?: string; event?: string; at: number }[] = [];
+    const parser = createParser({ onEvent: (m) => received.push({ id: m.id, event: m.event, at: Date.now() }) });
+    const pump = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+      } catch { /* aborted */ }
+    })();
+    await new Promise((r) => setTimeout(r, 300)); // the stream is caught up and waiting
+    const sentAt = Date.now();
+    await nodemailer.createTransport({ host: '127.0.0.1', port: nodes[0]!.smtpPort, secure: false, ignoreTLS: true })
+      .sendMail({ envelope: { from: 'n@x.test', to: ['desk@nodes.test'] }, raw: rawEmail({ from: 'n@x.test', to: 'desk@nodes.test', messageId: 'notify-1@x.test' }) });
+    const deadline = Date.now() + 5_000;
+    while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    await pump;
+    expect(received).toHaveLength(1);
+    expect(received[0]!.event).toBe('message');
+    expect(Number(received[0]!.id)).toBe(latest + 1);
+    expect(received[0]!.at - sentAt).toBeLessThan(HEARTBEAT_MS / 3);
   });
 
   it('lets a reader page a timeline and the ordered event read while both nodes write, seeing each event once, in order', async () => {

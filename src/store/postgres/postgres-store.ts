@@ -2,10 +2,11 @@
  * The PostgreSQL store: Kysely over a `pg` connection pool, for deployments with several
  * stateless Switchboard nodes on one database (SPEC section 8).
  */
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { migrateOnOpen, migrateToLatest, POSTGRES_TYPES } from '../migrations.js';
 import { CommitNotifier } from '../commits.js';
+import { COMMITS_CHANNEL, listenForCommits, type CommitListener } from './notifications.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 
@@ -47,10 +48,15 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
   // pool and replaced on next use; without a listener its error would end the process.
   pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let listener: CommitListener | undefined;
+  const commits = new CommitNotifier(() => { listener = listenForCommits(config.url, commits); });
   return migrateOnOpen({
     dialect: 'postgres',
     db,
-    commits: new CommitNotifier(),
+    commits,
+    async announceCommit(tx, orgIds) {
+      for (const id of orgIds) await sql`select pg_notify(${COMMITS_CHANNEL}, ${id})`.execute(tx);
+    },
     async transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -61,6 +67,9 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
       }
     },
     migrate: () => migrateToLatest(db, POSTGRES_TYPES),
-    close: () => db.destroy(),
+    async close() {
+      await listener?.close();
+      await db.destroy();
+    },
   }, options);
 }

@@ -38,6 +38,7 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
     dialect: 'sqlite',
     db,
     commits: new CommitNotifier(),
+    announceCommit: async () => {},
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
     migrate: () => migrateToLatest(db, SQLITE_TYPES),
     close: () => db.destroy(),
