@@ -4,18 +4,19 @@
  * `data: <event JSON>`. A client that reconnects with `Last-Event-ID` (or `?after=`)
  * first gets what it missed, then what is new.
  *
- * The stream reads the store in seq order and waits for a commit notification (this
- * process) or the heartbeat interval (other nodes' commits) before reading again, so it
- * holds no queue of its own: a slow client only makes it read later. A client that has
+ * The stream reads the feed in seq order (services/live-feed.ts: one shared reader per
+ * organization, so a commit costs one query however many subscribers) and waits for a
+ * commit notification (this node, or another through the store) or the heartbeat
+ * interval before reading again. It holds no queue per client: a slow client only
+ * makes it read later. A client that has
  * not taken what was written for {@link SLOW_CLIENT_MS} gets a final `dropped` event and
  * is disconnected; it resumes from its last id.
  */
 import type { ServerResponse } from 'node:http';
 import Type from 'typebox';
-import type { TimelineEvent } from '../../domain/events.js';
 import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
-import { listOrgEventsAfter } from '../../store/timeline.js';
+import { LiveFeed } from '../../services/live-feed.js';
 import { principalOf } from '../auth.js';
 import { EventType, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
@@ -32,10 +33,6 @@ const StreamQuery = Type.Object({
   types: Type.Optional(Type.Array(EventType)),
   conversation_id: Type.Optional(Type.String({ maxLength: 100 })),
 });
-
-function frame(e: TimelineEvent): string {
-  return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
-}
 
 /** Resolves true once `res` has flushed what it holds, false after `ms` or when it closes. */
 function drained(res: ServerResponse, ms: number): Promise<boolean> {
@@ -55,6 +52,7 @@ function drained(res: ServerResponse, ms: number): Promise<boolean> {
 }
 
 export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
+  const live = new LiveFeed(store);
   const open = new Set<() => void>();
   app.addHook('onClose', async () => {
     for (const stop of open) stop();
@@ -95,23 +93,26 @@ export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
     };
     open.add(stop);
     res.on('close', stop);
-    const unsubscribe = store.commits.onCommit(orgId, () => {
+    const feed = live.subscribe(orgId, () => {
       committed = true;
       wake?.();
     });
+    const filter = { types, conversationId };
     try {
       while (!closed) {
         committed = false;
-        const rows = matchesNothing ? [] : await listOrgEventsAfter(store.db, { orgId, afterSeq: after, limit: READ_BATCH, types, conversationId });
-        for (const e of rows) {
+        const { items, through } = matchesNothing ? { items: [], through: after } : await feed.read(after, READ_BATCH, filter);
+        for (const { event, json } of items) {
           if (closed) break;
-          after = e.seq;
-          if (!res.write(frame(e)) && !(await drained(res, SLOW_CLIENT_MS))) {
+          after = event.seq;
+          if (!res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n`) && !(await drained(res, SLOW_CLIENT_MS))) {
             if (!closed) res.end(`event: dropped\ndata: ${JSON.stringify({ reason: 'slow_client', resume_after: after })}\n\n`);
             return;
           }
         }
-        if (closed || rows.length === READ_BATCH || committed) continue;
+        if (closed) break;
+        after = through;
+        if (items.length === READ_BATCH || committed) continue;
         const timedOut = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(true), HEARTBEAT_MS);
           wake = () => {
@@ -120,12 +121,15 @@ export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
           };
         });
         wake = null;
-        if (timedOut && !closed) res.write(': heartbeat\n\n');
+        if (timedOut && !closed) {
+          res.write(': heartbeat\n\n');
+          feed.poll();
+        }
       }
     } catch (err) {
       request.log.error({ err }, 'event stream failed');
     } finally {
-      unsubscribe();
+      feed.close();
       open.delete(stop);
       if (!res.writableEnded) res.end();
     }
