@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },
   unknown_recipient: { status: 422, title: 'Unknown recipient', fix: 'Create a mailbox for the address first, or name one with the `to` parameter.' },
+  webhook_target_refused: { status: 422, title: 'Webhook target refused', fix: 'Point the endpoint at a receiver other than this server\'s own HTTP or SMTP listener.' },
   no_sender: { status: 422, title: 'No sending account', fix: 'Add a mailbox to the identity (POST /v1/mailboxes) before sending.' },
   internal_error: { status: 500, title: 'Internal error', fix: 'Retry later; if it persists, report it with the request id.' },
   upstream_failed: { status: 502, title: 'Upstream failed', fix: 'The channel provider failed; retry with the same Idempotency-Key.' },

@@ -14,6 +14,9 @@ export const ID_PREFIX = {
   event: 'evt',
   message: 'msg',
   media: 'med',
+  webhookEndpoint: 'whk',
+  webhookDelivery: 'whd',
+  webhookAttempt: 'wha',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

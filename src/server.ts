@@ -6,7 +6,11 @@ import pino, { type Logger } from 'pino';
 import { buildApp, type Api } from './api/app.js';
 import type { Config } from './config.js';
 import { startSmtpListener, type SmtpListener } from './email/smtp-listener.js';
+import { systemClock, type Clock } from './clock.js';
+import { startSweeper, type Sweeper } from './services/sweeper.js';
 import { createFirstOrganization } from './services/tenants.js';
+import { fireDueTimers } from './services/timers.js';
+import { runWebhooks, type WebhookWorkerOptions } from './services/webhook-delivery.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 
@@ -18,7 +22,16 @@ export interface RunningServer {
   readonly smtpPort: number;
   /** Set when this start created the store's first organization: its key, shown once. */
   readonly firstRun: { readonly orgId: string; readonly apiKey: string } | null;
+  /** The timer sweeper (tests kick it after moving a manual clock). */
+  readonly timers: Sweeper;
+  /** The webhook dispatch and delivery loop. */
+  readonly webhooks: Sweeper;
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Time source of sends, SLA deadlines and timers; the system clock by default. */
+  readonly clock?: Clock;
 }
 
 export function createLogger(config: Config): Logger {
@@ -29,19 +42,32 @@ export function createLogger(config: Config): Logger {
  * Opens the store, creates the first organization when the store has none, and starts
  * both listeners. `GET /readyz` answers 200 once both accept connections.
  */
-export async function startServer(config: Config, log: Logger = createLogger(config)): Promise<RunningServer> {
+export async function startServer(config: Config, log: Logger = createLogger(config), options: StartOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
   const store = await openStore(config);
   const created = await createFirstOrganization(store, 'default');
   const firstRun: RunningServer['firstRun'] = created && { orgId: created.orgId, apiKey: created.apiKey.key };
   let ready = false;
-  const app = await buildApp({ store, config, logger: log, isReady: () => ready });
   let smtp: SmtpListener | undefined;
+  let httpPort = config.port;
+  const listenerPorts = () => [httpPort, smtp?.port ?? config.smtpPort].filter((p) => p > 0);
+  const app = await buildApp({ store, config, logger: log, isReady: () => ready, clock, listenerPorts });
+  let timers: Sweeper | undefined;
+  let webhooks: Sweeper | undefined;
+  let stopKicking = () => {};
   try {
     await app.listen({ host: config.host, port: config.port });
+    const bound = app.server.address();
+    if (typeof bound === 'object' && bound) httpPort = bound.port;
     smtp = await startSmtpListener(store, {
       host: config.smtpHost, port: config.smtpPort, serverName: config.serverName,
-      maxMessageBytes: config.maxMessageBytes, policy: config,
+      maxMessageBytes: config.maxMessageBytes, policy: config, clock,
     }, log.child({ component: 'smtp' }));
+    timers = startSweeper('timer sweep', config.sweepIntervalMs, log.child({ component: 'timers' }), () => fireDueTimers(store, clock));
+    const worker: WebhookWorkerOptions = { clock, timeoutMs: config.webhookTimeoutMs, disableAfterMs: config.webhookDisableAfterMs, selfPorts: listenerPorts };
+    const w = startSweeper('webhook delivery', config.sweepIntervalMs, log.child({ component: 'webhooks' }), () => runWebhooks(store, worker));
+    webhooks = w;
+    stopKicking = store.commits.onAnyCommit(() => w.kick());
   } catch (err) {
     await app.close();
     await store.close();
@@ -52,8 +78,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {
     store, app, port, smtpPort: smtp.port, firstRun,
+    timers,
+    webhooks,
     async close() {
       ready = false;
+      stopKicking();
+      await timers?.stop();
+      await webhooks?.stop();
       await smtp?.close();
       await app.close();
       await store.close();

@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Type from 'typebox';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -20,6 +21,8 @@ import { eventRoutes } from './routes/events.js';
 import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
 import { messageRoutes } from './routes/messages.js';
+import { slaRoutes } from './routes/sla.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { Problem } from './schemas.js';
 import { installNulGuard, validatorCompiler } from './validation.js';
 
@@ -31,10 +34,18 @@ export interface ApiContext {
   readonly config: Config;
   /** Whether every listener of the process accepts connections (`GET /readyz`). */
   readonly isReady: () => boolean;
+  /** The time source of sends and timers. */
+  readonly clock: Clock;
+  /** The TCP ports this server listens on (webhook URLs reaching them are refused). */
+  readonly listenerPorts: () => readonly number[];
 }
 
-export interface BuildAppOptions extends ApiContext {
+export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts'> {
   readonly logger?: FastifyBaseLogger | boolean;
+  /** Defaults to the system clock. */
+  readonly clock?: Clock;
+  /** Defaults to the configured ports and the HTTP listener's bound port. */
+  readonly listenerPorts?: () => readonly number[];
 }
 
 /**
@@ -71,7 +82,14 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   installIdempotency(app, store);
   app.addSchema(Problem);
 
-  const ctx: ApiContext = options;
+  const ctx: ApiContext = {
+    ...options,
+    clock: options.clock ?? systemClock,
+    listenerPorts: options.listenerPorts ?? (() => {
+      const address = app.server.address();
+      return [config.port, config.smtpPort, typeof address === 'object' && address ? address.port : 0].filter((p) => p > 0);
+    }),
+  };
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true, response: { 200: Type.Object({ status: Type.String() }), 503: Problem } } }, async () => {
     if (!ctx.isReady()) throw new AppError('not_ready', 'The listeners are not accepting connections yet.');
@@ -85,5 +103,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   messageRoutes(app, ctx);
   identityRoutes(app, ctx);
   inboundRoutes(app, ctx);
+  slaRoutes(app, ctx);
+  webhookRoutes(app, ctx);
   return app;
 }

@@ -24,6 +24,10 @@ export function conversationView(row: ConversationRow): ConversationView {
     last_event_at: s.last_event_at,
     labels: [...s.labels],
     archived: s.archived,
+    no_reply_at: s.no_reply_at,
+    last_no_reply_at: s.last_no_reply_at,
+    sla_due_at: s.sla_due_at,
+    overdue: s.overdue,
   };
 }
 

@@ -6,7 +6,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { EVENT_TYPES, type EventType as EventTypeName } from '../domain/events.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Nullable = <T extends TSchema>(t: T, options: { description?: string } = {}) => Type.Union([t, Type.Null()], options);
 const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
 const Id = (prefix: string) => Type.String({ description: `\`${prefix}_…\` id`, examples: [`${prefix}_01h455vb4pex5vsknk084sn02q`] });
 
@@ -74,7 +74,10 @@ const MessageFields = {
   parse_problems: Type.Array(Type.String()),
 };
 
-export const MessageData = Type.Object({ message_id: Id('msg'), ...MessageFields });
+export const MessageData = Type.Object({
+  message_id: Id('msg'), ...MessageFields,
+  no_reply_at: Type.Optional(Nullable(Timestamp)),
+});
 
 export const Message = Type.Object({
   id: Id('msg'),
@@ -84,6 +87,8 @@ export const Message = Type.Object({
   ...MessageFields,
 }, { $id: 'Message' });
 
+export const SlaTarget = Type.Union([Type.Literal('first_response'), Type.Literal('next_response')]);
+
 const EventBase = { id: Id('evt'), seq: Type.Integer(), conversation_id: Id('conv'), at: Timestamp };
 export const Event = Type.Union([
   Type.Object({ ...EventBase, type: Type.Literal('message'), data: MessageData }),
@@ -92,6 +97,10 @@ export const Event = Type.Union([
   Type.Object({ ...EventBase, type: Type.Literal('label_removed'), data: Type.Object({ label: Type.String() }) }),
   Type.Object({ ...EventBase, type: Type.Literal('archived'), data: Type.Object({}) }),
   Type.Object({ ...EventBase, type: Type.Literal('unarchived'), data: Type.Object({}) }),
+  Type.Object({ ...EventBase, type: Type.Literal('no_reply_expired'), data: Type.Object({
+    waited_ms: Type.Integer({ description: 'from the send that armed the timer, ms' }), no_reply_at: Timestamp,
+  }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('sla_breached'), data: Type.Object({ target: SlaTarget, due_at: Timestamp }) }),
 ], { $id: 'Event', description: 'timeline event, discriminated on `type`' });
 
 export const EventType = Type.Unsafe<EventTypeName>({ type: 'string', enum: [...EVENT_TYPES] });
@@ -115,6 +124,10 @@ const ConversationFields = {
   last_event_at: Timestamp,
   labels: Type.Array(Type.String()),
   archived: Type.Boolean(),
+  no_reply_at: Nullable(Timestamp, { description: 'when the no-reply timer armed by a send fires' }),
+  last_no_reply_at: Nullable(Timestamp, { description: 'when a no-reply timer last fired' }),
+  sla_due_at: Nullable(Timestamp, { description: 'when a response is due under the SLA policy' }),
+  overdue: Type.Boolean({ description: '`sla_due_at` passed without a response' }),
 };
 
 export const Conversation = Type.Object(ConversationFields, { $id: 'Conversation' });

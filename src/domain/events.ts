@@ -57,6 +57,8 @@ export interface MessageData {
   readonly sent_at: string | null;
   /** Parts of the message that could not be read; the raw message is kept whole. */
   readonly parse_problems: string[];
+  /** Outbound only: the no-reply timer this send armed (RFC 3339), when it asked for one. */
+  readonly no_reply_at?: string | null;
 }
 
 export interface MessageStatusData {
@@ -71,6 +73,23 @@ export interface LabelData {
 
 export type EmptyData = Record<string, never>;
 
+/** Payload of `no_reply_expired`: the timer armed by a send ran out without an inbound reply. */
+export interface NoReplyExpiredData {
+  /** From the send that armed the timer to now, ms. */
+  readonly waited_ms: number;
+  /** When the timer was due (RFC 3339). */
+  readonly no_reply_at: string;
+}
+
+export type SlaTarget = 'first_response' | 'next_response';
+
+/** Payload of `sla_breached`: an SLA target passed without an outbound reply. */
+export interface SlaBreachedData {
+  readonly target: SlaTarget;
+  /** When the response was due (RFC 3339). */
+  readonly due_at: string;
+}
+
 /** The event union, discriminated on `type`. */
 export type EventBody =
   | { readonly type: 'message'; readonly data: MessageData }
@@ -78,12 +97,14 @@ export type EventBody =
   | { readonly type: 'label_added'; readonly data: LabelData }
   | { readonly type: 'label_removed'; readonly data: LabelData }
   | { readonly type: 'archived'; readonly data: EmptyData }
-  | { readonly type: 'unarchived'; readonly data: EmptyData };
+  | { readonly type: 'unarchived'; readonly data: EmptyData }
+  | { readonly type: 'no_reply_expired'; readonly data: NoReplyExpiredData }
+  | { readonly type: 'sla_breached'; readonly data: SlaBreachedData };
 
 export type EventType = EventBody['type'];
 
 export const EVENT_TYPES: readonly EventType[] = [
-  'message', 'message_status', 'label_added', 'label_removed', 'archived', 'unarchived',
+  'message', 'message_status', 'label_added', 'label_removed', 'archived', 'unarchived', 'no_reply_expired', 'sla_breached',
 ];
 
 /** A committed timeline entry. */

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { receiveEmail, type ThreadingPolicy } from '../services/ingest-email.js';
+import type { Clock } from '../clock.js';
 import { findAccountByAddress, type AccountRow } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 
@@ -19,6 +20,8 @@ export interface SmtpListenerConfig {
   /** Largest message, bytes. */
   readonly maxMessageBytes: number;
   readonly policy: ThreadingPolicy;
+  /** Time source of SLA deadlines; the system clock by default. */
+  readonly clock?: Clock;
 }
 
 export interface SmtpListener {
@@ -80,7 +83,7 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
           return callback(new SmtpReply(552, `5.3.4 message exceeds the ${config.maxMessageBytes} byte limit`));
         }
         const accounts = accepted.get(session.id) ?? [];
-        receiveEmail(store, config.policy, accounts, Buffer.concat(chunks)).then((outcomes) => {
+        receiveEmail(store, config.policy, accounts, Buffer.concat(chunks), config.clock).then((outcomes) => {
           log.info({ recipients: outcomes.length, outcomes: outcomes.map((o) => o.status) }, 'smtp message committed');
           callback(null, 'Message committed');
         }, (err: Error) => {

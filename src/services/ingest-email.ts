@@ -20,6 +20,8 @@ import type { AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
+import { getSlaPolicy } from '../store/sla.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface ThreadingPolicy {
   /** SPEC 4 rule 3 subject fallback; off by default. */
@@ -36,6 +38,8 @@ export interface IngestOptions {
   readonly at: 'received' | 'date';
   /** The preview, when the caller computed it already (the import's parse pool). */
   readonly snippet?: string;
+  /** The time source (SLA deadlines count from it); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 export type IngestResult =
@@ -59,7 +63,7 @@ export async function ingestEmail(
 ): Promise<IngestResult> {
   const orgId = account.org_id;
   const identityId = account.identity_id;
-  const now = new Date();
+  const now = new Date((options.clock ?? systemClock).now());
   const nowIso = now.toISOString();
   const threading: ThreadingInput = {
     messageId: parsed.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
@@ -121,10 +125,12 @@ export async function ingestEmail(
   // New inbound mail brings an archived conversation back, as inboxes do; imported
   // history does not.
   const reopen = !outbound && options.at === 'received' && conversation.archived === 1;
+  // Mail arriving now may start the SLA clock; imported history never does.
+  const sla = !outbound && options.at === 'received' ? await getSlaPolicy(tx, orgId) : null;
   const { events } = await appendEvents(tx, conversation, [
     { type: 'message', at, data },
     ...(reopen ? [{ type: 'unarchived' as const, at, data: {} }] : []),
-  ]);
+  ], { sla, now: nowIso });
   const event = events[0]!;
   await tx.insertInto('messages').values({
     id: messageId, org_id: orgId, conversation_id: conversation.id, event_id: event.id,
@@ -186,7 +192,7 @@ export type DeliveryOutcome = IngestResult & { readonly accountId: string };
  * acknowledge (SMTP 250, HTTP 2xx) as soon as this resolves.
  */
 export async function receiveEmail(
-  store: Store, policy: ThreadingPolicy, accounts: readonly AccountRow[], raw: Buffer,
+  store: Store, policy: ThreadingPolicy, accounts: readonly AccountRow[], raw: Buffer, clock: Clock = systemClock,
 ): Promise<DeliveryOutcome[]> {
   if (accounts.length === 0) return [];
   const parsed = await parseEmail(raw);
@@ -194,7 +200,7 @@ export async function receiveEmail(
   return inOrgTransaction(store, accounts.map((a) => a.org_id), async (tx) => {
     const out: DeliveryOutcome[] = [];
     for (const account of accounts) {
-      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received' })), accountId: account.id });
+      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock })), accountId: account.id });
     }
     return out;
   });

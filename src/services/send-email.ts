@@ -21,11 +21,14 @@ import { inOrgTransaction } from '../store/sequences.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, eventFromRow, type ConversationRow } from '../store/timeline.js';
+import { isoNow, systemClock, type Clock } from '../clock.js';
 import { getIdentity, mailboxConfig } from './identities.js';
 
 export interface ReplyInput {
   readonly text: string;
   readonly html?: string | null;
+  /** Arms the no-reply timer: without an inbound reply this many ms after the send, `no_reply_expired` is appended. */
+  readonly no_reply_after?: number;
 }
 
 export interface FirstMessageInput extends ReplyInput {
@@ -116,9 +119,9 @@ interface Prepared {
  */
 async function commitOutgoing(
   tx: Transaction<Database>, conversation: ConversationRow, account: AccountRow,
-  input: ReplyInput, subject: string, ctx: ThreadContext,
+  input: ReplyInput, subject: string, ctx: ThreadContext, clock: Clock,
 ): Promise<Prepared> {
-  const now = new Date();
+  const now = new Date(clock.now());
   const nowIso = now.toISOString();
   const messageId = newId('msg');
   const headerId = `${messageId}@${domainOf(account.address) || 'localhost'}`;
@@ -133,6 +136,7 @@ async function commitOutgoing(
     snippet: snippetOf(input.text, input.html ?? null), media: [], provider_message_id: headerId, status: 'queued',
     headers: { message_id: headerId, in_reply_to: ctx.inReplyTo, references: ctx.references },
     sent_at: nowIso, parse_problems: [],
+    ...(input.no_reply_after !== undefined ? { no_reply_at: new Date(now.getTime() + input.no_reply_after).toISOString() } : {}),
   };
   const { events } = await appendEvents(tx, conversation, [{ type: 'message', at: nowIso, data }]);
   await tx.insertInto('messages').values({
@@ -152,7 +156,7 @@ async function commitOutgoing(
 }
 
 /** Delivers a committed message and records the outcome as a `message_status` event. */
-async function deliver(store: Store, orgId: string, p: Prepared): Promise<SendResult> {
+async function deliver(store: Store, orgId: string, p: Prepared, clock: Clock): Promise<SendResult> {
   let status: 'sent' | 'failed' = 'sent';
   let error: string | null = null;
   try {
@@ -164,7 +168,7 @@ async function deliver(store: Store, orgId: string, p: Prepared): Promise<SendRe
   await inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, p.conversationId);
     if (!conversation) return;
-    const at = new Date().toISOString();
+    const at = isoNow(clock);
     await appendEvents(tx, conversation, [{ type: 'message_status', at, data: { message_id: p.messageId, status, error } }]);
     await tx.updateTable('messages').set({ status, error, updated_at: at }).where('id', '=', p.messageId).execute();
   });
@@ -177,16 +181,16 @@ async function deliver(store: Store, orgId: string, p: Prepared): Promise<SendRe
  *
  * @throws AppError `not_found` (unknown or foreign conversation), `no_sender`.
  */
-export async function sendReply(store: Store, orgId: string, conversationId: string, input: ReplyInput): Promise<SendResult> {
+export async function sendReply(store: Store, orgId: string, conversationId: string, input: ReplyInput, clock: Clock = systemClock): Promise<SendResult> {
   const prepared = await inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, conversationId);
     if (!conversation) throw notFound('conversation');
     const account = await conversationMailbox(tx, conversation);
     const ctx = await threadContext(tx, conversation, account.address);
     if (ctx.to.length === 0) throw new AppError('validation_failed', 'The conversation has no recipient to reply to.');
-    return commitOutgoing(tx, conversation, account, input, replySubject(conversation.subject), ctx);
+    return commitOutgoing(tx, conversation, account, input, replySubject(conversation.subject), ctx, clock);
   });
-  return deliver(store, orgId, prepared);
+  return deliver(store, orgId, prepared, clock);
 }
 
 /**
@@ -194,7 +198,7 @@ export async function sendReply(store: Store, orgId: string, conversationId: str
  *
  * @throws AppError `not_found` (identity or account), `no_sender`.
  */
-export async function sendFirstMessage(store: Store, orgId: string, input: FirstMessageInput): Promise<SendResult> {
+export async function sendFirstMessage(store: Store, orgId: string, input: FirstMessageInput, clock: Clock = systemClock): Promise<SendResult> {
   await getIdentity(store.db, orgId, input.identity_id).catch(() => {
     throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
   });
@@ -211,12 +215,12 @@ export async function sendFirstMessage(store: Store, orgId: string, input: First
     }
     const to = input.to.map((a) => ({ address: a.toLowerCase(), name: null }));
     const cc = (input.cc ?? []).map((a) => ({ address: a.toLowerCase(), name: null }));
-    const contacts = await ensureContacts(tx, orgId, 'email', to, new Date().toISOString());
+    const contacts = await ensureContacts(tx, orgId, 'email', to, isoNow(clock));
     const conversation = await createConversation(tx, {
       orgId, identityId: input.identity_id, accountId: account.id, channel: 'email', subject: input.subject,
-      counterpart: to[0]!.address, contactId: contacts.get(to[0]!.address) ?? null, at: new Date().toISOString(),
+      counterpart: to[0]!.address, contactId: contacts.get(to[0]!.address) ?? null, at: isoNow(clock),
     });
-    return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] });
+    return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] }, clock);
   });
-  return deliver(store, orgId, prepared);
+  return deliver(store, orgId, prepared, clock);
 }

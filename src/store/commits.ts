@@ -8,6 +8,9 @@
  */
 import { EventEmitter } from 'node:events';
 
+/** The event name for every organization's commits (no organization id has this form). */
+const ANY = '*';
+
 export class CommitNotifier {
   readonly #emitter = new EventEmitter().setMaxListeners(0);
   #start: (() => void) | undefined;
@@ -20,6 +23,16 @@ export class CommitNotifier {
   /** Called after a transaction that appended events for `orgId` has committed. */
   committed(orgId: string): void {
     this.#emitter.emit(orgId);
+    this.#emitter.emit(ANY, orgId);
+  }
+
+  /**
+   * Calls `listener` after each commit of any organization (webhook dispatch).
+   *
+   * @returns a function that stops the calls.
+   */
+  onAnyCommit(listener: (orgId: string) => void): () => void {
+    return this.onCommit(ANY, listener);
   }
 
   /**
@@ -27,7 +40,7 @@ export class CommitNotifier {
    *
    * @returns a function that stops the calls.
    */
-  onCommit(orgId: string, listener: () => void): () => void {
+  onCommit(orgId: string, listener: (orgId: string) => void): () => void {
     const start = this.#start;
     this.#start = undefined;
     start?.();

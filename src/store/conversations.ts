@@ -38,6 +38,15 @@ export async function createConversation(db: Db, c: NewConversation): Promise<Co
   return row;
 }
 
+/** Conversations of the org (or one identity) past their SLA deadline; an index lookup. */
+export async function countOverdue(db: Db, orgId: string, identityId?: string): Promise<number> {
+  let q = db.selectFrom('conversations').select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('org_id', '=', orgId).where('overdue', '=', 1);
+  if (identityId !== undefined) q = q.where('identity_id', '=', identityId);
+  const row = await q.executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** A conversation of the org, or undefined (missing and foreign look the same). */
 export async function findConversation(db: Db, orgId: string, id: string): Promise<ConversationRow | undefined> {
   return db.selectFrom('conversations').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
@@ -54,6 +63,8 @@ export interface ConversationFilter {
   readonly since?: string;
   /** Exclusive upper bound on `last_event_at`, RFC 3339. */
   readonly until?: string;
+  /** Past (true) or not past (false) the SLA deadline. */
+  readonly overdue?: boolean;
 }
 
 export interface ConversationPageQuery extends ConversationFilter {
@@ -70,6 +81,7 @@ export async function listConversations(db: Db, orgId: string, q: ConversationPa
   let query = db.selectFrom('conversations').selectAll().where('org_id', '=', orgId);
   if (q.identityId) query = query.where('identity_id', '=', q.identityId);
   if (q.archived !== undefined) query = query.where('archived', '=', q.archived ? 1 : 0);
+  if (q.overdue !== undefined) query = query.where('overdue', '=', q.overdue ? 1 : 0);
   if (q.since) query = query.where('last_event_at', '>=', q.since);
   if (q.until) query = query.where('last_event_at', '<', q.until);
   if (q.with) {

@@ -232,5 +232,82 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
         .execute();
     },
   },
+  '0002_timers_webhooks': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Timer projections (SPEC section 3) and what the reducer needs to keep them.
+      for (const [name, type] of [
+        ['outbound_count', 'integer'], ['no_reply_at', t.key], ['no_reply_since', t.key], ['last_no_reply_at', t.key],
+        ['sla_due_at', t.key], ['sla_target', 'text'], ['overdue', 'integer'],
+      ] as const) {
+        await db.schema.alterTable('conversations')
+          .addColumn(name, type, (c) => (type === 'integer' ? c.notNull().defaultTo(0) : c))
+          .execute();
+      }
+      await db.schema.createIndex('conversations_org_overdue').on('conversations').columns(['org_id', 'overdue']).execute();
+
+      // Durable timers: one row per armed timer of a conversation, claimed by a sweeper.
+      await db.schema.createTable('timers')
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('due_at', t.key, (c) => c.notNull())
+        .addColumn('claimed_until', t.key)
+        .addPrimaryKeyConstraint('timers_pk', ['conversation_id', 'kind'])
+        .execute();
+      await db.schema.createIndex('timers_due').on('timers').columns(['due_at']).execute();
+
+      await db.schema.createTable('sla_policies')
+        .addColumn('org_id', t.key, (c) => c.primaryKey())
+        .addColumn('first_response_ms', t.bigint)
+        .addColumn('next_response_ms', t.bigint)
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .execute();
+
+      await db.schema.createTable('webhook_endpoints')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('event_types', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('disabled_reason', 'text')
+        .addColumn('cursor_seq', t.bigint, (c) => c.notNull())
+        .addColumn('failing_since', t.key)
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('webhook_endpoints_org').on('webhook_endpoints').columns(['org_id', 'id']).execute();
+
+      await db.schema.createTable('webhook_deliveries')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('endpoint_id', t.key, (c) => c.notNull())
+        .addColumn('event_id', t.key, (c) => c.notNull())
+        .addColumn('event_seq', t.bigint, (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempt_count', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', t.key)
+        .addColumn('claimed_until', t.key)
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .addUniqueConstraint('webhook_deliveries_endpoint_event', ['endpoint_id', 'event_id'])
+        .execute();
+      await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['next_attempt_at']).execute();
+      await db.schema.createIndex('webhook_deliveries_endpoint').on('webhook_deliveries').columns(['endpoint_id', 'id']).execute();
+
+      await db.schema.createTable('webhook_attempts')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('delivery_id', t.key, (c) => c.notNull())
+        .addColumn('at', t.key, (c) => c.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema.createIndex('webhook_attempts_delivery').on('webhook_attempts').columns(['delivery_id', 'id']).execute();
+    },
+  },
 };
 }

@@ -85,6 +85,79 @@ export interface ConversationsTable {
   archived: number;
   /** Subject without reply prefixes, lower-cased (subject-fallback threading). */
   subject_key: string;
+  // timer projections (migration 0002)
+  outbound_count: number;
+  no_reply_at: string | null;
+  /** When the armed no-reply timer started (the send that armed it). */
+  no_reply_since: string | null;
+  last_no_reply_at: string | null;
+  sla_due_at: string | null;
+  /** `first_response` | `next_response` while `sla_due_at` is set. */
+  sla_target: string | null;
+  overdue: number;
+}
+
+export interface TimersTable {
+  conversation_id: string;
+  /** `no_reply` | `sla` */
+  kind: string;
+  org_id: string;
+  due_at: string;
+  /** A sweeper holds it until then (RFC 3339); null when free. */
+  claimed_until: string | null;
+}
+
+export interface SlaPoliciesTable {
+  org_id: string;
+  first_response_ms: number | null;
+  next_response_ms: number | null;
+  updated_at: string;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  org_id: string;
+  url: string;
+  description: string | null;
+  /** JSON array of event types; empty means all. */
+  event_types: string;
+  secret: string;
+  enabled: number;
+  disabled_reason: string | null;
+  /** Events up to this seq have had their deliveries created. */
+  cursor_seq: number;
+  /** Start of the current run of failed attempts; null after a success. */
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  /** `msg_…`-style id sent as `webhook-id`. */
+  id: string;
+  org_id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_seq: number;
+  event_type: string;
+  /** The JSON body, fixed at creation so every attempt signs the same bytes. */
+  payload: string;
+  /** `pending` | `succeeded` | `failed` */
+  status: string;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  claimed_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  delivery_id: string;
+  at: string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
 }
 
 export interface ConversationParticipantsTable {
@@ -167,6 +240,11 @@ export interface Database {
   contacts: ContactsTable;
   contact_addresses: ContactAddressesTable;
   conversations: ConversationsTable;
+  timers: TimersTable;
+  sla_policies: SlaPoliciesTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
   conversation_participants: ConversationParticipantsTable;
   events: EventsTable;
   org_sequences: OrgSequencesTable;

@@ -3,12 +3,16 @@
  * summary happen together, inside the caller's transaction.
  */
 import type { Selectable, Transaction } from 'kysely';
-import { applyEvent, type ConversationSummary } from '../domain/projection.js';
+import { applyEvent, type ApplyContext, type ConversationSummary } from '../domain/projection.js';
 import type { EventBody, EventType, TimelineEvent } from '../domain/events.js';
 import { newId } from '../ids.js';
 import { nextSeqs } from './sequences.js';
 import type { ConversationsTable, Database, EventsTable } from './schema.js';
 import type { Db } from './store.js';
+
+/** The kinds of durable timer a conversation can have armed. */
+export const TIMER_KINDS = ['no_reply', 'sla'] as const;
+export type TimerKind = (typeof TIMER_KINDS)[number];
 
 export type ConversationRow = Selectable<ConversationsTable>;
 
@@ -28,6 +32,13 @@ export function summaryOf(row: ConversationRow): ConversationSummary {
     last_event_at: row.last_event_at,
     labels: JSON.parse(row.labels) as string[],
     archived: row.archived === 1,
+    outbound_count: row.outbound_count,
+    no_reply_at: row.no_reply_at,
+    no_reply_since: row.no_reply_since,
+    last_no_reply_at: row.last_no_reply_at,
+    sla_due_at: row.sla_due_at,
+    sla_target: row.sla_target as ConversationSummary['sla_target'],
+    overdue: row.overdue === 1,
   };
 }
 
@@ -43,6 +54,13 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
     last_event_at: s.last_event_at,
     labels: JSON.stringify(s.labels),
     archived: s.archived ? 1 : 0,
+    outbound_count: s.outbound_count,
+    no_reply_at: s.no_reply_at,
+    no_reply_since: s.no_reply_since,
+    last_no_reply_at: s.last_no_reply_at,
+    sla_due_at: s.sla_due_at,
+    sla_target: s.sla_target,
+    overdue: s.overdue ? 1 : 0,
   };
 }
 
@@ -51,14 +69,19 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
  * transaction should hold the organization's write lock from before it read
  * `conversation` (`inOrgTransaction` in store/sequences.ts), so the summary it folds onto is current.
  *
+ * Timers the new summary arms or disarms (no-reply, SLA) are written to `timers` in the
+ * same transaction, so a committed deadline always has its durable timer row.
+ *
  * @param conversation the row as read inside `tx` (its summary is the starting point).
  * @param events bodies with their `at` (RFC 3339).
+ * @param ctx the SLA policy and clock time, for writes that may start an SLA clock.
  * @returns the committed-to-be events (with `seq`) and the new row.
  */
 export async function appendEvents(
   tx: Transaction<Database>,
   conversation: ConversationRow,
   events: readonly (EventBody & { readonly at: string })[],
+  ctx: ApplyContext = {},
 ): Promise<{ events: TimelineEvent[]; conversation: ConversationRow }> {
   if (events.length === 0) return { events: [], conversation };
   let summary = summaryOf(conversation);
@@ -69,10 +92,35 @@ export async function appendEvents(
     id: e.id, seq: e.seq, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at,
     data: JSON.stringify(e.data), created_at: now,
   }))).execute();
-  for (const e of events) summary = applyEvent(summary, e);
+  const before = summary;
+  for (const e of events) summary = applyEvent(summary, e, ctx);
   const columns = summaryColumns(summary);
   await tx.updateTable('conversations').set(columns).where('id', '=', conversation.id).execute();
+  await syncTimers(tx, conversation, before, summary);
   return { events: out, conversation: { ...conversation, ...columns } };
+}
+
+/** The timers a summary arms: kind → due time (RFC 3339). */
+function armedTimers(s: ConversationSummary): Record<TimerKind, string | null> {
+  return { no_reply: s.no_reply_at, sla: s.sla_due_at !== null && !s.overdue ? s.sla_due_at : null };
+}
+
+/** Writes the `timers` rows whose due time changed between two summaries. */
+async function syncTimers(tx: Transaction<Database>, conversation: ConversationRow, before: ConversationSummary, after: ConversationSummary): Promise<void> {
+  const was = armedTimers(before);
+  const now = armedTimers(after);
+  for (const kind of TIMER_KINDS) {
+    if (was[kind] === now[kind]) continue;
+    const due = now[kind];
+    if (due === null) {
+      await tx.deleteFrom('timers').where('conversation_id', '=', conversation.id).where('kind', '=', kind).execute();
+    } else {
+      await tx.insertInto('timers')
+        .values({ conversation_id: conversation.id, kind, org_id: conversation.org_id, due_at: due, claimed_until: null })
+        .onConflict((oc) => oc.columns(['conversation_id', 'kind']).doUpdateSet({ due_at: due, claimed_until: null }))
+        .execute();
+    }
+  }
 }
 
 /** A stored event row as the timeline type. */

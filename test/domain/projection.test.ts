@@ -43,7 +43,7 @@ const archived = (t: string): Ev => ({ type: 'archived', at: t, data: {} });
 const unarchived = (t: string): Ev => ({ type: 'unarchived', at: t, data: {} });
 const status = (t: string): Ev => ({ type: 'message_status', at: t, data: { message_id: 'msg_1', status: 'read', error: null } });
 
-const fold = (events: readonly Ev[], start = emptySummary(T0)) => events.reduce(applyEvent, start);
+const fold = (events: readonly Ev[], start = emptySummary(T0)) => events.reduce((s, e) => applyEvent(s, e), start);
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
@@ -57,6 +57,7 @@ describe('emptySummary', () => {
   it('has no messages, no labels, is not archived, and is dated at creation', () => {
     expect(emptySummary(T0)).toEqual({
       message_count: 0, unread_count: 0, latest_message: null, last_event_at: T0, labels: [], archived: false,
+      outbound_count: 0, no_reply_at: null, no_reply_since: null, last_no_reply_at: null, sla_due_at: null, sla_target: null, overdue: false,
     });
   });
 });
@@ -223,5 +224,42 @@ describe('properties over random timelines', () => {
       const half: ConversationSummary = fold(events.slice(0, cut));
       expect(fold(events.slice(cut), half)).toEqual(fold(events));
     }));
+  });
+});
+
+describe('timers', () => {
+  const sla = { first_response_ms: 60 * 60_000, next_response_ms: 10 * 60_000 };
+  const withTimer = (t: string, noReplyAt: string): Ev => {
+    const m = message({ at: t, direction: 'outbound' });
+    return { ...m, data: { ...(m as any).data, no_reply_at: noReplyAt } } as Ev;
+  };
+
+  it('an inbound message starts the first-response clock once; a reply stops it; the next one is next-response', () => {
+    let s = applyEvent(emptySummary(T0), message({ at: at(0) }), { sla, now: at(0) });
+    expect(s).toMatchObject({ sla_due_at: at(60), sla_target: 'first_response', overdue: false });
+    s = applyEvent(s, message({ at: at(5) }), { sla, now: at(5) });
+    expect(s.sla_due_at).toBe(at(60));
+    s = applyEvent(s, { type: 'sla_breached', at: at(61), data: { target: 'first_response', due_at: at(60) } });
+    expect(s.overdue).toBe(true);
+    s = applyEvent(s, message({ at: at(70), direction: 'outbound' }), { sla, now: at(70) });
+    expect(s).toMatchObject({ sla_due_at: null, sla_target: null, overdue: false, outbound_count: 1 });
+    s = applyEvent(s, message({ at: at(80) }), { sla, now: at(80) });
+    expect(s).toMatchObject({ sla_due_at: at(90), sla_target: 'next_response' });
+  });
+
+  it('without a policy (imports) or a target, no clock starts', () => {
+    expect(applyEvent(emptySummary(T0), message({ at: at(0) })).sla_due_at).toBeNull();
+    const s = applyEvent(emptySummary(T0), message({ at: at(0) }), { sla: { first_response_ms: null, next_response_ms: 5 }, now: at(0) });
+    expect(s.sla_due_at).toBeNull();
+  });
+
+  it('a send arms the no-reply timer, an inbound message cancels it, expiry records when', () => {
+    let s = applyEvent(emptySummary(T0), withTimer(at(0), at(30)));
+    expect(s).toMatchObject({ no_reply_at: at(30), no_reply_since: at(0) });
+    s = applyEvent(s, message({ at: at(1), direction: 'outbound' }));
+    expect(s.no_reply_at).toBe(at(30));
+    expect(applyEvent(s, message({ at: at(2) }))).toMatchObject({ no_reply_at: null, no_reply_since: null });
+    s = applyEvent(s, { type: 'no_reply_expired', at: at(31), data: { waited_ms: 31 * 60_000, no_reply_at: at(30) } });
+    expect(s).toMatchObject({ no_reply_at: null, last_no_reply_at: at(31) });
   });
 });

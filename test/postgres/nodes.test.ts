@@ -3,9 +3,11 @@
  * processes share a database; mail delivered over SMTP to both at once is read back
  * complete through either; writers in both processes append to one conversation while a
  * reader pages its timeline and the organization's commit-ordered event read, and the
- * reader sees every event exactly once, in order. PostgreSQL project only.
+ * reader sees every event exactly once, in order; no-reply timers and webhook deliveries,
+ * swept by both nodes, happen once each. PostgreSQL project only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { createParser } from 'eventsource-parser';
 import nodemailer from 'nodemailer';
@@ -33,7 +35,8 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
   const nodes: Node[] = [];
   let store: Store;
 
-  const env = () => ({ ...process.env, DATABASE_URL: database.url!, DATA_DIR: tempDir('switchboard-node-'), LOG_LEVEL: 'warn' });
+  // Both nodes sweep for timers and webhook deliveries every 50 ms, so they race for them.
+  const env = () => ({ ...process.env, DATABASE_URL: database.url!, DATA_DIR: tempDir('switchboard-node-'), LOG_LEVEL: 'warn', SWEEP_INTERVAL_MS: '50' });
 
   const api = async (node: Node, method: string, p: string, body?: unknown) => {
     const res = await fetch(`${node.base}${p}`, {
@@ -164,6 +167,45 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
     const allFeed = await listOrgEventsAfter(store.db, { orgId, afterSeq: startSeq, limit: 100_000 });
     expect(seenFeed.map((e) => e.id)).toEqual(allFeed.map((e) => e.id));
     expect(allFeed.map((e) => e.seq)).toEqual(allFeed.map((_, i) => startSeq + 1 + i)); // gap-free
+  });
+
+  it('fires each no-reply timer once, though both nodes sweep', async () => {
+    const idn = await api(nodes[0]!, 'POST', '/v1/identities', { handle: 'timers' });
+    await api(nodes[0]!, 'POST', '/v1/mailboxes', { identity_id: idn.body.id, address: 'timers@nodes.test' });
+    const TIMERS = 16;
+    const convs = await Promise.all(Array.from({ length: TIMERS }, async (_, i) => {
+      const node = nodes[i % 2]!;
+      const sent = await api(node, 'POST', '/v1/messages', { identity_id: idn.body.id, to: `p${i}@x.test`, subject: `Ping ${i}`, text: 'Any news?', no_reply_after: 300 });
+      expect(sent.status).toBe(201);
+      return sent.body.conversation_id as string;
+    }));
+    const expired = async () => (await api(nodes[1]!, 'GET', '/v1/events?types=no_reply_expired&limit=200')).body.data;
+    await expect.poll(async () => (await expired()).length, { timeout: 10_000, interval: 100 }).toBe(TIMERS);
+    await new Promise((r) => setTimeout(r, 500)); // more sweeps on both nodes
+    const events = await expired();
+    expect(events.map((e: any) => e.conversation_id).sort()).toEqual([...convs].sort());
+    expect(events.every((e: any) => e.data.waited_ms >= 300)).toBe(true);
+  });
+
+  it('delivers each webhook once, though both nodes run the delivery worker', async () => {
+    const received: string[] = [];
+    const port = await freePort();
+    const receiver = http.createServer((req, res) => {
+      received.push(String(req.headers['webhook-id']));
+      req.resume().on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((r) => receiver.listen(port, '127.0.0.1', r));
+    const ep = await api(nodes[0]!, 'POST', '/v1/webhook_endpoints', { url: `http://127.0.0.1:${port}/`, event_types: ['label_added'] });
+    expect(ep.status).toBe(201);
+    const conv = (await api(nodes[0]!, 'GET', '/v1/conversations?limit=1')).body.data[0].id;
+    const LABELS = 20;
+    for (let i = 0; i < LABELS; i++) await api(nodes[i % 2]!, 'POST', `/v1/conversations/${conv}/labels`, { labels: [`hook${i}`] });
+    await expect.poll(() => new Set(received).size, { timeout: 10_000, interval: 100 }).toBe(LABELS);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received).toHaveLength(LABELS); // no webhook-id twice
+    const log = (await api(nodes[1]!, 'GET', `/v1/webhook_endpoints/${ep.body.id}/deliveries?limit=200`)).body.data;
+    expect(log.map((d: any) => [d.status, d.attempt_count])).toEqual(Array(LABELS).fill(['succeeded', 1]));
+    await new Promise<void>((r) => { receiver.closeAllConnections(); receiver.close(() => r()); });
   });
 });
 

@@ -8,7 +8,7 @@ import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
-import { findConversation, listConversations } from '../../store/conversations.js';
+import { findConversation, listConversations, countOverdue } from '../../store/conversations.js';
 import { listEvents } from '../../store/timeline.js';
 import { principalOf } from '../auth.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
@@ -29,6 +29,7 @@ const ListQuery = Type.Object({
   with_domain: Type.Optional(Type.String({ maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'participant domain or parent domain' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'last_event_at >= since' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'last_event_at < until' })),
+  overdue: Type.Optional(Type.Boolean({ description: 'only conversations past (true) or not past (false) their SLA deadline' })),
   ...PageQuery,
 });
 
@@ -66,7 +67,7 @@ function instant(value: string, param: string): string {
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
-export function conversationRoutes(app: Api, { store }: ApiContext): void {
+export function conversationRoutes(app: Api, { store, clock }: ApiContext): void {
   const load = async (orgId: string, id: string) => {
     const row = isId('conv', id) ? await findConversation(store.db, orgId, id) : undefined;
     if (!row) throw notFound('conversation');
@@ -86,9 +87,23 @@ export function conversationRoutes(app: Api, { store }: ApiContext): void {
       withDomain: q.with_domain?.toLowerCase().replace(/^\.+/, ''),
       since: q.since ? instant(q.since, 'since') : undefined,
       until: q.until ? instant(q.until, 'until') : undefined,
+      overdue: q.overdue,
       limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
     });
     return page(rows, limit, conversationView, (r) => ({ t: r.last_event_at, id: r.id }));
+  });
+
+  app.get('/v1/conversations/overdue/count', {
+    schema: {
+      tags: ['sla'], summary: 'How many conversations are past their SLA deadline',
+      querystring: Type.Object({ identity_id: Type.Optional(Type.String({ maxLength: 100 })) }),
+      response: { 200: Type.Object({ count: Type.Integer() }), ...errors },
+    },
+  }, async (request) => {
+    const { orgId } = principalOf(request);
+    const { identity_id } = request.query;
+    if (identity_id !== undefined && !isId('idn', identity_id)) return { count: 0 };
+    return { count: await countOverdue(store.db, orgId, identity_id) };
   });
 
   app.get('/v1/conversations/:id', {
@@ -170,7 +185,7 @@ export function conversationRoutes(app: Api, { store }: ApiContext): void {
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
     const row = await load(orgId, request.params.id);
-    const result = await sendReply(store, orgId, row.id, request.body);
+    const result = await sendReply(store, orgId, row.id, request.body, clock);
     return sendResponse(store, orgId, result, reply);
   });
 }

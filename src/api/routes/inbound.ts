@@ -33,7 +33,7 @@ function headerRecipients(raw: Buffer): string[] {
   return [...out];
 }
 
-export function inboundRoutes(app: Api, { store, config }: ApiContext): void {
+export function inboundRoutes(app: Api, { store, config, clock }: ApiContext): void {
   app.post('/v1/inbound/email', {
     bodyLimit: config.maxMessageBytes,
     schema: {
@@ -66,7 +66,7 @@ export function inboundRoutes(app: Api, { store, config }: ApiContext): void {
     if (accounts.length === 0) {
       throw new AppError('unknown_recipient', `No mailbox of this organization receives mail for ${wanted.join(', ') || 'this message'}.`, { param: request.query.to ? 'to' : undefined });
     }
-    const outcomes = await receiveEmail(store, config, accounts, raw);
+    const outcomes = await receiveEmail(store, config, accounts, raw, clock);
     const results = outcomes.map((o) => ({
       mailbox_id: o.accountId, status: o.status, conversation_id: o.conversationId,
       message_id: o.status === 'stored' ? o.messageId : null,

@@ -17,9 +17,17 @@ import type { Api, ApiContext } from '../app.js';
 const Text = Type.String({ minLength: 1, maxLength: 1_000_000 });
 const Html = Type.String({ maxLength: 5_000_000 });
 
+/** Longest no-reply timer, ms (a year). */
+const MAX_NO_REPLY_MS = 366 * 24 * 60 * 60 * 1000;
+const NoReplyAfter = Type.Integer({
+  minimum: 1, maximum: MAX_NO_REPLY_MS,
+  description: 'arm the no-reply timer: without an inbound reply this many ms after the send, a `no_reply_expired` event is appended',
+});
+
 export const SendReplyBody = Type.Object({
   text: Text,
   html: Type.Optional(Html),
+  no_reply_after: Type.Optional(NoReplyAfter),
 }, { additionalProperties: false });
 
 const FirstMessageBody = Type.Object({
@@ -31,6 +39,7 @@ const FirstMessageBody = Type.Object({
   text: Text,
   html: Type.Optional(Html),
   account_id: Type.Optional(Type.String({ maxLength: 100, description: 'mailbox to send from; by default mailboxes take turns' })),
+  no_reply_after: Type.Optional(NoReplyAfter),
 }, { additionalProperties: false });
 
 export const SendResponse = Type.Object({ conversation_id: Type.String(), message: Message });
@@ -62,7 +71,7 @@ export async function sendResponse(store: Store, orgId: string, result: SendResu
   return reply.status(201).send({ conversation_id: result.conversationId, message });
 }
 
-export function messageRoutes(app: Api, { store }: ApiContext): void {
+export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 404: Problem };
 
   app.post('/v1/messages', {
@@ -77,8 +86,8 @@ export function messageRoutes(app: Api, { store }: ApiContext): void {
     if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
     const result = await sendFirstMessage(store, orgId, {
       identity_id: b.identity_id, to: ([] as string[]).concat(b.to), cc: b.cc, subject: b.subject,
-      text: b.text, html: b.html, account_id: b.account_id,
-    });
+      text: b.text, html: b.html, account_id: b.account_id, no_reply_after: b.no_reply_after,
+    }, clock);
     return sendResponse(store, orgId, result, reply);
   });
 
