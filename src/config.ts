@@ -34,6 +34,10 @@ const ConfigSchema = Type.Object({
   ]),
   /** Host name this server announces in SMTP greetings. */
   serverName: Type.String({ minLength: 1 }),
+  /** The live stream sends a heartbeat comment after this much silence, ms. */
+  streamHeartbeatMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
+  /** A live-stream client that leaves written bytes unread this long is dropped, ms. */
+  streamSlowClientMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   /** How often each node looks for due timers and webhook deliveries, ms. */
   sweepIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   /** A webhook endpoint failing without a success for this long is disabled, ms. */
@@ -57,7 +61,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * `DATABASE_POOL_SIZE` (10), `HOST` (`0.0.0.0`), `PORT` (8080),
  * `SMTP_HOST` (`0.0.0.0`), `SMTP_PORT` (2525), `MAX_MESSAGE_BYTES` (26214400),
  * `MAX_JSON_BYTES` (1048576), `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
- * `SERVER_NAME` (`localhost`), `SWEEP_INTERVAL_MS` (1000), `WEBHOOK_DISABLE_AFTER_MS`
+ * `SERVER_NAME` (`localhost`), `STREAM_HEARTBEAT_MS` (15000), `STREAM_SLOW_CLIENT_MS`
+ * (30000), `SWEEP_INTERVAL_MS` (1000), `WEBHOOK_DISABLE_AFTER_MS`
  * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000).
  *
  * @throws Error naming each invalid setting.
@@ -77,6 +82,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     subjectFallbackWindowMs: env.SUBJECT_FALLBACK_WINDOW_MS ?? 30 * DAY_MS,
     logLevel: env.LOG_LEVEL ?? 'info',
     serverName: env.SERVER_NAME ?? 'localhost',
+    streamHeartbeatMs: env.STREAM_HEARTBEAT_MS ?? 15_000,
+    streamSlowClientMs: env.STREAM_SLOW_CLIENT_MS ?? 30_000,
     sweepIntervalMs: env.SWEEP_INTERVAL_MS ?? 1_000,
     webhookDisableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS ?? 5 * DAY_MS,
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS ?? 15_000,

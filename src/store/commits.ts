@@ -10,6 +10,8 @@ import { EventEmitter } from 'node:events';
 
 /** The event name for every organization's commits (no organization id has this form). */
 const ANY = '*';
+/** Prefix of the event names of ephemeral signals. */
+const SIGNAL = 'signal:';
 
 export class CommitNotifier {
   readonly #emitter = new EventEmitter().setMaxListeners(0);
@@ -33,6 +35,20 @@ export class CommitNotifier {
    */
   onAnyCommit(listener: (orgId: string) => void): () => void {
     return this.onCommit(ANY, listener);
+  }
+
+  /** Called when an ephemeral signal (typing) for `orgId` arrives; `payload` is JSON text. */
+  signal(orgId: string, payload: string): void {
+    this.#emitter.emit(`${SIGNAL}${orgId}`, payload);
+  }
+
+  /**
+   * Calls `listener` with each ephemeral signal for `orgId` (never stored).
+   *
+   * @returns a function that stops the calls.
+   */
+  onSignal(orgId: string, listener: (payload: string) => void): () => void {
+    return this.onCommit(`${SIGNAL}${orgId}`, listener);
   }
 
   /**

@@ -30,10 +30,20 @@ export interface Store {
    * commits (PostgreSQL `pg_notify`; nothing to do on SQLite, which has one process).
    */
   announceCommit(tx: Transaction<Database>, orgIds: readonly string[]): Promise<void>;
+  /**
+   * Sends an ephemeral signal (typing) to the live subscribers of `orgId` on every node,
+   * through `commits.onSignal`; nothing is stored, and a node not listening misses it.
+   *
+   * @param payload JSON text, at most {@link MAX_SIGNAL_BYTES} bytes.
+   */
+  broadcastSignal(orgId: string, payload: string): Promise<void>;
   /** Applies pending schema migrations; @returns their names (none when up to date). */
   migrate(): Promise<string[]>;
   close(): Promise<void>;
 }
+
+/** Largest signal payload (PostgreSQL NOTIFY allows under 8,000 bytes with the channel name). */
+export const MAX_SIGNAL_BYTES = 4_000;
 
 export interface OpenOptions {
   /** Apply pending migrations on open (default true; `switchboard migrate` opens without). */

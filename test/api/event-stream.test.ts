@@ -1,8 +1,10 @@
 /**
  * The live stream `GET /v1/events/stream` over a real socket: replay then live events,
  * reconnecting with Last-Event-ID gets exactly what was missed, in order; filters; bad
- * positions are a 400 before any stream starts.
+ * positions are a 400 before any stream starts; typing indicators; heartbeats; a client
+ * that stops reading is dropped with a final event and resumes without a gap.
  */
+import http from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
@@ -11,7 +13,7 @@ let h: Harness;
 let base: string;
 let conv: string;
 beforeAll(async () => {
-  h = await harness();
+  h = await harness({ streamHeartbeatMs: 150, streamSlowClientMs: 300 });
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   const address = h.app.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -27,7 +29,8 @@ async function connect(query = '', headers: Record<string, string> = {}) {
   const res = await fetch(`${base}/v1/events/stream${query}`, { headers: { authorization: `Bearer ${h.key}`, ...headers }, signal: controller.signal });
   const messages: EventSourceMessage[] = [];
   let notify = () => {};
-  const parser = createParser({ onEvent: (m) => { messages.push(m); notify(); } });
+  const comments: string[] = [];
+  const parser = createParser({ onEvent: (m) => { messages.push(m); notify(); }, onComment: (c) => { comments.push(c); } });
   const pump = (async () => {
     const decoder = new TextDecoder();
     try {
@@ -35,7 +38,7 @@ async function connect(query = '', headers: Record<string, string> = {}) {
     } catch { /* aborted */ }
   })();
   return {
-    res, messages,
+    res, messages, comments,
     async waitFor(n: number, ms = 5_000) {
       const deadline = Date.now() + ms;
       while (messages.length < n) {
@@ -102,5 +105,93 @@ describe('live stream', () => {
     }
     const anon = await fetch(`${base}/v1/events/stream`);
     expect(anon.status).toBe(401);
+  });
+
+  it('sends typing indicators live, without an id, to subscribers whose filters match', async () => {
+    const all = await connect('?after=999999999');
+    const typingOnly = await connect('?types=typing');
+    const messagesOnly = await connect('?types=message&after=999999999');
+    const otherConv = await connect('?conversation_id=conv_01h455vb4pex5vsknk084sn02q');
+    await new Promise((r) => setTimeout(r, 100));
+    const res = await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'started' });
+    expect(res.status).toBe(202);
+    const [t] = await all.waitFor(1);
+    expect(t!.event).toBe('typing');
+    expect(t!.id).toBeUndefined();
+    expect(JSON.parse(t!.data)).toMatchObject({ type: 'typing', conversation_id: conv, state: 'started', direction: 'outbound' });
+    expect((await typingOnly.waitFor(1))[0]!.event).toBe('typing');
+    await h.request('POST', `/v1/conversations/${conv}/typing`); // no body: started
+    await all.waitFor(2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(messagesOnly.messages).toEqual([]);
+    expect(otherConv.messages.filter((m) => m.event === 'typing')).toEqual([]);
+    // never stored
+    expect((await h.request('GET', `/v1/conversations/${conv}/events?limit=200`)).body.data.some((e: any) => e.type === 'typing')).toBe(false);
+    expect((await h.request('POST', '/v1/conversations/conv_01h455vb4pex5vsknk084sn02q/typing', {})).status).toBe(404);
+    expect((await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'maybe' })).status).toBe(400);
+    for (const s of [all, typingOnly, messagesOnly, otherConv]) await s.close();
+  });
+
+  it('sends a heartbeat comment when nothing else was sent for the heartbeat interval', async () => {
+    const s = await connect('?after=999999999');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.comments.filter((c) => c.trim() === 'heartbeat').length).toBeGreaterThanOrEqual(2);
+    expect(s.messages).toEqual([]);
+    await s.close();
+  });
+
+  it('drops a client that stops reading with a final event, and it resumes from there without a gap', async () => {
+    // About 12 MB of events, more than the socket buffers hold.
+    const start = (await h.request('GET', '/v1/events?after=0&limit=200')).body;
+    let after = start.next_after;
+    for (let more = start; more.has_more; more = (await h.request('GET', `/v1/events?after=${after}&limit=200`)).body) after = more.next_after;
+    const big = 'x'.repeat(200_000);
+    for (let i = 0; i < 60; i++) {
+      await inbound(h, rawEmail({ from: `bulk${i}@x.test`, to: 'live@shop.test', messageId: `bulk${i}@x.test`, body: big }));
+    }
+    const expected = (await h.request('GET', `/v1/events?after=${after}&limit=200`)).body.data.map((e: any) => e.seq);
+    expect(expected.length).toBeGreaterThanOrEqual(60);
+
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.get(`${base}/v1/events/stream?after=${after}`, { headers: { authorization: `Bearer ${h.key}` } }, (res) => {
+        res.pause(); // a client that does not read
+        setTimeout(() => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => { body += c; });
+          res.on('end', () => resolve(body));
+          res.resume();
+        }, 1_500);
+      });
+      req.on('error', reject);
+    });
+    const events: EventSourceMessage[] = [];
+    const parser = createParser({ onEvent: (m) => events.push(m) });
+    parser.feed(text);
+    const last = events.at(-1)!;
+    expect(last.event).toBe('dropped');
+    const dropped = JSON.parse(last.data);
+    expect(dropped.reason).toBe('slow_client');
+    const got = events.filter((m) => m.id !== undefined).map((m) => Number(m.id));
+    expect(got.length).toBeLessThan(expected.length); // it was cut off
+    expect(dropped.resume_after).toBe(got.at(-1) ?? after);
+    expect(got).toEqual(expected.slice(0, got.length));
+
+    const rest = await connect('', { 'last-event-id': String(dropped.resume_after) });
+    const resumed = await rest.waitFor(expected.length - got.length, 15_000);
+    expect([...got, ...resumed.map((m) => Number(m.id))]).toEqual(expected);
+    await rest.close();
+  });
+
+  it('ends open streams when the server closes, so closing does not wait for clients', async () => {
+    const other = await harness();
+    await other.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (other.app.server.address() as { port: number }).port;
+    const res = await fetch(`http://127.0.0.1:${port}/v1/events/stream`, { headers: { authorization: `Bearer ${other.key}` } });
+    expect(res.status).toBe(200);
+    const started = Date.now();
+    await other.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await res.text()).toMatch(/^retry: /); // the stream ended
   });
 });

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { createParser } from 'eventsource-parser';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEARTBEAT_MS } from '../../src/api/routes/event-stream.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
@@ -128,7 +127,7 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
     expect(received).toHaveLength(1);
     expect(received[0]!.event).toBe('message');
     expect(Number(received[0]!.id)).toBe(latest + 1);
-    expect(received[0]!.at - sentAt).toBeLessThan(HEARTBEAT_MS / 3);
+    expect(received[0]!.at - sentAt).toBeLessThan(loadConfig({}, {}).streamHeartbeatMs / 3);
   });
 
   it('lets a reader page a timeline and the ordered event read while both nodes write, seeing each event once, in order', async () => {

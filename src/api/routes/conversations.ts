@@ -3,6 +3,7 @@
  * conversation id (SPEC section 6).
  */
 import Type from 'typebox';
+import { isoNow } from '../../clock.js';
 import type { TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
@@ -54,6 +55,15 @@ const LabelsQuery = Type.Object({ label: Type.Union([Label, Type.Array(Label, { 
 const ArchiveBody = Type.Object({ archived: Type.Boolean() }, { additionalProperties: false });
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
+
+const TypingState = Type.Union([Type.Literal('started'), Type.Literal('stopped')]);
+const TypingBody = Type.Object({ state: Type.Optional(TypingState) }, { additionalProperties: false });
+/** The typing signal as live subscribers get it (`event: typing`). */
+const Typing = Type.Object({
+  type: Type.Literal('typing'), conversation_id: Type.String(), state: TypingState,
+  direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')], { description: 'outbound: we are typing; inbound: the counterpart is' }),
+  at: Type.String({ format: 'date-time' }),
+});
 
 /**
  * An RFC 3339 time as the store's UTC form. The schema's `date-time` format admits what
@@ -175,6 +185,24 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
   app.post('/v1/conversations/:id/archive', {
     schema: { tags: ['conversations'], summary: 'Archive or unarchive', params: IdParams, body: ArchiveBody, response: { 200: Conversation, ...errors } },
   }, async (request) => patch(principalOf(request).orgId, request.params.id, { archived: request.body.archived }));
+
+  app.post('/v1/conversations/:id/typing', {
+    schema: {
+      tags: ['conversations'], summary: 'Typing indicator: sent to live subscribers (and the channel, where it has one), never stored',
+      params: IdParams, body: TypingBody, response: { 202: Typing, ...errors },
+    },
+    // A bodyless POST means `{}` (state `started`).
+    preValidation: async (request) => { request.body ??= {}; },
+  }, async (request, reply) => {
+    const { orgId } = principalOf(request);
+    const row = await load(orgId, request.params.id);
+    const signal = {
+      type: 'typing' as const, conversation_id: row.id, state: request.body.state ?? 'started',
+      direction: 'outbound' as const, at: isoNow(clock),
+    };
+    await store.broadcastSignal(orgId, JSON.stringify(signal));
+    return reply.status(202).send(signal);
+  });
 
   app.post('/v1/conversations/:id/messages', {
     config: { idempotent: true },

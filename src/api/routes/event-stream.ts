@@ -9,7 +9,7 @@
  * commit notification (this node, or another through the store) or the heartbeat
  * interval before reading again. It holds no queue per client: a slow client only
  * makes it read later. A client that has
- * not taken what was written for {@link SLOW_CLIENT_MS} gets a final `dropped` event and
+ * not taken what was written for `streamSlowClientMs` (30 s) gets a final `dropped` event and
  * is disconnected; it resumes from its last id.
  */
 import type { ServerResponse } from 'node:http';
@@ -18,19 +18,16 @@ import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { LiveFeed } from '../../services/live-feed.js';
 import { principalOf } from '../auth.js';
+import type { EventType as EventTypeName } from '../../domain/events.js';
 import { EventType, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
 
-/** A comment line is sent when nothing else was for this long, ms (keeps proxies from closing). */
-export const HEARTBEAT_MS = 15_000;
-/** How long a client may leave written bytes unread before it is dropped, ms. */
-export const SLOW_CLIENT_MS = 30_000;
 /** Events read from the store per query. */
 const READ_BATCH = 200;
 
 const StreamQuery = Type.Object({
   after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'start after this seq (Last-Event-ID wins)' })),
-  types: Type.Optional(Type.Array(EventType)),
+  types: Type.Optional(Type.Array(Type.Union([EventType, Type.Literal('typing')]), { description: 'only these types; `typing` for typing indicators' })),
   conversation_id: Type.Optional(Type.String({ maxLength: 100 })),
 });
 
@@ -51,10 +48,12 @@ function drained(res: ServerResponse, ms: number): Promise<boolean> {
   });
 }
 
-export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
+export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void {
+  const { streamHeartbeatMs: heartbeatMs, streamSlowClientMs: slowClientMs } = config;
   const live = new LiveFeed(store);
   const open = new Set<() => void>();
-  app.addHook('onClose', async () => {
+  // preClose: before the server waits for its connections to end, end the streams.
+  app.addHook('preClose', async () => {
     for (const stop of open) stop();
   });
 
@@ -70,9 +69,12 @@ export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
     if (lastEventId !== undefined && !/^\d{1,15}$/.test(lastEventId.trim())) {
       throw new AppError('validation_failed', 'Last-Event-ID must be the seq of an event.', { param: 'Last-Event-ID' });
     }
-    const { types, conversation_id: conversationId } = request.query;
+    const { conversation_id: conversationId } = request.query;
     let after = lastEventId !== undefined ? Number(lastEventId.trim()) : request.query.after ?? 0;
-    const matchesNothing = conversationId !== undefined && !isId('conv', conversationId);
+    const wanted = request.query.types;
+    const types = wanted?.filter((t): t is EventTypeName => t !== 'typing');
+    const wantsTyping = wanted === undefined || wanted.length === 0 || wanted.includes('typing');
+    const matchesNothing = (conversationId !== undefined && !isId('conv', conversationId)) || (wanted !== undefined && wanted.length > 0 && types!.length === 0);
 
     reply.hijack();
     const res = reply.raw;
@@ -98,6 +100,13 @@ export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
       wake?.();
     });
     const filter = { types, conversationId };
+    // Typing indicators go out as they come, without an `id:` (nothing to resume), and
+    // are dropped rather than queued when the client is behind.
+    const stopSignals = store.commits.onSignal(orgId, (payload) => {
+      if (closed || !wantsTyping || res.writableNeedDrain) return;
+      if (conversationId !== undefined && (JSON.parse(payload) as { conversation_id?: string }).conversation_id !== conversationId) return;
+      res.write(`event: typing\ndata: ${payload}\n\n`);
+    });
     try {
       while (!closed) {
         committed = false;
@@ -105,7 +114,7 @@ export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
         for (const { event, json } of items) {
           if (closed) break;
           after = event.seq;
-          if (!res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n`) && !(await drained(res, SLOW_CLIENT_MS))) {
+          if (!res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n`) && !(await drained(res, slowClientMs))) {
             if (!closed) res.end(`event: dropped\ndata: ${JSON.stringify({ reason: 'slow_client', resume_after: after })}\n\n`);
             return;
           }
@@ -114,7 +123,7 @@ export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
         after = through;
         if (items.length === READ_BATCH || committed) continue;
         const timedOut = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(true), HEARTBEAT_MS);
+          const timer = setTimeout(() => resolve(true), heartbeatMs);
           wake = () => {
             clearTimeout(timer);
             resolve(false);
@@ -130,6 +139,7 @@ export function eventStreamRoutes(app: Api, { store }: ApiContext): void {
       request.log.error({ err }, 'event stream failed');
     } finally {
       feed.close();
+      stopSignals();
       open.delete(stop);
       if (!res.writableEnded) res.end();
     }

@@ -10,6 +10,8 @@ import type { CommitNotifier } from '../commits.js';
 
 /** The NOTIFY channel. */
 export const COMMITS_CHANNEL = 'switchboard_commits';
+/** The NOTIFY channel of ephemeral signals; payload `<orgId> <JSON>`. */
+export const SIGNALS_CHANNEL = 'switchboard_signals';
 /** Wait before reconnecting a broken LISTEN session, ms. */
 const RECONNECT_MS = 1_000;
 
@@ -39,10 +41,15 @@ export function listenForCommits(url: string, notifier: CommitNotifier): CommitL
     c.on('end', () => { if (!closed && client === c) retry(); });
     c.on('notification', (msg) => {
       if (msg.channel === COMMITS_CHANNEL && msg.payload) notifier.committed(msg.payload);
+      if (msg.channel === SIGNALS_CHANNEL && msg.payload) {
+        const space = msg.payload.indexOf(' ');
+        if (space > 0) notifier.signal(msg.payload.slice(0, space), msg.payload.slice(space + 1));
+      }
     });
     try {
       await c.connect();
       await c.query(`LISTEN ${COMMITS_CHANNEL}`);
+      await c.query(`LISTEN ${SIGNALS_CHANNEL}`);
     } catch {
       retry();
     }

@@ -6,7 +6,7 @@ import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { migrateOnOpen, migrateToLatest, POSTGRES_TYPES } from '../migrations.js';
 import { CommitNotifier } from '../commits.js';
-import { COMMITS_CHANNEL, listenForCommits, type CommitListener } from './notifications.js';
+import { COMMITS_CHANNEL, listenForCommits, type CommitListener, SIGNALS_CHANNEL } from './notifications.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 
@@ -56,6 +56,10 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
     commits,
     async announceCommit(tx, orgIds) {
       for (const id of orgIds) await sql`select pg_notify(${COMMITS_CHANNEL}, ${id})`.execute(tx);
+    },
+    async broadcastSignal(orgId, payload) {
+      // Every listening node hears it, this one too (through its own LISTEN session).
+      await sql`select pg_notify(${SIGNALS_CHANNEL}, ${`${orgId} ${payload}`})`.execute(db);
     },
     async transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
       for (let attempt = 1; ; attempt++) {

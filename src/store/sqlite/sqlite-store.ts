@@ -34,11 +34,13 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
+  const commits = new CommitNotifier();
   return migrateOnOpen({
     dialect: 'sqlite',
     db,
-    commits: new CommitNotifier(),
+    commits,
     announceCommit: async () => {},
+    broadcastSignal: async (orgId, payload) => commits.signal(orgId, payload),
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
     migrate: () => migrateToLatest(db, SQLITE_TYPES),
     close: () => db.destroy(),
