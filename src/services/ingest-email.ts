@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { Transaction } from 'kysely';
+import { systemClock, type Clock } from '../clock.js';
 import type { EmailAddress, MediaRef, MessageData } from '../domain/events.js';
 import { snippetOf } from '../domain/snippet.js';
 import {
@@ -18,10 +19,9 @@ import { createConversation, findConversation } from '../store/conversations.js'
 import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
+import { getSlaPolicy } from '../store/sla.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
-import { getSlaPolicy } from '../store/sla.js';
-import { systemClock, type Clock } from '../clock.js';
 
 export interface ThreadingPolicy {
   /** SPEC 4 rule 3 subject fallback; off by default. */

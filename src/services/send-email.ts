@@ -6,6 +6,7 @@
  * nothing acknowledged is lost; the delivery outcome is appended as `message_status`.
  */
 import type { Transaction } from 'kysely';
+import { isoNow, systemClock, type Clock } from '../clock.js';
 import type { EmailAddress, MessageData, TimelineEvent } from '../domain/events.js';
 import { snippetOf } from '../domain/snippet.js';
 import { replySubject } from '../domain/subject.js';
@@ -21,7 +22,6 @@ import { inOrgTransaction } from '../store/sequences.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, eventFromRow, type ConversationRow } from '../store/timeline.js';
-import { isoNow, systemClock, type Clock } from '../clock.js';
 import { getIdentity, mailboxConfig } from './identities.js';
 
 export interface ReplyInput {
