@@ -25,7 +25,7 @@ const BATCH = 100;
 
 interface Claimed {
   readonly conversation_id: string;
-  readonly kind: string;
+  readonly kind: TimerKind;
   readonly org_id: string;
 }
 
@@ -37,7 +37,7 @@ async function claimDueTimers(store: Store, now: string, until: string, limit: n
       .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]))
       .orderBy('due_at').limit(limit);
     if (store.dialect === 'postgres') q = q.forUpdate().skipLocked();
-    const rows = await q.execute();
+    const rows = (await q.execute()) as Claimed[];
     for (const r of rows) {
       await tx.updateTable('timers').set({ claimed_until: until })
         .where('conversation_id', '=', r.conversation_id).where('kind', '=', r.kind).execute();
@@ -53,10 +53,10 @@ async function fire(store: Store, t: Claimed, clock: Clock): Promise<boolean> {
     const now = new Date(nowMs).toISOString();
     const conversation = await findConversation(tx, t.org_id, t.conversation_id);
     let event: (EventBody & { at: string }) | null = null;
-    if (conversation && t.kind === ('no_reply' satisfies TimerKind) && conversation.no_reply_at !== null && conversation.no_reply_at <= now) {
+    if (conversation && t.kind === 'no_reply' && conversation.no_reply_at !== null && conversation.no_reply_at <= now) {
       const since = Date.parse(conversation.no_reply_since ?? conversation.no_reply_at);
       event = { type: 'no_reply_expired', at: now, data: { waited_ms: Math.max(0, nowMs - since), no_reply_at: conversation.no_reply_at } };
-    } else if (conversation && t.kind === ('sla' satisfies TimerKind) && conversation.sla_due_at !== null && conversation.overdue === 0 && conversation.sla_due_at <= now) {
+    } else if (conversation && t.kind === 'sla' && conversation.sla_due_at !== null && conversation.overdue === 0 && conversation.sla_due_at <= now) {
       const target = conversation.sla_target === 'next_response' ? 'next_response' : 'first_response';
       event = { type: 'sla_breached', at: now, data: { target, due_at: conversation.sla_due_at } };
     }

@@ -97,13 +97,17 @@ export async function dispatchEvents(store: Store, clock: Clock): Promise<number
   }
 }
 
+/** A leased delivery with what its attempt needs of its endpoint. */
+type Claimed = DeliveryRow & { readonly url: string; readonly secret: string };
+
 /** Leases up to `limit` due deliveries of enabled endpoints. */
-async function claimDue(store: Store, nowMs: number, leaseMs: number): Promise<DeliveryRow[]> {
+async function claimDue(store: Store, nowMs: number, leaseMs: number): Promise<Claimed[]> {
   const now = new Date(nowMs).toISOString();
   return store.transaction(async (tx) => {
     let q = tx.selectFrom('webhook_deliveries')
       .innerJoin('webhook_endpoints', 'webhook_endpoints.id', 'webhook_deliveries.endpoint_id')
       .selectAll('webhook_deliveries')
+      .select(['webhook_endpoints.url', 'webhook_endpoints.secret'])
       .where('webhook_deliveries.status', '=', 'pending')
       .where('webhook_deliveries.next_attempt_at', '<=', now)
       .where((eb) => eb.or([eb('webhook_deliveries.claimed_until', 'is', null), eb('webhook_deliveries.claimed_until', '<=', now)]))
@@ -200,13 +204,9 @@ export async function deliverDue(store: Store, o: WebhookWorkerOptions): Promise
   for (;;) {
     const claimed = await claimDue(store, o.clock.now(), o.timeoutMs + 60_000);
     if (claimed.length === 0) return made;
-    const endpoints = new Map((await store.db.selectFrom('webhook_endpoints').select(['id', 'url', 'secret'])
-      .where('id', 'in', [...new Set(claimed.map((d) => d.endpoint_id))]).execute()).map((e) => [e.id, e]));
     for (let i = 0; i < claimed.length; i += CONCURRENCY) {
       await Promise.all(claimed.slice(i, i + CONCURRENCY).map(async (d) => {
-        const ep = endpoints.get(d.endpoint_id);
-        if (!ep) return;
-        await record(store, d, await attempt(ep.url, ep.secret, d, o), o);
+        await record(store, d, await attempt(d.url, d.secret, d, o), o);
         made++;
       }));
     }
