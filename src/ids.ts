@@ -17,6 +17,13 @@ export const ID_PREFIX = {
   webhookEndpoint: 'whk',
   webhookDelivery: 'whd',
   webhookAttempt: 'wha',
+  member: 'mem',
+  note: 'note',
+  call: 'call',
+  contactRule: 'rule',
+  suggestion: 'sug',
+  trainingPair: 'tp',
+  view: 'view',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

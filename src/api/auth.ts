@@ -1,14 +1,20 @@
 /**
- * Bearer-key authentication for `/v1`: resolves the principal every query is scoped by.
+ * Bearer-key authentication and authorization for `/v1`: resolves the principal every
+ * query is scoped by, and checks the permission each route declares in its config.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import { authenticate, type Principal } from '../services/tenants.js';
+import type { Permission, Principal } from '../services/access.js';
+import { authenticate } from '../services/tenants.js';
 import type { Store } from '../store/store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The permission a `/v1` route needs (every `/v1` route declares one). */
+    permission?: Permission;
   }
 }
 
@@ -18,13 +24,35 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-/** Authenticates every `/v1` request before its body is read. */
+/** Throws 403 `missing_permission` unless the principal holds `permission`. */
+export function requirePermission(principal: Principal, permission: Permission): void {
+  if (principal.permissions.has(permission)) return;
+  const why = principal.identityId !== null || principal.role === 'agent'
+    ? ' (keys scoped to an identity, and keys acting as an agent member, never hold administrative permissions)'
+    : '';
+  throw new AppError('missing_permission', `This key lacks the \`${permission}\` permission${why}.`);
+}
+
+const isV1 = (url: string) => url.startsWith('/v1/') || url === '/v1';
+
+/**
+ * Authenticates every `/v1` request and checks its route's permission before the body
+ * is read. A `/v1` route registered without a permission fails at startup.
+ */
 export function installAuth(app: FastifyInstance, store: Store): void {
   app.decorateRequest('principal', null);
+  app.addHook('onRoute', (route) => {
+    if (isV1(route.url) && !(route.config as { permission?: Permission } | undefined)?.permission) {
+      throw new Error(`route ${route.method} ${route.url} declares no permission`);
+    }
+  });
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    if (!isV1(request.url)) return;
     const header = request.headers.authorization;
     const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    request.principal = await authenticate(store, key);
+    const principal = await authenticate(store, key);
+    request.principal = principal;
+    const permission = request.routeOptions.config.permission;
+    if (permission) requirePermission(principal, permission);
   });
 }

@@ -28,6 +28,9 @@ export function conversationView(row: ConversationRow): ConversationView {
     last_no_reply_at: s.last_no_reply_at,
     sla_due_at: s.sla_due_at,
     overdue: s.overdue,
+    starred: s.starred,
+    assigned_to: s.assigned_to,
+    is_blocked: row.is_blocked === 1,
   };
 }
 

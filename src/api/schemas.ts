@@ -89,6 +89,14 @@ export const Message = Type.Object({
 
 export const SlaTarget = Type.Union([Type.Literal('first_response'), Type.Literal('next_response')]);
 
+export const Actor = Type.Object({
+  member_id: Nullable(Id('mem'), { description: 'the member the key acts as, or null' }),
+  key_id: Id('key'),
+}, { description: 'who did it' });
+const ActorBy = Type.Object({ by: Actor });
+
+export const CallDirection = Direction;
+
 const EventBase = { id: Id('evt'), seq: Type.Integer(), conversation_id: Id('conv'), at: Timestamp };
 export const Event = Type.Union([
   Type.Object({ ...EventBase, type: Type.Literal('message'), data: MessageData }),
@@ -101,6 +109,26 @@ export const Event = Type.Union([
     waited_ms: Type.Integer({ description: 'from the send that armed the timer, ms' }), no_reply_at: Timestamp,
   }) }),
   Type.Object({ ...EventBase, type: Type.Literal('sla_breached'), data: Type.Object({ target: SlaTarget, due_at: Timestamp }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('read'), data: Type.Object({
+    updated_count: Type.Integer({ description: 'unread messages this cleared' }), by: Actor,
+  }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('unread'), data: Type.Object({ unread_count: Type.Integer({ description: 'the count after' }), by: Actor }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('starred'), data: ActorBy }),
+  Type.Object({ ...EventBase, type: Type.Literal('unstarred'), data: ActorBy }),
+  Type.Object({ ...EventBase, type: Type.Literal('assigned'), data: Type.Object({ assigned_to: Nullable(Id('mem')), by: Actor }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('note'), data: Type.Object({ note_id: Id('note'), text: Type.String(), author: Actor }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('call'), data: Type.Object({
+    call_id: Id('call'), direction: Direction, duration_s: Type.Integer({ description: 'seconds' }),
+    summary: Nullable(Type.String()), transcript: Nullable(Type.String()), recording_url: Nullable(Type.String()),
+    started_at: Timestamp, logged_by: Actor,
+  }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('suggestion_created'), data: Type.Object({
+    suggestion_id: Id('sug'), text: Type.String(), model: Nullable(Type.String()), agent: Nullable(Type.String()),
+  }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('suggestion_sent'), data: Type.Object({
+    suggestion_id: Id('sug'), text: Type.String({ description: 'the text sent' }), edited: Type.Boolean(), message_id: Id('msg'), by: Actor,
+  }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('suggestion_dismissed'), data: Type.Object({ suggestion_id: Id('sug'), by: Actor }) }),
 ], { $id: 'Event', description: 'timeline event, discriminated on `type`' });
 
 export const EventType = Type.Unsafe<EventTypeName>({ type: 'string', enum: [...EVENT_TYPES] });
@@ -128,6 +156,9 @@ const ConversationFields = {
   last_no_reply_at: Nullable(Timestamp, { description: 'when a no-reply timer last fired' }),
   sla_due_at: Nullable(Timestamp, { description: 'when a response is due under the SLA policy' }),
   overdue: Type.Boolean({ description: '`sla_due_at` passed without a response' }),
+  starred: Type.Boolean(),
+  assigned_to: Nullable(Id('mem'), { description: 'the assigned member' }),
+  is_blocked: Type.Boolean({ description: 'the counterpart matched a block rule when their mail arrived' }),
 };
 
 export const Conversation = Type.Object(ConversationFields, { $id: 'Conversation' });

@@ -90,6 +90,78 @@ export interface SlaBreachedData {
   readonly due_at: string;
 }
 
+/** Who did something: the key used and, when the key acts as a member, that member. */
+export interface Actor {
+  /** `mem_…` id, or null for a key that acts as no member. */
+  readonly member_id: string | null;
+  readonly key_id: string;
+}
+
+/** Payload of `read`: the inbound messages marked read. */
+export interface ReadData {
+  /** How many unread messages this cleared (the unread count before). */
+  readonly updated_count: number;
+  readonly by: Actor;
+}
+
+/** Payload of `unread`: the conversation marked unread again (or its count overridden). */
+export interface UnreadData {
+  /** The unread count after the change. */
+  readonly unread_count: number;
+  readonly by: Actor;
+}
+
+export interface AssignedData {
+  /** `mem_…` id, or null when unassigned. */
+  readonly assigned_to: string | null;
+  readonly by: Actor;
+}
+
+/** Payload of `note`: an internal note, never sent to the counterpart. */
+export interface NoteData {
+  readonly note_id: string;
+  readonly text: string;
+  readonly author: Actor;
+}
+
+/** Payload of `call`: a logged phone or video call, rendered inline with the messages. */
+export interface CallData {
+  readonly call_id: string;
+  readonly direction: Direction;
+  /** Seconds. */
+  readonly duration_s: number;
+  readonly summary: string | null;
+  readonly transcript: string | null;
+  readonly recording_url: string | null;
+  /** When the call started (RFC 3339); the event's `at`. */
+  readonly started_at: string;
+  readonly logged_by: Actor;
+}
+
+/** Payload of `suggestion_created`: an AI-drafted reply awaiting a human. */
+export interface SuggestionCreatedData {
+  readonly suggestion_id: string;
+  readonly text: string;
+  /** Provenance: the model and agent that drafted it, when given. */
+  readonly model: string | null;
+  readonly agent: string | null;
+}
+
+/** Payload of `suggestion_sent`: the draft went out, maybe edited. */
+export interface SuggestionSentData {
+  readonly suggestion_id: string;
+  /** The text that was sent. */
+  readonly text: string;
+  readonly edited: boolean;
+  readonly message_id: string;
+  readonly by: Actor;
+}
+
+export interface SuggestionDismissedData {
+  readonly suggestion_id: string;
+  readonly by: Actor;
+}
+
 /** The event union, discriminated on `type`. */
 export type EventBody =
   | { readonly type: 'message'; readonly data: MessageData }
@@ -99,12 +171,23 @@ export type EventBody =
   | { readonly type: 'archived'; readonly data: EmptyData }
   | { readonly type: 'unarchived'; readonly data: EmptyData }
   | { readonly type: 'no_reply_expired'; readonly data: NoReplyExpiredData }
-  | { readonly type: 'sla_breached'; readonly data: SlaBreachedData };
+  | { readonly type: 'sla_breached'; readonly data: SlaBreachedData }
+  | { readonly type: 'read'; readonly data: ReadData }
+  | { readonly type: 'unread'; readonly data: UnreadData }
+  | { readonly type: 'starred'; readonly data: { readonly by: Actor } }
+  | { readonly type: 'unstarred'; readonly data: { readonly by: Actor } }
+  | { readonly type: 'assigned'; readonly data: AssignedData }
+  | { readonly type: 'note'; readonly data: NoteData }
+  | { readonly type: 'call'; readonly data: CallData }
+  | { readonly type: 'suggestion_created'; readonly data: SuggestionCreatedData }
+  | { readonly type: 'suggestion_sent'; readonly data: SuggestionSentData }
+  | { readonly type: 'suggestion_dismissed'; readonly data: SuggestionDismissedData };
 
 export type EventType = EventBody['type'];
 
 export const EVENT_TYPES: readonly EventType[] = [
   'message', 'message_status', 'label_added', 'label_removed', 'archived', 'unarchived', 'no_reply_expired', 'sla_breached',
+  'read', 'unread', 'starred', 'unstarred', 'assigned', 'note', 'call', 'suggestion_created', 'suggestion_sent', 'suggestion_dismissed',
 ];
 
 /** A committed timeline entry. */

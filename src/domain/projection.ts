@@ -35,6 +35,9 @@ export interface ConversationSummary {
   readonly sla_target: SlaTarget | null;
   /** `sla_due_at` passed without a response. */
   readonly overdue: boolean;
+  readonly starred: boolean;
+  /** `mem_…` id of the assignee, or null. */
+  readonly assigned_to: string | null;
 }
 
 /** The organization's response targets, ms; null means no target. */
@@ -55,6 +58,7 @@ export function emptySummary(at: string): ConversationSummary {
   return {
     message_count: 0, unread_count: 0, latest_message: null, last_event_at: at, labels: [], archived: false,
     outbound_count: 0, no_reply_at: null, no_reply_since: null, last_no_reply_at: null, sla_due_at: null, sla_target: null, overdue: false,
+    starred: false, assigned_to: null,
   };
 }
 
@@ -70,6 +74,10 @@ export function emptySummary(at: string): ConversationSummary {
  * until the conversation has an outbound message, next response after); an outbound
  * message stops the SLA clock (clearing `overdue`) and arms the no-reply timer it
  * carries. `no_reply_expired` and `sla_breached` record that a timer fired.
+ *
+ * Inbox state: `read` clears the unread count, `unread` sets it; stars and assignment
+ * follow their events. These bookkeeping events leave `last_event_at` alone, so reading
+ * or assigning a conversation does not move it up the list.
  */
 export function applyEvent(s: ConversationSummary, event: EventBody & { readonly at: string }, ctx: ApplyContext = {}): ConversationSummary {
   const last_event_at = maxIso(s.last_event_at, event.at);
@@ -110,6 +118,22 @@ export function applyEvent(s: ConversationSummary, event: EventBody & { readonly
       return { ...s, last_event_at, no_reply_at: null, no_reply_since: null, last_no_reply_at: event.at };
     case 'sla_breached':
       return { ...s, last_event_at, overdue: true };
+    case 'read':
+      return { ...s, unread_count: 0 };
+    case 'unread':
+      return { ...s, unread_count: event.data.unread_count };
+    case 'starred':
+      return { ...s, starred: true };
+    case 'unstarred':
+      return { ...s, starred: false };
+    case 'assigned':
+      return { ...s, assigned_to: event.data.assigned_to };
+    case 'note':
+    case 'call':
+    case 'suggestion_created':
+    case 'suggestion_sent':
+    case 'suggestion_dismissed':
+      return { ...s, last_event_at };
   }
 }
 

@@ -10,12 +10,9 @@ import { isId, newId } from '../ids.js';
 import { nextSeqs } from '../store/sequences.js';
 import type { Db, Store } from '../store/store.js';
 import { findApiKey, insertApiKey, insertOrganization, listOrganizations, touchApiKey } from '../store/tenants.js';
+import { effectivePermissions, parsePermissions, type Permission, type Principal, type Role } from './access.js';
 
-/** Who is calling: the org every query is scoped to, and the key used. */
-export interface Principal {
-  readonly orgId: string;
-  readonly keyId: string;
-}
+export type { Principal } from './access.js';
 
 export interface CreatedKey {
   readonly id: string;
@@ -29,13 +26,23 @@ function hashSecret(secret: string): Buffer {
   return crypto.createHash('sha256').update(secret).digest();
 }
 
-/** Creates an API key for the org and returns the key once. */
-export async function createApiKey(db: Db, orgId: string, name: string): Promise<CreatedKey> {
+/** What a new key may do; all omitted means an org-wide key with every permission. */
+export interface KeyGrant {
+  readonly memberId?: string | null;
+  readonly identityId?: string | null;
+  /** null or omitted: every permission. */
+  readonly permissions?: readonly Permission[] | null;
+}
+
+/** Creates an API key for the org and returns the key once. The caller checks the grant's ids belong to the org. */
+export async function createApiKey(db: Db, orgId: string, name: string, grant: KeyGrant = {}): Promise<CreatedKey> {
   const id = newId('key');
   const secret = crypto.randomBytes(32).toString('base64url');
   await insertApiKey(db, {
     id, org_id: orgId, name, secret_hash: hashSecret(secret).toString('hex'),
     created_at: new Date().toISOString(), last_used_at: null, revoked_at: null,
+    member_id: grant.memberId ?? null, identity_id: grant.identityId ?? null,
+    permissions: grant.permissions ? JSON.stringify([...new Set(grant.permissions)]) : null,
   });
   return { id, key: `sb_${id}_${secret}` };
 }
@@ -95,5 +102,9 @@ export async function authenticate(store: Store, key: string | undefined): Promi
   if (!row.last_used_at || now - Date.parse(row.last_used_at) > TOUCH_INTERVAL_MS) {
     await touchApiKey(store.db, id, new Date(now).toISOString());
   }
-  return { orgId: row.org_id, keyId: row.id };
+  const role = (row.role ?? null) as Role | null;
+  return {
+    orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId: row.identity_id,
+    permissions: effectivePermissions(parsePermissions(row.permissions), role, row.identity_id !== null),
+  };
 }

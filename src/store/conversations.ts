@@ -1,9 +1,11 @@
 /**
  * Conversation rows: creation, scoped reads and the keyset-paged list.
  */
+import { sql, type SelectQueryBuilder } from 'kysely';
 import { emptySummary } from '../domain/projection.js';
 import { subjectKey } from '../domain/threading.js';
 import { newId } from '../ids.js';
+import type { Database } from './schema.js';
 import type { Db } from './store.js';
 import { summaryColumns, type ConversationRow } from './timeline.js';
 
@@ -65,6 +67,17 @@ export interface ConversationFilter {
   readonly until?: string;
   /** Past (true) or not past (false) the SLA deadline. */
   readonly overdue?: boolean;
+  readonly starred?: boolean;
+  /** Has unread messages (true) or none (false). */
+  readonly unread?: boolean;
+  /** Carries this label. */
+  readonly label?: string;
+  /** Assigned to this member, or to nobody (`null`). */
+  readonly assignedTo?: string | null;
+  /** Not assigned to this member (unassigned, or someone else's). */
+  readonly notAssignedTo?: string;
+  /** Counterpart blocked by a contact rule (true) or not (false); undefined means both. */
+  readonly isBlocked?: boolean;
 }
 
 export interface ConversationPageQuery extends ConversationFilter {
@@ -73,34 +86,62 @@ export interface ConversationPageQuery extends ConversationFilter {
   readonly after?: { readonly lastEventAt: string; readonly id: string };
 }
 
+/** `LIKE` pattern text with its wildcards escaped (escape character `\`). */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+type ConversationQuery = SelectQueryBuilder<Database, 'conversations', object>;
+
+/** Narrows a query on `conversations` to the org and a filter (shared by lists and counts). */
+export function whereFilter<Q extends ConversationQuery>(query: Q, orgId: string, q: ConversationFilter): Q {
+  let out = query.where('conversations.org_id', '=', orgId) as Q;
+  const where = (f: (q: Q) => unknown) => { out = f(out) as Q; };
+  if (q.identityId) where((x) => x.where('identity_id', '=', q.identityId!));
+  if (q.archived !== undefined) where((x) => x.where('archived', '=', q.archived ? 1 : 0));
+  if (q.overdue !== undefined) where((x) => x.where('overdue', '=', q.overdue ? 1 : 0));
+  if (q.starred !== undefined) where((x) => x.where('starred', '=', q.starred ? 1 : 0));
+  if (q.unread !== undefined) where((x) => x.where('unread_count', q.unread ? '>' : '=', 0));
+  if (q.isBlocked !== undefined) where((x) => x.where('is_blocked', '=', q.isBlocked ? 1 : 0));
+  if (q.assignedTo !== undefined) {
+    where((x) => (q.assignedTo === null ? x.where('assigned_to', 'is', null) : x.where('assigned_to', '=', q.assignedTo!)));
+  }
+  if (q.notAssignedTo !== undefined) {
+    where((x) => x.where((eb) => eb.or([eb('assigned_to', 'is', null), eb('assigned_to', '!=', q.notAssignedTo!)])));
+  }
+  if (q.label !== undefined) {
+    // `labels` is a JSON array of strings: match the label's JSON form, quotes included.
+    const pattern = `%${likeLiteral(JSON.stringify(q.label))}%`;
+    where((x) => x.where(sql<boolean>`labels like ${pattern} escape '\\'`));
+  }
+  if (q.since) where((x) => x.where('last_event_at', '>=', q.since!));
+  if (q.until) where((x) => x.where('last_event_at', '<', q.until!));
+  if (q.with) {
+    const address = q.with;
+    where((x) => x.where((eb) => eb.exists(
+      eb.selectFrom('conversation_participants as p').select('p.address')
+        .whereRef('p.conversation_id', '=', 'conversations.id')
+        .where('p.org_id', '=', orgId).where('p.address', '=', address),
+    )));
+  }
+  if (q.withDomain) {
+    const domain = q.withDomain;
+    where((x) => x.where((eb) => eb.exists(
+      eb.selectFrom('conversation_participants as p').select('p.address')
+        .whereRef('p.conversation_id', '=', 'conversations.id')
+        .where('p.org_id', '=', orgId)
+        .where((w) => w.or([w('p.domain', '=', domain), w('p.domain', 'like', `%.${likeLiteral(domain)}`)])),
+    )));
+  }
+  return out;
+}
+
 /**
  * Newest activity first, keyset-paged on (`last_event_at`, `id`); returns up to
  * `limit + 1` rows so the caller can tell whether another page follows.
  */
 export async function listConversations(db: Db, orgId: string, q: ConversationPageQuery): Promise<ConversationRow[]> {
-  let query = db.selectFrom('conversations').selectAll().where('org_id', '=', orgId);
-  if (q.identityId) query = query.where('identity_id', '=', q.identityId);
-  if (q.archived !== undefined) query = query.where('archived', '=', q.archived ? 1 : 0);
-  if (q.overdue !== undefined) query = query.where('overdue', '=', q.overdue ? 1 : 0);
-  if (q.since) query = query.where('last_event_at', '>=', q.since);
-  if (q.until) query = query.where('last_event_at', '<', q.until);
-  if (q.with) {
-    const address = q.with;
-    query = query.where((eb) => eb.exists(
-      eb.selectFrom('conversation_participants as p').select('p.address')
-        .whereRef('p.conversation_id', '=', 'conversations.id')
-        .where('p.org_id', '=', orgId).where('p.address', '=', address),
-    ));
-  }
-  if (q.withDomain) {
-    const domain = q.withDomain;
-    query = query.where((eb) => eb.exists(
-      eb.selectFrom('conversation_participants as p').select('p.address')
-        .whereRef('p.conversation_id', '=', 'conversations.id')
-        .where('p.org_id', '=', orgId)
-        .where((w) => w.or([w('p.domain', '=', domain), w('p.domain', 'like', `%.${domain}`)])),
-    ));
-  }
+  let query = whereFilter(db.selectFrom('conversations').selectAll(), orgId, q);
   if (q.after) {
     const { lastEventAt, id } = q.after;
     query = query.where((eb) => eb.or([
@@ -109,4 +150,15 @@ export async function listConversations(db: Db, orgId: string, q: ConversationPa
     ]));
   }
   return query.orderBy('last_event_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+}
+
+/** How many conversations match a filter, and how many of those have unread messages. */
+export async function countConversations(db: Db, orgId: string, q: ConversationFilter): Promise<{ total: number; unread: number }> {
+  const row = await whereFilter(db.selectFrom('conversations'), orgId, q)
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('total'),
+      eb.fn.sum<number | string | null>(sql`case when unread_count > 0 then 1 else 0 end`).as('unread'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { total: Number(row.total), unread: Number(row.unread ?? 0) };
 }

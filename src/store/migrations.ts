@@ -309,5 +309,89 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await db.schema.createIndex('webhook_attempts_delivery').on('webhook_attempts').columns(['delivery_id', 'id']).execute();
     },
   },
+  '0003_inbox': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Members (staff) and what a key may do: act as a member, see one identity, hold a permission list.
+      await db.schema.createTable('members')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('email', t.key, (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .addUniqueConstraint('members_org_email', ['org_id', 'email'])
+        .execute();
+      for (const name of ['member_id', 'identity_id', 'permissions']) {
+        await db.schema.alterTable('api_keys').addColumn(name, name === 'permissions' ? 'text' : t.key).execute();
+      }
+
+      // Inbox projections (SPEC section 3).
+      await db.schema.alterTable('conversations').addColumn('starred', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('conversations').addColumn('assigned_to', t.key).execute();
+      await db.schema.alterTable('conversations').addColumn('is_blocked', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+
+      // Contact enrichment and contact rules.
+      for (const name of ['company', 'position', 'headline', 'avatar_url']) {
+        await db.schema.alterTable('contacts').addColumn(name, 'text').execute();
+      }
+      await db.schema.alterTable('contacts').addColumn('attributes', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+      await db.schema.createIndex('contacts_org').on('contacts').columns(['org_id', 'id']).execute();
+      await db.schema.createTable('contact_rules')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('identity_id', t.key)
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('pattern', t.key, (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('contact_rules_org').on('contact_rules').columns(['org_id', 'id']).execute();
+
+      // AI-drafted replies and the training pairs human sends leave behind.
+      await db.schema.createTable('suggestions')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('model', 'text')
+        .addColumn('agent', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('sent_message_id', t.key)
+        .addColumn('sent_text', 'text')
+        .addColumn('edited', 'integer')
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('suggestions_conversation').on('suggestions').columns(['conversation_id', 'id']).execute();
+      await db.schema.createTable('training_pairs')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('suggestion_id', t.key, (c) => c.notNull())
+        .addColumn('message_id', t.key, (c) => c.notNull())
+        .addColumn('draft', 'text', (c) => c.notNull())
+        .addColumn('sent_text', 'text', (c) => c.notNull())
+        .addColumn('edited', 'integer', (c) => c.notNull())
+        .addColumn('model', 'text')
+        .addColumn('agent', 'text')
+        .addColumn('sent_by_member_id', t.key)
+        .addColumn('sent_by_key_id', t.key, (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('training_pairs_org').on('training_pairs').columns(['org_id', 'id']).execute();
+
+      // Saved views (the built-in ones are not rows).
+      await db.schema.createTable('views')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('filter', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('views_org').on('views').columns(['org_id', 'id']).execute();
+    },
+  },
 };
 }

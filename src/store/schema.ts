@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Table shapes, shared by every dialect. Portable column types only: timestamps are
  * RFC 3339 UTC text (fixed width, so they sort as text), booleans are 0/1 integers and
@@ -19,6 +21,24 @@ export interface ApiKeysTable {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** The member the key acts as (assignment `me`, training-pair authorship); null for an org key. */
+  member_id: string | null;
+  /** The one identity the key sees; null for an org-wide key. */
+  identity_id: string | null;
+  /** JSON array of permissions; null grants every permission. */
+  permissions: string | null;
+}
+
+export interface MembersTable {
+  id: string;
+  org_id: string;
+  /** Lower-cased; unique in the organization. */
+  email: string;
+  name: string | null;
+  /** `owner` | `admin` | `agent` */
+  role: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface IdentitiesTable {
@@ -50,6 +70,12 @@ export interface ContactsTable {
   id: string;
   org_id: string;
   display_name: string | null;
+  company: string | null;
+  position: string | null;
+  headline: string | null;
+  avatar_url: string | null;
+  /** JSON object of custom attributes. */
+  attributes: Generated<string>;
   created_at: string;
   updated_at: string;
 }
@@ -95,6 +121,69 @@ export interface ConversationsTable {
   /** `first_response` | `next_response` while `sla_due_at` is set. */
   sla_target: string | null;
   overdue: number;
+  // inbox projections (migration 0003)
+  starred: number;
+  /** `mem_…` id or null. */
+  assigned_to: string | null;
+  /** The counterpart matched a block rule when its mail arrived. */
+  is_blocked: number;
+}
+
+export interface ContactRulesTable {
+  id: string;
+  org_id: string;
+  /** null: the rule applies to every identity of the organization. */
+  identity_id: string | null;
+  /** `block` | `allow` */
+  action: string;
+  /** `address` | `domain` | `number_prefix` */
+  kind: string;
+  /** Lower-cased address, domain, or E.164 prefix. */
+  pattern: string;
+  created_at: string;
+}
+
+export interface SuggestionsTable {
+  id: string;
+  org_id: string;
+  conversation_id: string;
+  text: string;
+  model: string | null;
+  agent: string | null;
+  /** `pending` | `sent` | `dismissed` */
+  status: string;
+  sent_message_id: string | null;
+  sent_text: string | null;
+  /** 0/1 once sent. */
+  edited: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TrainingPairsTable {
+  id: string;
+  org_id: string;
+  conversation_id: string;
+  suggestion_id: string;
+  message_id: string;
+  draft: string;
+  sent_text: string;
+  edited: number;
+  model: string | null;
+  agent: string | null;
+  sent_by_member_id: string | null;
+  sent_by_key_id: string;
+  created_at: string;
+}
+
+export interface ViewsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  /** JSON: the conversation-list filter. */
+  filter: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface TimersTable {
@@ -235,6 +324,11 @@ export interface IdempotencyKeysTable {
 export interface Database {
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
+  members: MembersTable;
+  contact_rules: ContactRulesTable;
+  suggestions: SuggestionsTable;
+  training_pairs: TrainingPairsTable;
+  views: ViewsTable;
   identities: IdentitiesTable;
   channel_accounts: ChannelAccountsTable;
   contacts: ContactsTable;

@@ -20,9 +20,14 @@ export async function insertApiKey(db: Db, row: ApiKeyRow): Promise<void> {
   await db.insertInto('api_keys').values(row).execute();
 }
 
-/** A key by id, revoked or not; the caller checks the secret and revocation. */
-export async function findApiKey(db: Db, id: string): Promise<ApiKeyRow | undefined> {
-  return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+/**
+ * A key by id, revoked or not, with the role of the member it acts as (null for none);
+ * the caller checks the secret and revocation.
+ */
+export async function findApiKey(db: Db, id: string): Promise<(ApiKeyRow & { role: string | null }) | undefined> {
+  return db.selectFrom('api_keys').leftJoin('members', 'members.id', 'api_keys.member_id')
+    .selectAll('api_keys').select('members.role')
+    .where('api_keys.id', '=', id).executeTakeFirst();
 }
 
 export async function touchApiKey(db: Db, id: string, at: string): Promise<void> {

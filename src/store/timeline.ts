@@ -39,6 +39,8 @@ export function summaryOf(row: ConversationRow): ConversationSummary {
     sla_due_at: row.sla_due_at,
     sla_target: row.sla_target as ConversationSummary['sla_target'],
     overdue: row.overdue === 1,
+    starred: row.starred === 1,
+    assigned_to: row.assigned_to,
   };
 }
 
@@ -61,6 +63,8 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
     sla_due_at: s.sla_due_at,
     sla_target: s.sla_target,
     overdue: s.overdue ? 1 : 0,
+    starred: s.starred ? 1 : 0,
+    assigned_to: s.assigned_to,
   };
 }
 

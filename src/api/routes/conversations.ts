@@ -2,6 +2,7 @@
  * Conversations: list, snapshot, timeline pages, labels and archive, and send by
  * conversation id (SPEC section 6).
  */
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { isoNow } from '../../clock.js';
 import type { TimelineEvent } from '../../domain/events.js';
@@ -9,9 +10,11 @@ import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
-import { findConversation, listConversations, countOverdue } from '../../store/conversations.js';
+import { listConversations, countOverdue } from '../../store/conversations.js';
 import { listEvents } from '../../store/timeline.js';
 import { principalOf } from '../auth.js';
+import { FilterFields, toStoreFilter } from '../conversation-filter.js';
+import { identityScope, visibleConversation } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { conversationView, messageView } from '../presenters.js';
 import {
@@ -23,16 +26,7 @@ import { loadMessageViews, sendResponse, SendReplyBody, SendResponse } from './m
 /** Events embedded in a snapshot before paging is needed. */
 export const SNAPSHOT_EVENTS = 100;
 
-const ListQuery = Type.Object({
-  identity_id: Type.Optional(Type.String({ maxLength: 100 })),
-  archived: Type.Optional(Type.Boolean()),
-  with: Type.Optional(Type.String({ maxLength: 320, description: 'exact participant address' })),
-  with_domain: Type.Optional(Type.String({ maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'participant domain or parent domain' })),
-  since: Type.Optional(Type.String({ format: 'date-time', description: 'last_event_at >= since' })),
-  until: Type.Optional(Type.String({ format: 'date-time', description: 'last_event_at < until' })),
-  overdue: Type.Optional(Type.Boolean({ description: 'only conversations past (true) or not past (false) their SLA deadline' })),
-  ...PageQuery,
-});
+const ListQuery = Type.Object({ ...FilterFields, ...PageQuery });
 
 const TimelineQuery = Type.Object({
   order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
@@ -65,66 +59,50 @@ const Typing = Type.Object({
   at: Type.String({ format: 'date-time' }),
 });
 
-/**
- * An RFC 3339 time as the store's UTC form. The schema's `date-time` format admits what
- * JavaScript dates cannot hold (a leap second, `23:59:60`); those are a 400 here.
- */
-function instant(value: string, param: string): string {
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new AppError('validation_failed', `${param} is not a time JavaScript can represent.`, { param });
-  return new Date(t).toISOString();
-}
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
 export function conversationRoutes(app: Api, { store, clock }: ApiContext): void {
-  const load = async (orgId: string, id: string) => {
-    const row = isId('conv', id) ? await findConversation(store.db, orgId, id) : undefined;
-    if (!row) throw notFound('conversation');
-    return row;
-  };
+  const load = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
 
   app.get('/v1/conversations', {
+    config: { permission: 'conversations:read' },
     schema: { tags: ['conversations'], summary: 'List conversations, newest activity first', querystring: ListQuery, response: { 200: Page(Conversation), ...errors } },
   }, async (request) => {
-    const { orgId } = principalOf(request);
-    const q = request.query;
-    const limit = q.limit ?? DEFAULT_LIMIT;
-    if (q.identity_id !== undefined && !isId('idn', q.identity_id)) return { data: [], next_cursor: null, has_more: false };
-    const after = q.cursor ? decodeCursor(q.cursor, { t: 'string', id: 'string' }) : undefined;
-    const rows = await listConversations(store.db, orgId, {
-      identityId: q.identity_id, archived: q.archived, with: q.with?.trim().toLowerCase(),
-      withDomain: q.with_domain?.toLowerCase().replace(/^\.+/, ''),
-      since: q.since ? instant(q.since, 'since') : undefined,
-      until: q.until ? instant(q.until, 'until') : undefined,
-      overdue: q.overdue,
-      limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
+    const principal = principalOf(request);
+    const { limit = DEFAULT_LIMIT, cursor, ...params } = request.query;
+    const filter = toStoreFilter(principal, params);
+    if (!filter) return { data: [], next_cursor: null, has_more: false };
+    const after = cursor ? decodeCursor(cursor, { t: 'string', id: 'string' }) : undefined;
+    const rows = await listConversations(store.db, principal.orgId, {
+      ...filter, limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
     });
     return page(rows, limit, conversationView, (r) => ({ t: r.last_event_at, id: r.id }));
   });
 
   app.get('/v1/conversations/overdue/count', {
+    config: { permission: 'conversations:read' },
     schema: {
       tags: ['sla'], summary: 'How many conversations are past their SLA deadline',
       querystring: Type.Object({ identity_id: Type.Optional(Type.String({ maxLength: 100 })) }),
       response: { 200: Type.Object({ count: Type.Integer() }), ...errors },
     },
   }, async (request) => {
-    const { orgId } = principalOf(request);
-    const { identity_id } = request.query;
-    if (identity_id !== undefined && !isId('idn', identity_id)) return { count: 0 };
-    return { count: await countOverdue(store.db, orgId, identity_id) };
+    const principal = principalOf(request);
+    const identityId = identityScope(principal, request.query.identity_id);
+    if (identityId !== undefined && !isId('idn', identityId)) return { count: 0 };
+    return { count: await countOverdue(store.db, principal.orgId, identityId) };
   });
 
   app.get('/v1/conversations/:id', {
+    config: { permission: 'conversations:read' },
     schema: {
       tags: ['conversations'], summary: 'Conversation snapshot with its timeline', params: IdParams,
       querystring: Type.Object({ identity_id: Type.Optional(Type.String({ maxLength: 100 })) }),
       response: { 200: ConversationSnapshot, ...errors },
     },
   }, async (request) => {
-    const { orgId } = principalOf(request);
-    const row = await load(orgId, request.params.id);
+    const row = await load(request, request.params.id);
     if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
@@ -132,10 +110,10 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
   });
 
   app.get('/v1/conversations/:id/events', {
+    config: { permission: 'conversations:read' },
     schema: { tags: ['conversations'], summary: 'Timeline events, paged', params: IdParams, querystring: EventsQuery, response: { 200: Page(Event), ...errors } },
   }, async (request) => {
-    const { orgId } = principalOf(request);
-    const row = await load(orgId, request.params.id);
+    const row = await load(request, request.params.id);
     const { limit = DEFAULT_LIMIT, order = 'asc', cursor, types } = request.query;
     const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
     const events = await listEvents(store.db, { conversationId: row.id, order, limit, types, after });
@@ -143,10 +121,11 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
   });
 
   app.get('/v1/conversations/:id/messages', {
+    config: { permission: 'conversations:read' },
     schema: { tags: ['conversations'], summary: 'Messages of a conversation, paged', params: IdParams, querystring: TimelineQuery, response: { 200: Page(Message), ...errors } },
   }, async (request) => {
     const { orgId } = principalOf(request);
-    const row = await load(orgId, request.params.id);
+    const row = await load(request, request.params.id);
     const { limit = DEFAULT_LIMIT, order = 'asc', cursor } = request.query;
     const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
     const events = await listEvents(store.db, { conversationId: row.id, order, limit, types: ['message'], after });
@@ -155,12 +134,13 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     return { ...p, data: views };
   });
 
-  const patch = async (orgId: string, id: string, body: ConversationPatch) => {
-    await load(orgId, id);
-    return conversationView(await patchConversation(store, orgId, id, body));
+  const patch = async (request: FastifyRequest, id: string, body: ConversationPatch) => {
+    await load(request, id);
+    return conversationView(await patchConversation(store, principalOf(request).orgId, id, body));
   };
 
   app.patch('/v1/conversations/:id', {
+    config: { permission: 'conversations:write' },
     schema: { tags: ['conversations'], summary: 'Change archived or labels', params: IdParams, body: PatchBody, response: { 200: Conversation, ...errors } },
   }, async (request) => {
     const { orgId } = principalOf(request);
@@ -168,25 +148,29 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     if (body.archived === undefined && body.labels === undefined) {
       throw new AppError('no_valid_fields', 'The body changes nothing: send `archived` or `labels`.');
     }
-    return patch(orgId, request.params.id, body);
+    return patch(request, request.params.id, body);
   });
 
   app.post('/v1/conversations/:id/labels', {
+    config: { permission: 'conversations:write' },
     schema: { tags: ['conversations'], summary: 'Add labels', params: IdParams, body: LabelsBody, response: { 200: Conversation, ...errors } },
-  }, async (request) => patch(principalOf(request).orgId, request.params.id, { add_labels: request.body.labels }));
+  }, async (request) => patch(request, request.params.id, { add_labels: request.body.labels }));
 
   app.delete('/v1/conversations/:id/labels', {
+    config: { permission: 'conversations:write' },
     schema: { tags: ['conversations'], summary: 'Remove labels (`?label=a&label=b`)', params: IdParams, querystring: LabelsQuery, response: { 200: Conversation, ...errors } },
   }, async (request) => {
     const labels = ([] as string[]).concat(request.query.label);
-    return patch(principalOf(request).orgId, request.params.id, { remove_labels: labels });
+    return patch(request, request.params.id, { remove_labels: labels });
   });
 
   app.post('/v1/conversations/:id/archive', {
+    config: { permission: 'conversations:write' },
     schema: { tags: ['conversations'], summary: 'Archive or unarchive', params: IdParams, body: ArchiveBody, response: { 200: Conversation, ...errors } },
-  }, async (request) => patch(principalOf(request).orgId, request.params.id, { archived: request.body.archived }));
+  }, async (request) => patch(request, request.params.id, { archived: request.body.archived }));
 
   app.post('/v1/conversations/:id/typing', {
+    config: { permission: 'conversations:write' },
     schema: {
       tags: ['conversations'], summary: 'Typing indicator: sent to live subscribers (and the channel, where it has one), never stored',
       params: IdParams, body: TypingBody, response: { 202: Typing, ...errors },
@@ -195,7 +179,7 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     preValidation: async (request) => { request.body ??= {}; },
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
-    const row = await load(orgId, request.params.id);
+    const row = await load(request, request.params.id);
     const signal = {
       type: 'typing' as const, conversation_id: row.id, state: request.body.state ?? 'started',
       direction: 'outbound' as const, at: isoNow(clock),
@@ -205,14 +189,14 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
   });
 
   app.post('/v1/conversations/:id/messages', {
-    config: { idempotent: true },
+    config: { idempotent: true, permission: 'messages:send' },
     schema: {
       tags: ['messages'], summary: 'Reply by conversation id', params: IdParams, body: SendReplyBody,
       response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
-    const row = await load(orgId, request.params.id);
+    const row = await load(request, request.params.id);
     const result = await sendReply(store, orgId, row.id, request.body, clock);
     return sendResponse(store, orgId, result, reply);
   });

@@ -58,6 +58,7 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
   });
 
   app.get('/v1/events/stream', {
+    config: { permission: 'events:read' },
     schema: {
       tags: ['events'], summary: 'Live stream of the change feed (Server-Sent Events)', querystring: StreamQuery,
       produces: ['text/event-stream'], response: { 400: Problem, 401: Problem },

@@ -27,6 +27,7 @@ const FeedPage = Type.Object({
 
 export function eventRoutes(app: Api, { store }: ApiContext): void {
   app.get('/v1/events', {
+    config: { permission: 'events:read' },
     schema: {
       tags: ['events'], summary: 'Change feed: the organization\'s events in commit order', querystring: FeedQuery,
       response: { 200: FeedPage, 400: Problem, 401: Problem },

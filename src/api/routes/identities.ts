@@ -47,7 +47,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   };
 
   app.post('/v1/identities', {
-    config: { idempotent: true },
+    config: { idempotent: true, permission: 'identities:write' },
     schema: { tags: ['identities'], summary: 'Create an identity', body: IdentityCreate, response: { 201: Identity, ...errors, 409: Problem } },
   }, async (request, reply) => {
     const row = await createIdentity(store, principalOf(request).orgId, request.body);
@@ -55,6 +55,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   });
 
   app.get('/v1/identities', {
+    config: { permission: 'identities:read' },
     schema: { tags: ['identities'], summary: 'List identities', querystring: Type.Object(PageQuery), response: { 200: Page(Identity), ...errors } },
   }, async (request) => {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
@@ -64,10 +65,12 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   });
 
   app.get('/v1/identities/:id', {
+    config: { permission: 'identities:read' },
     schema: { tags: ['identities'], summary: 'One identity', params: IdParams, response: { 200: Identity, ...errors } },
   }, async (request) => identityView(await getIdentity(store.db, principalOf(request).orgId, identityId(request.params.id))));
 
   app.patch('/v1/identities/:id', {
+    config: { permission: 'identities:write' },
     schema: { tags: ['identities'], summary: 'Change an identity', params: IdParams, body: IdentityPatch, response: { 200: Identity, ...errors, 409: Problem } },
   }, async (request) => {
     const id = identityId(request.params.id);
@@ -79,6 +82,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   });
 
   app.delete('/v1/identities/:id', {
+    config: { permission: 'identities:write' },
     schema: { tags: ['identities'], summary: 'Delete an identity with its mailboxes and conversations', params: IdParams, response: { 204: Type.Null(), ...errors } },
   }, async (request, reply) => {
     await deleteIdentity(store, principalOf(request).orgId, identityId(request.params.id));
@@ -86,7 +90,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   });
 
   app.post('/v1/mailboxes', {
-    config: { idempotent: true },
+    config: { idempotent: true, permission: 'identities:write' },
     schema: { tags: ['mailboxes'], summary: 'Create a mailbox for an identity', body: MailboxCreate, response: { 201: Mailbox, ...errors, 409: Problem } },
   }, async (request, reply) => {
     const b = request.body;
@@ -98,6 +102,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   });
 
   app.get('/v1/mailboxes', {
+    config: { permission: 'identities:read' },
     schema: {
       tags: ['mailboxes'], summary: 'List mailboxes',
       querystring: Type.Object({ identity_id: Type.Optional(Type.String({ maxLength: 100 })), ...PageQuery }),
@@ -111,10 +116,12 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   });
 
   app.get('/v1/mailboxes/:id', {
+    config: { permission: 'identities:read' },
     schema: { tags: ['mailboxes'], summary: 'One mailbox', params: IdParams, response: { 200: Mailbox, ...errors } },
   }, async (request) => mailboxView(await getMailbox(store.db, principalOf(request).orgId, mailboxId(request.params.id))));
 
   app.patch('/v1/mailboxes/:id', {
+    config: { permission: 'identities:write' },
     schema: { tags: ['mailboxes'], summary: 'Change a mailbox (display name, SMTP relay)', params: IdParams, body: MailboxPatch, response: { 200: Mailbox, ...errors } },
   }, async (request) => {
     const id = mailboxId(request.params.id);
@@ -126,6 +133,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   });
 
   app.delete('/v1/mailboxes/:id', {
+    config: { permission: 'identities:write' },
     schema: { tags: ['mailboxes'], summary: 'Delete a mailbox', params: IdParams, response: { 204: Type.Null(), ...errors } },
   }, async (request, reply) => {
     await deleteMailbox(store, principalOf(request).orgId, mailboxId(request.params.id));

@@ -35,6 +35,7 @@ function headerRecipients(raw: Buffer): string[] {
 
 export function inboundRoutes(app: Api, { store, config, clock }: ApiContext): void {
   app.post('/v1/inbound/email', {
+    config: { permission: 'inbound:write' },
     bodyLimit: config.maxMessageBytes,
     schema: {
       tags: ['inbound'],

@@ -75,7 +75,7 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 404: Problem };
 
   app.post('/v1/messages', {
-    config: { idempotent: true },
+    config: { idempotent: true, permission: 'messages:send' },
     schema: {
       tags: ['messages'], summary: 'Send a first message (opens a conversation)', body: FirstMessageBody,
       response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
@@ -92,6 +92,7 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
   });
 
   app.get('/v1/messages/:id', {
+    config: { permission: 'conversations:read' },
     schema: { tags: ['messages'], summary: 'One message', params: IdParams, response: { 200: Message, ...errors } },
   }, async (request) => {
     const { orgId } = principalOf(request);
@@ -101,6 +102,7 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
   });
 
   app.get('/v1/messages/:id/raw', {
+    config: { permission: 'conversations:read' },
     schema: { tags: ['messages'], summary: 'The raw RFC 5322 message (message/rfc822)', params: IdParams, response: { 200: Binary, ...errors } },
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
@@ -113,6 +115,7 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
   });
 
   app.get('/v1/media/:id', {
+    config: { permission: 'conversations:read' },
     schema: { tags: ['messages'], summary: 'Download an attachment', params: IdParams, response: { 200: Binary, ...errors } },
   }, async (request, reply) => {
     const { orgId } = principalOf(request);

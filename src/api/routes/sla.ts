@@ -28,10 +28,12 @@ const SlaPolicy = Type.Object({
 
 export function slaRoutes(app: Api, { store, clock }: ApiContext): void {
   app.get('/v1/sla', {
+    config: { permission: 'conversations:read' },
     schema: { tags: ['sla'], summary: 'The SLA policy', response: { 200: SlaPolicy, 401: Problem } },
   }, async (request) => getSlaPolicy(store.db, principalOf(request).orgId));
 
   app.put('/v1/sla', {
+    config: { permission: 'settings:manage' },
     schema: { tags: ['sla'], summary: 'Replace the SLA policy', body: SlaBody, response: { 200: SlaPolicy, 400: Problem, 401: Problem } },
   }, async (request) => {
     const { orgId } = principalOf(request);

@@ -106,7 +106,7 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
   };
 
   app.post('/v1/webhook_endpoints', {
-    config: { idempotent: true },
+    config: { idempotent: true, permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'Register a webhook endpoint (its secret is shown once)', body: CreateBody, response: { 201: EndpointWithSecret, ...errors, 422: Problem } },
   }, async (request, reply) => {
     const row = await createEndpoint(store, principalOf(request).orgId, request.body, listenerPorts(), clock);
@@ -114,6 +114,7 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
   });
 
   app.get('/v1/webhook_endpoints', {
+    config: { permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'List webhook endpoints, newest first', querystring: Type.Object(PageQuery), response: { 200: Page(Endpoint), ...errors } },
   }, async (request) => {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
@@ -123,10 +124,12 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
   });
 
   app.get('/v1/webhook_endpoints/:id', {
+    config: { permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'A webhook endpoint', params: IdParams, response: { 200: Endpoint, ...errors } },
   }, async (request) => endpointView(await load(principalOf(request).orgId, request.params.id)));
 
   app.patch('/v1/webhook_endpoints/:id', {
+    config: { permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'Change a webhook endpoint (enable it again after it was disabled)', params: IdParams, body: PatchBody, response: { 200: Endpoint, ...errors, 422: Problem } },
   }, async (request) => {
     const { orgId } = principalOf(request);
@@ -135,6 +138,7 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
   });
 
   app.delete('/v1/webhook_endpoints/:id', {
+    config: { permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'Delete a webhook endpoint and its delivery log', params: IdParams, response: { 204: Type.Null(), ...errors } },
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
@@ -143,6 +147,7 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
   });
 
   app.get('/v1/webhook_endpoints/:id/deliveries', {
+    config: { permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'Delivery log: attempts, status codes, latency, next attempt (newest first)', params: IdParams, querystring: DeliveryQuery, response: { 200: Page(Delivery), ...errors } },
   }, async (request) => {
     const { orgId } = principalOf(request);
@@ -155,6 +160,7 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
   });
 
   app.post('/v1/webhook_endpoints/:id/deliveries/:did/replay', {
+    config: { permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'Send a delivery again now (same webhook-id)', params: DeliveryParams, response: { 202: Delivery, ...errors } },
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
