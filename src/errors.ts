@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   idempotency_conflict: { status: 409, title: 'Idempotency key reused', fix: 'Use a new Idempotency-Key for a different request, or resend the identical body.' },
   address_in_use: { status: 409, title: 'Address already in use', fix: 'Choose another address; each mailbox address is routed to one mailbox.' },
   handle_in_use: { status: 409, title: 'Handle already in use', fix: 'Choose another handle; handles are unique in an organization.' },
+  email_in_use: { status: 409, title: 'Email already in use', fix: 'Each member of an organization has their own email; choose another or update the existing member.' },
   last_owner: { status: 409, title: 'Last owner', fix: 'Make another member an owner first; an organization keeps at least one owner.' },
   payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },

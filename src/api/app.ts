@@ -20,6 +20,8 @@ import { eventStreamRoutes } from './routes/event-stream.js';
 import { eventRoutes } from './routes/events.js';
 import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
+import { inboxRoutes } from './routes/inbox.js';
+import { memberRoutes } from './routes/members.js';
 import { messageRoutes } from './routes/messages.js';
 import { slaRoutes } from './routes/sla.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -98,10 +100,12 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   conversationRoutes(app, ctx);
+  inboxRoutes(app, ctx);
   eventRoutes(app, ctx);
   eventStreamRoutes(app, ctx);
   messageRoutes(app, ctx);
   identityRoutes(app, ctx);
+  memberRoutes(app, ctx);
   inboundRoutes(app, ctx);
   slaRoutes(app, ctx);
   webhookRoutes(app, ctx);

@@ -5,7 +5,7 @@ import type { MessageData, TimelineEvent } from '../domain/events.js';
 import { mailboxConfig } from '../services/identities.js';
 import type { AccountRow, IdentityRow } from '../store/identities.js';
 import { summaryOf, type ConversationRow } from '../store/timeline.js';
-import type { ConversationView, IdentityView, MailboxView, MessageView } from './schemas.js';
+import type { CallView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
 
 export function conversationView(row: ConversationRow): ConversationView {
   const s = summaryOf(row);
@@ -38,6 +38,7 @@ export function conversationView(row: ConversationRow): ConversationView {
 export function messageView(event: TimelineEvent & { type: 'message' }, current?: { status: string; error: string | null }): MessageView {
   const { message_id, ...fields } = event.data as MessageData;
   return {
+    type: 'message',
     id: message_id,
     conversation_id: event.conversation_id,
     at: event.at,
@@ -45,6 +46,16 @@ export function messageView(event: TimelineEvent & { type: 'message' }, current?
     status: (current?.status ?? fields.status) as MessageView['status'],
     error: current?.error ?? null,
   } as MessageView;
+}
+
+export function noteView(event: TimelineEvent & { type: 'note' }): NoteView {
+  const { note_id, ...data } = event.data;
+  return { type: 'note', id: note_id, conversation_id: event.conversation_id, at: event.at, ...data };
+}
+
+export function callView(event: TimelineEvent & { type: 'call' }): CallView {
+  const { call_id, ...data } = event.data;
+  return { type: 'call', id: call_id, conversation_id: event.conversation_id, at: event.at, ...data };
 }
 
 export function identityView(row: IdentityRow): IdentityView {

@@ -80,6 +80,7 @@ export const MessageData = Type.Object({
 });
 
 export const Message = Type.Object({
+  type: Type.Literal('message'),
   id: Id('msg'),
   conversation_id: Id('conv'),
   at: Timestamp,
@@ -130,6 +131,19 @@ export const Event = Type.Union([
   }) }),
   Type.Object({ ...EventBase, type: Type.Literal('suggestion_dismissed'), data: Type.Object({ suggestion_id: Id('sug'), by: Actor }) }),
 ], { $id: 'Event', description: 'timeline event, discriminated on `type`' });
+
+/** An internal note as `/messages?include=notes` lists it. */
+export const Note = Type.Object({
+  type: Type.Literal('note'), id: Id('note'), conversation_id: Id('conv'), at: Timestamp, text: Type.String(), author: Actor,
+}, { $id: 'Note' });
+
+/** A logged call as `/messages?include=calls` lists it. */
+export const Call = Type.Object({
+  type: Type.Literal('call'), id: Id('call'), conversation_id: Id('conv'), at: Timestamp,
+  direction: Direction, duration_s: Type.Integer({ description: 'seconds' }),
+  summary: Nullable(Type.String()), transcript: Nullable(Type.String()), recording_url: Nullable(Type.String()),
+  started_at: Timestamp, logged_by: Actor,
+}, { $id: 'Call' });
 
 export const EventType = Type.Unsafe<EventTypeName>({ type: 'string', enum: [...EVENT_TYPES] });
 
@@ -210,5 +224,7 @@ export const Label = Type.String({ minLength: 1, maxLength: 100 });
 
 export type ConversationView = Static<typeof Conversation>;
 export type MessageView = Static<typeof Message>;
+export type NoteView = Static<typeof Note>;
+export type CallView = Static<typeof Call>;
 export type IdentityView = Static<typeof Identity>;
 export type MailboxView = Static<typeof Mailbox>;

@@ -1,20 +1,54 @@
 /**
- * Conversation commands besides sending: labels and archive. Each appends the events
- * that change something (a repeated command appends nothing) in one transaction.
+ * `PATCH /v1/conversations/{id}` and the label and archive commands: one patch becomes
+ * the events that change something (a repeated command appends nothing), appended in
+ * one transaction.
  */
-import type { EventBody } from '../domain/events.js';
-import { notFound } from '../errors.js';
-import { findConversation } from '../store/conversations.js';
-import { inOrgTransaction } from '../store/sequences.js';
+import type { Actor, EventBody } from '../domain/events.js';
+import type { ConversationSummary } from '../domain/projection.js';
 import type { Store } from '../store/store.js';
-import { appendEvents, summaryOf, type ConversationRow } from '../store/timeline.js';
+import type { ConversationRow } from '../store/timeline.js';
+import { runCommand } from './inbox.js';
 
 export interface ConversationPatch {
   readonly archived?: boolean;
+  readonly starred?: boolean;
+  /** Raw override of the unread count; 0 marks the conversation read. */
+  readonly unread_count?: number;
   /** The full label set wanted; the difference becomes label_added / label_removed. */
   readonly labels?: readonly string[];
   readonly add_labels?: readonly string[];
   readonly remove_labels?: readonly string[];
+}
+
+/** The events a patch needs on a conversation with summary `current` (pure). */
+export function patchEvents(current: ConversationSummary, patch: ConversationPatch, by: Actor, at: string): (EventBody & { at: string })[] {
+  const events: (EventBody & { at: string })[] = [];
+  const labels = new Set(current.labels);
+  const add = (label: string) => {
+    if (!labels.has(label)) { labels.add(label); events.push({ type: 'label_added', at, data: { label } }); }
+  };
+  const remove = (label: string) => {
+    if (labels.has(label)) { labels.delete(label); events.push({ type: 'label_removed', at, data: { label } }); }
+  };
+  if (patch.labels) {
+    const wanted = new Set(patch.labels);
+    for (const l of current.labels) if (!wanted.has(l)) remove(l);
+    for (const l of wanted) add(l);
+  }
+  for (const l of patch.add_labels ?? []) add(l);
+  for (const l of patch.remove_labels ?? []) remove(l);
+  if (patch.archived !== undefined && patch.archived !== current.archived) {
+    events.push(patch.archived ? { type: 'archived', at, data: {} } : { type: 'unarchived', at, data: {} });
+  }
+  if (patch.starred !== undefined && patch.starred !== current.starred) {
+    events.push(patch.starred ? { type: 'starred', at, data: { by } } : { type: 'unstarred', at, data: { by } });
+  }
+  if (patch.unread_count !== undefined && patch.unread_count !== current.unread_count) {
+    events.push(patch.unread_count === 0
+      ? { type: 'read', at, data: { updated_count: current.unread_count, by } }
+      : { type: 'unread', at, data: { unread_count: patch.unread_count, by } });
+  }
+  return events;
 }
 
 /**
@@ -23,31 +57,15 @@ export interface ConversationPatch {
  * @returns the conversation row after the change.
  * @throws AppError `not_found`.
  */
-export async function patchConversation(store: Store, orgId: string, id: string, patch: ConversationPatch): Promise<ConversationRow> {
-  return inOrgTransaction(store, orgId, async (tx) => {
-    const row = await findConversation(tx, orgId, id);
-    if (!row) throw notFound('conversation');
-    const current = summaryOf(row);
-    const at = new Date().toISOString();
-    const events: (EventBody & { at: string })[] = [];
-    const labels = new Set(current.labels);
-    const add = (label: string) => {
-      if (!labels.has(label)) { labels.add(label); events.push({ type: 'label_added', at, data: { label } }); }
-    };
-    const remove = (label: string) => {
-      if (labels.has(label)) { labels.delete(label); events.push({ type: 'label_removed', at, data: { label } }); }
-    };
-    if (patch.labels) {
-      const wanted = new Set(patch.labels);
-      for (const l of current.labels) if (!wanted.has(l)) remove(l);
-      for (const l of wanted) add(l);
-    }
-    for (const l of patch.add_labels ?? []) add(l);
-    for (const l of patch.remove_labels ?? []) remove(l);
-    if (patch.archived !== undefined && patch.archived !== current.archived) {
-      events.push(patch.archived ? { type: 'archived', at, data: {} } : { type: 'unarchived', at, data: {} });
-    }
-    if (events.length === 0) return row;
-    return (await appendEvents(tx, row, events)).conversation;
-  });
+export async function patchConversation(store: Store, orgId: string, id: string, patch: ConversationPatch, by: Actor, at = new Date().toISOString()): Promise<ConversationRow> {
+  const out = await runCommand(store, orgId, id, (_row, s) => ({ events: patchEvents(s, patch, by, at), result: null }));
+  return out.conversation;
+}
+
+/** Marks a conversation unread again: its unread count becomes at least 1. */
+export async function markUnread(store: Store, orgId: string, id: string, by: Actor, at = new Date().toISOString()): Promise<ConversationRow> {
+  const out = await runCommand(store, orgId, id, (_row, s) => ({
+    events: patchEvents(s, { unread_count: Math.max(s.unread_count, 1) }, by, at), result: null,
+  }));
+  return out.conversation;
 }

@@ -33,6 +33,11 @@ export interface FeedItem {
 export interface FeedFilter {
   readonly types?: readonly EventType[];
   readonly conversationId?: string;
+  /**
+   * Only this identity's visible conversations (identity-scoped keys). Events do not
+   * carry their identity, so such reads go to the store instead of the shared tail.
+   */
+  readonly identityId?: string;
 }
 
 export interface FeedRead {
@@ -103,12 +108,12 @@ class OrgTail {
 
   async read(after: number, limit: number, filter: FeedFilter): Promise<FeedRead> {
     if (this.#stale || this.#refreshing) await this.#refresh();
-    if (after < this.#start) {
-      // Behind the tail: everything up to the head seen now has committed, so a store
-      // read that comes back short has considered all of it.
+    if (after < this.#start || filter.identityId !== undefined) {
+      // Behind the tail (or scoped to an identity): everything up to the head seen now
+      // has committed, so a store read that comes back short has considered all of it.
       const head = this.#head;
       const rows = await listOrgEventsAfter(this.#store.db, {
-        orgId: this.#orgId, afterSeq: after, limit, types: filter.types, conversationId: filter.conversationId,
+        orgId: this.#orgId, afterSeq: after, limit, types: filter.types, conversationId: filter.conversationId, identityId: filter.identityId,
       });
       const items = rows.map((event) => ({ event, json: JSON.stringify(event) }));
       const last = rows.at(-1)?.seq ?? after;

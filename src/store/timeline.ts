@@ -172,6 +172,8 @@ export interface OrgEventQuery {
   readonly limit: number;
   readonly types?: readonly EventType[];
   readonly conversationId?: string;
+  /** Only events of this identity's conversations whose counterpart is not blocked (identity-scoped keys). */
+  readonly identityId?: string;
 }
 
 /**
@@ -184,6 +186,11 @@ export async function listOrgEventsAfter(db: Db, q: OrgEventQuery): Promise<Time
   let query = db.selectFrom('events').selectAll().where('org_id', '=', q.orgId).where('seq', '>', q.afterSeq);
   if (q.types?.length) query = query.where('type', 'in', [...q.types]);
   if (q.conversationId !== undefined) query = query.where('conversation_id', '=', q.conversationId);
+  if (q.identityId !== undefined) {
+    const identityId = q.identityId;
+    query = query.where('conversation_id', 'in', (eb) => eb.selectFrom('conversations').select('conversations.id')
+      .where('conversations.org_id', '=', q.orgId).where('conversations.identity_id', '=', identityId).where('conversations.is_blocked', '=', 0));
+  }
   const rows = await query.orderBy('seq', 'asc').limit(q.limit).execute();
   return rows.map(eventFromRow);
 }

@@ -5,20 +5,22 @@
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { isoNow } from '../../clock.js';
-import type { TimelineEvent } from '../../domain/events.js';
+import type { EventType as EventTypeName, TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
 import { listConversations, countOverdue } from '../../store/conversations.js';
 import { listEvents } from '../../store/timeline.js';
-import { principalOf } from '../auth.js';
+import { principalOf, requirePermission } from '../auth.js';
+import { actorOf } from '../../services/access.js';
+import { markRead } from '../../services/inbox.js';
 import { FilterFields, toStoreFilter } from '../conversation-filter.js';
 import { identityScope, visibleConversation } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
-import { conversationView, messageView } from '../presenters.js';
+import { callView, conversationView, noteView } from '../presenters.js';
 import {
-  Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Page, PageQuery, Problem,
+  Call, Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Note, Page, PageQuery, Problem,
 } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
 import { loadMessageViews, sendResponse, SendReplyBody, SendResponse } from './messages.js';
@@ -28,8 +30,10 @@ export const SNAPSHOT_EVENTS = 100;
 
 const ListQuery = Type.Object({ ...FilterFields, ...PageQuery });
 
+const Inclusion = Type.Union([Type.Literal('calls'), Type.Literal('notes')]);
 const TimelineQuery = Type.Object({
   order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
+  include: Type.Optional(Type.Array(Inclusion, { maxItems: 2, description: 'also list calls and/or notes inline, in timeline order (`include=calls,notes` or repeated)' })),
   ...PageQuery,
 });
 
@@ -41,8 +45,10 @@ const EventsQuery = Type.Object({
 
 const PatchBody = Type.Object({
   archived: Type.Optional(Type.Boolean()),
+  starred: Type.Optional(Type.Boolean()),
+  unread_count: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'raw override; 0 marks read' })),
   labels: Type.Optional(Type.Array(Label, { maxItems: 100, description: 'the full label set' })),
-}, { additionalProperties: false });
+});
 
 const LabelsBody = Type.Object({ labels: Type.Array(Label, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
 const LabelsQuery = Type.Object({ label: Type.Union([Label, Type.Array(Label, { minItems: 1, maxItems: 100 })]) });
@@ -98,12 +104,20 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     config: { permission: 'conversations:read' },
     schema: {
       tags: ['conversations'], summary: 'Conversation snapshot with its timeline', params: IdParams,
-      querystring: Type.Object({ identity_id: Type.Optional(Type.String({ maxLength: 100 })) }),
-      response: { 200: ConversationSnapshot, ...errors },
+      querystring: Type.Object({
+        identity_id: Type.Optional(Type.String({ maxLength: 100, description: 'assert the conversation belongs to this identity (404 otherwise)' })),
+        mark_read: Type.Optional(Type.Boolean({ description: 'mark its messages read first (needs conversations:write); reading never changes anything otherwise' })),
+      }),
+      response: { 200: ConversationSnapshot, ...errors, 403: Problem },
     },
   }, async (request) => {
-    const row = await load(request, request.params.id);
+    const principal = principalOf(request);
+    let row = await load(request, request.params.id);
     if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
+    if (request.query.mark_read) {
+      requirePermission(principal, 'conversations:write');
+      row = (await markRead(store, principal.orgId, row.id, actorOf(principal), isoNow(clock))).conversation;
+    }
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
     return { ...conversationView(row), events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor };
@@ -122,31 +136,45 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
 
   app.get('/v1/conversations/:id/messages', {
     config: { permission: 'conversations:read' },
-    schema: { tags: ['conversations'], summary: 'Messages of a conversation, paged', params: IdParams, querystring: TimelineQuery, response: { 200: Page(Message), ...errors } },
+    schema: {
+      tags: ['conversations'], summary: 'Messages of a conversation, paged; calls and notes inline when asked', params: IdParams,
+      querystring: TimelineQuery, response: { 200: Page(Type.Union([Message, Call, Note], { description: 'discriminated on `type`' })), ...errors },
+    },
   }, async (request) => {
     const { orgId } = principalOf(request);
     const row = await load(request, request.params.id);
-    const { limit = DEFAULT_LIMIT, order = 'asc', cursor } = request.query;
+    const { limit = DEFAULT_LIMIT, order = 'asc', cursor, include = [] } = request.query;
     const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
-    const events = await listEvents(store.db, { conversationId: row.id, order, limit, types: ['message'], after });
-    const views = await loadMessageViews(store, orgId, events.slice(0, limit));
+    const types: EventTypeName[] = ['message', ...include.map((i) => (i === 'calls' ? 'call' as const : 'note' as const))];
+    const events = await listEvents(store.db, { conversationId: row.id, order, limit, types, after });
+    const shown = events.slice(0, limit);
+    const messages = new Map((await loadMessageViews(store, orgId, shown)).map((m) => [m.id, m]));
     const p = page(events, limit, (e) => e, eventPosition, order === 'asc');
-    return { ...p, data: views };
+    return {
+      ...p,
+      data: shown.map((e) => {
+        if (e.type === 'note') return noteView(e);
+        if (e.type === 'call') return callView(e);
+        return messages.get((e as TimelineEvent & { type: 'message' }).data.message_id)!;
+      }),
+    };
   });
 
   const patch = async (request: FastifyRequest, id: string, body: ConversationPatch) => {
+    const principal = principalOf(request);
     await load(request, id);
-    return conversationView(await patchConversation(store, principalOf(request).orgId, id, body));
+    return conversationView(await patchConversation(store, principal.orgId, id, body, actorOf(principal), isoNow(clock)));
   };
 
   app.patch('/v1/conversations/:id', {
     config: { permission: 'conversations:write' },
-    schema: { tags: ['conversations'], summary: 'Change archived or labels', params: IdParams, body: PatchBody, response: { 200: Conversation, ...errors } },
+    schema: { tags: ['conversations'], summary: 'Change archived, starred, unread_count or labels', params: IdParams, body: PatchBody, response: { 200: Conversation, ...errors } },
   }, async (request) => {
-    const { orgId } = principalOf(request);
     const body = request.body ?? {};
-    if (body.archived === undefined && body.labels === undefined) {
-      throw new AppError('no_valid_fields', 'The body changes nothing: send `archived` or `labels`.');
+    if (body.archived === undefined && body.labels === undefined && body.starred === undefined && body.unread_count === undefined) {
+      throw new AppError('no_valid_fields', 'The body has no field this endpoint changes: send `archived`, `starred`, `unread_count` or `labels`.', {
+        fix: 'Send at least one of `archived`, `starred`, `unread_count`, `labels`; other fields are ignored.',
+      });
     }
     return patch(request, request.params.id, body);
   });

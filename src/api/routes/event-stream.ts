@@ -18,6 +18,7 @@ import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { LiveFeed } from '../../services/live-feed.js';
 import { principalOf } from '../auth.js';
+import { visibleConversation } from '../scope.js';
 import type { EventType as EventTypeName } from '../../domain/events.js';
 import { EventType, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
@@ -64,7 +65,8 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
       produces: ['text/event-stream'], response: { 400: Problem, 401: Problem },
     },
   }, async (request, reply) => {
-    const { orgId } = principalOf(request);
+    const principal = principalOf(request);
+    const { orgId } = principal;
     const header = request.headers['last-event-id'];
     const lastEventId = Array.isArray(header) ? header[0] : header;
     if (lastEventId !== undefined && !/^\d{1,15}$/.test(lastEventId.trim())) {
@@ -100,13 +102,23 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
       committed = true;
       wake?.();
     });
-    const filter = { types, conversationId };
+    const filter = { types, conversationId, identityId: principal.identityId ?? undefined };
+    // A scoped key gets typing signals only for conversations it can see (looked up once each).
+    const visible = new Map<string, boolean>();
+    const canSeeSignal = async (id: string) => {
+      if (principal.identityId === null) return true;
+      if (!visible.has(id)) visible.set(id, await visibleConversation(store.db, principal, id).then(() => true, () => false));
+      return visible.get(id)!;
+    };
     // Typing indicators go out as they come, without an `id:` (nothing to resume), and
     // are dropped rather than queued when the client is behind.
     const stopSignals = store.commits.onSignal(orgId, (payload) => {
       if (closed || !wantsTyping || res.writableNeedDrain) return;
-      if (conversationId !== undefined && (JSON.parse(payload) as { conversation_id?: string }).conversation_id !== conversationId) return;
-      res.write(`event: typing\ndata: ${payload}\n\n`);
+      const signalConversation = (JSON.parse(payload) as { conversation_id?: string }).conversation_id ?? '';
+      if (conversationId !== undefined && signalConversation !== conversationId) return;
+      void canSeeSignal(signalConversation).then((ok) => {
+        if (ok && !closed && !res.writableNeedDrain) res.write(`event: typing\ndata: ${payload}\n\n`);
+      });
     });
     try {
       while (!closed) {

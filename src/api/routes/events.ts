@@ -2,7 +2,8 @@
  * The change feed (SPEC section 6): `GET /v1/events?after=<seq>`, every event of the
  * organization in commit order. Complete and resumable: a client stores `next_after`
  * and asks again with it; no event committed later can have a smaller `seq`
- * (store/sequences.ts), so nothing is skipped or repeated.
+ * (store/sequences.ts), so nothing is skipped or repeated. A key scoped to an identity
+ * gets only that identity's conversations' events (blocked senders' left out).
  */
 import Type from 'typebox';
 import { isId } from '../../ids.js';
@@ -33,10 +34,12 @@ export function eventRoutes(app: Api, { store }: ApiContext): void {
       response: { 200: FeedPage, 400: Problem, 401: Problem },
     },
   }, async (request) => {
-    const { orgId } = principalOf(request);
+    const principal = principalOf(request);
     const { after = 0, limit = DEFAULT_LIMIT, types, conversation_id } = request.query;
     if (conversation_id !== undefined && !isId('conv', conversation_id)) return { data: [], next_after: after, has_more: false };
-    const rows = await listOrgEventsAfter(store.db, { orgId, afterSeq: after, limit: limit + 1, types, conversationId: conversation_id });
+    const rows = await listOrgEventsAfter(store.db, {
+      orgId: principal.orgId, afterSeq: after, limit: limit + 1, types, conversationId: conversation_id, identityId: principal.identityId ?? undefined,
+    });
     const data = rows.slice(0, limit);
     return { data, next_after: data.at(-1)?.seq ?? after, has_more: rows.length > limit };
   });

@@ -1,6 +1,7 @@
 /**
  * Identities and their mailboxes (email channel accounts): CRUD.
  */
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
@@ -10,6 +11,7 @@ import {
 } from '../../services/identities.js';
 import { listAccounts, listIdentities } from '../../store/identities.js';
 import { principalOf } from '../auth.js';
+import { identityScope } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { identityView, mailboxView } from '../presenters.js';
 import { EmailString, IdParams, Identity, Mailbox, Page, PageQuery, Problem, SmtpRelayInput } from '../schemas.js';
@@ -41,6 +43,12 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
     if (!isId('idn', id)) throw notFound('identity');
     return id;
   };
+  /** An identity id the caller may see (a scoped key sees its own only); 404 otherwise. */
+  const visibleIdentity = (request: FastifyRequest, id: string) => {
+    const scope = principalOf(request).identityId;
+    if (scope !== null && scope !== id) throw notFound('identity');
+    return identityId(id);
+  };
   const mailboxId = (id: string) => {
     if (!isId('acct', id)) throw notFound('mailbox');
     return id;
@@ -60,14 +68,20 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   }, async (request) => {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
     const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
-    const rows = await listIdentities(store.db, principalOf(request).orgId, limit, after);
+    const principal = principalOf(request);
+    if (principal.identityId !== null) {
+      // A scoped key sees its own identity only.
+      const own = await getIdentity(store.db, principal.orgId, principal.identityId);
+      return page(after === undefined ? [own] : [], limit, identityView, (r) => ({ id: r.id }));
+    }
+    const rows = await listIdentities(store.db, principal.orgId, limit, after);
     return page(rows, limit, identityView, (r) => ({ id: r.id }));
   });
 
   app.get('/v1/identities/:id', {
     config: { permission: 'identities:read' },
     schema: { tags: ['identities'], summary: 'One identity', params: IdParams, response: { 200: Identity, ...errors } },
-  }, async (request) => identityView(await getIdentity(store.db, principalOf(request).orgId, identityId(request.params.id))));
+  }, async (request) => identityView(await getIdentity(store.db, principalOf(request).orgId, visibleIdentity(request, request.params.id))));
 
   app.patch('/v1/identities/:id', {
     config: { permission: 'identities:write' },
@@ -111,14 +125,21 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   }, async (request) => {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
     const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
-    const rows = await listAccounts(store.db, principalOf(request).orgId, { identityId: request.query.identity_id, channel: 'email', limit, afterId: after });
+    const principal = principalOf(request);
+    const scoped = identityScope(principal, request.query.identity_id);
+    const rows = await listAccounts(store.db, principal.orgId, { identityId: scoped, channel: 'email', limit, afterId: after });
     return page(rows, limit, mailboxView, (r) => ({ id: r.id }));
   });
 
   app.get('/v1/mailboxes/:id', {
     config: { permission: 'identities:read' },
     schema: { tags: ['mailboxes'], summary: 'One mailbox', params: IdParams, response: { 200: Mailbox, ...errors } },
-  }, async (request) => mailboxView(await getMailbox(store.db, principalOf(request).orgId, mailboxId(request.params.id))));
+  }, async (request) => {
+    const principal = principalOf(request);
+    const row = await getMailbox(store.db, principal.orgId, mailboxId(request.params.id));
+    if (principal.identityId !== null && row.identity_id !== principal.identityId) throw notFound('mailbox');
+    return mailboxView(row);
+  });
 
   app.patch('/v1/mailboxes/:id', {
     config: { permission: 'identities:write' },

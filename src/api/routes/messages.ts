@@ -10,6 +10,8 @@ import { sendFirstMessage, type SendResult } from '../../services/send-email.js'
 import type { Store } from '../../store/store.js';
 import { eventFromRow } from '../../store/timeline.js';
 import { principalOf } from '../auth.js';
+import { identityScope, visibleConversation } from '../scope.js';
+import type { Principal } from '../../services/access.js';
 import { messageView } from '../presenters.js';
 import { Binary, EmailString, IdParams, Message, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
@@ -61,6 +63,13 @@ async function findMessageEvent(store: Store, orgId: string, id: string) {
   return row ? eventFromRow(row) : undefined;
 }
 
+/** Whether the principal may see the conversation a message (or attachment) belongs to. */
+async function seesConversationOf(store: Store, p: Principal, conversationId: string | null | undefined): Promise<boolean> {
+  if (p.identityId === null) return true;
+  if (!conversationId) return false;
+  return visibleConversation(store.db, p, conversationId).then(() => true, () => false);
+}
+
 /** The 201 body of a send, or the 502 when the relay refused it. */
 export async function sendResponse(store: Store, orgId: string, result: SendResult, reply: FastifyReply) {
   if (result.status === 'failed') {
@@ -81,8 +90,10 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
       response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
   }, async (request, reply) => {
-    const { orgId } = principalOf(request);
+    const principal = principalOf(request);
+    const { orgId } = principal;
     const b = request.body;
+    identityScope(principal, b.identity_id);
     if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
     const result = await sendFirstMessage(store, orgId, {
       identity_id: b.identity_id, to: ([] as string[]).concat(b.to), cc: b.cc, subject: b.subject,
@@ -95,9 +106,10 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
     config: { permission: 'conversations:read' },
     schema: { tags: ['messages'], summary: 'One message', params: IdParams, response: { 200: Message, ...errors } },
   }, async (request) => {
-    const { orgId } = principalOf(request);
+    const principal = principalOf(request);
+    const { orgId } = principal;
     const event = await findMessageEvent(store, orgId, request.params.id);
-    if (!event) throw notFound('message');
+    if (!event || !await seesConversationOf(store, principal, event.conversation_id)) throw notFound('message');
     return (await loadMessageViews(store, orgId, [event]))[0];
   });
 
@@ -105,12 +117,14 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
     config: { permission: 'conversations:read' },
     schema: { tags: ['messages'], summary: 'The raw RFC 5322 message (message/rfc822)', params: IdParams, response: { 200: Binary, ...errors } },
   }, async (request, reply) => {
-    const { orgId } = principalOf(request);
+    const principal = principalOf(request);
     const id = request.params.id;
     const row = isId('msg', id)
-      ? await store.db.selectFrom('raw_messages').select('raw').where('org_id', '=', orgId).where('message_id', '=', id).executeTakeFirst()
+      ? await store.db.selectFrom('raw_messages').innerJoin('messages', 'messages.id', 'raw_messages.message_id')
+        .select(['raw_messages.raw', 'messages.conversation_id'])
+        .where('raw_messages.org_id', '=', principal.orgId).where('raw_messages.message_id', '=', id).executeTakeFirst()
       : undefined;
-    if (!row) throw notFound('message');
+    if (!row || !await seesConversationOf(store, principal, row.conversation_id)) throw notFound('message');
     return reply.type('message/rfc822').send(Buffer.from(row.raw));
   });
 
@@ -118,13 +132,14 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
     config: { permission: 'conversations:read' },
     schema: { tags: ['messages'], summary: 'Download an attachment', params: IdParams, response: { 200: Binary, ...errors } },
   }, async (request, reply) => {
-    const { orgId } = principalOf(request);
+    const principal = principalOf(request);
     const id = request.params.id;
     const row = isId('med', id)
-      ? await store.db.selectFrom('media').select(['content', 'content_type', 'filename'])
-        .where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst()
+      ? await store.db.selectFrom('media').leftJoin('messages', 'messages.id', 'media.message_id')
+        .select(['media.content', 'media.content_type', 'media.filename', 'messages.conversation_id'])
+        .where('media.org_id', '=', principal.orgId).where('media.id', '=', id).executeTakeFirst()
       : undefined;
-    if (!row) throw notFound('media');
+    if (!row || !await seesConversationOf(store, principal, row.conversation_id)) throw notFound('media');
     if (row.filename) reply.header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(row.filename)}`);
     return reply.type(row.content_type).header('x-content-type-options', 'nosniff').send(Buffer.from(row.content));
   });

@@ -1,0 +1,134 @@
+/**
+ * Members and API keys (SPEC section 2): `/v1/members` and `/v1/api_keys`. Managing
+ * either needs `members:manage` (owners, admins, and keys acting as no member);
+ * listing members is open to anyone who reads conversations, so agents can assign.
+ */
+import Type from 'typebox';
+import { isoNow } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import { PERMISSIONS, ROLES, parsePermissions, type Permission, type Role as RoleName } from '../../services/access.js';
+import { createMember, deleteMember, getMember, issueKey, revokeKey, updateMember } from '../../services/members.js';
+import { listMembers, type MemberRow } from '../../store/members.js';
+import type { ApiKeyRow } from '../../store/tenants.js';
+import { principalOf } from '../auth.js';
+import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
+import { EmailString, IdParams, Page, PageQuery, Problem } from '../schemas.js';
+import type { Api, ApiContext } from '../app.js';
+
+const Timestamp = Type.String({ format: 'date-time' });
+const Role = Type.Unsafe<RoleName>({ type: 'string', enum: [...ROLES], description: '`owner` | `admin` | `agent`' });
+const PermissionName = Type.Unsafe<Permission>({ type: 'string', enum: [...PERMISSIONS] });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+
+export const Member = Type.Object({
+  id: Type.String(), email: Type.String(), name: Type.Union([Type.String(), Type.Null()]), role: Role,
+  created_at: Timestamp, updated_at: Timestamp,
+}, { $id: 'Member' });
+
+export const ApiKey = Type.Object({
+  id: Type.String(), name: Type.String(),
+  member_id: Type.Union([Type.String(), Type.Null()], { description: 'the member the key acts as' }),
+  identity_id: Type.Union([Type.String(), Type.Null()], { description: 'the one identity the key sees; null for org-wide' }),
+  permissions: Type.Union([Type.Array(PermissionName), Type.Null()], { description: 'null grants every permission (narrowed by role and scope)' }),
+  created_at: Timestamp,
+  last_used_at: Type.Union([Timestamp, Type.Null()], { description: 'updated at most once a minute' }),
+  revoked_at: Type.Union([Timestamp, Type.Null()]),
+}, { $id: 'ApiKey' });
+
+const CreatedApiKey = Type.Object({ ...ApiKey.properties, key: Type.String({ description: 'the secret, shown once' }) });
+
+const MemberCreate = Type.Object({ email: EmailString, name: Type.Optional(Type.Union([Name, Type.Null()])), role: Role }, { additionalProperties: false });
+const MemberPatch = Type.Object({ email: Type.Optional(EmailString), name: Type.Optional(Type.Union([Name, Type.Null()])), role: Type.Optional(Role) });
+const KeyCreate = Type.Object({
+  name: Name,
+  member_id: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
+  identity_id: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
+  permissions: Type.Optional(Type.Union([Type.Array(PermissionName, { maxItems: PERMISSIONS.length, uniqueItems: true }), Type.Null()])),
+}, { additionalProperties: false });
+
+const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
+
+function memberView(row: MemberRow) {
+  return { id: row.id, email: row.email, name: row.name, role: row.role as RoleName, created_at: row.created_at, updated_at: row.updated_at };
+}
+
+function keyView(row: ApiKeyRow) {
+  return {
+    id: row.id, name: row.name, member_id: row.member_id, identity_id: row.identity_id,
+    permissions: parsePermissions(row.permissions), created_at: row.created_at, last_used_at: row.last_used_at, revoked_at: row.revoked_at,
+  };
+}
+
+export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
+  app.post('/v1/members', {
+    config: { idempotent: true, permission: 'members:manage' },
+    schema: { tags: ['members'], summary: 'Add a member', body: MemberCreate, response: { 201: Member, ...errors, 409: Problem } },
+  }, async (request, reply) => {
+    const row = await createMember(store, principalOf(request).orgId, request.body, isoNow(clock));
+    return reply.status(201).send(memberView(row));
+  });
+
+  app.get('/v1/members', {
+    config: { permission: 'conversations:read' },
+    schema: { tags: ['members'], summary: 'List members', querystring: Type.Object(PageQuery), response: { 200: Page(Member), ...errors } },
+  }, async (request) => {
+    const limit = request.query.limit ?? DEFAULT_LIMIT;
+    const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
+    return page(await listMembers(store.db, principalOf(request).orgId, limit, after), limit, memberView, (r) => ({ id: r.id }));
+  });
+
+  app.get('/v1/members/:id', {
+    config: { permission: 'conversations:read' },
+    schema: { tags: ['members'], summary: 'One member', params: IdParams, response: { 200: Member, ...errors } },
+  }, async (request) => memberView(await getMember(store.db, principalOf(request).orgId, request.params.id)));
+
+  app.patch('/v1/members/:id', {
+    config: { permission: 'members:manage' },
+    schema: { tags: ['members'], summary: 'Change a member\'s email, name or role', params: IdParams, body: MemberPatch, response: { 200: Member, ...errors, 409: Problem } },
+  }, async (request) => {
+    const { email, name, role } = request.body ?? {};
+    if (email === undefined && name === undefined && role === undefined) {
+      throw new AppError('no_valid_fields', 'The body has no field this endpoint changes: send `email`, `name` or `role`.');
+    }
+    return memberView(await updateMember(store, principalOf(request).orgId, request.params.id, { email, name, role }, isoNow(clock)));
+  });
+
+  app.delete('/v1/members/:id', {
+    config: { permission: 'members:manage' },
+    schema: {
+      tags: ['members'], summary: 'Remove a member (revokes their keys, unassigns their conversations)', params: IdParams,
+      response: { 204: Type.Null(), ...errors, 409: Problem },
+    },
+  }, async (request, reply) => {
+    const principal = principalOf(request);
+    await deleteMember(store, principal.orgId, request.params.id, principal, isoNow(clock));
+    return reply.status(204).send(null);
+  });
+
+  app.post('/v1/api_keys', {
+    config: { idempotent: true, permission: 'members:manage' },
+    schema: {
+      tags: ['api keys'], summary: 'Create an API key (the secret is shown once)', body: KeyCreate,
+      response: { 201: CreatedApiKey, ...errors, 422: Problem },
+    },
+  }, async (request, reply) => {
+    const { key, row } = await issueKey(store, principalOf(request), request.body);
+    return reply.status(201).send({ ...keyView(row), key: key.key });
+  });
+
+  app.get('/v1/api_keys', {
+    config: { permission: 'members:manage' },
+    schema: { tags: ['api keys'], summary: 'List API keys (never their secrets)', querystring: Type.Object(PageQuery), response: { 200: Page(ApiKey), ...errors } },
+  }, async (request) => {
+    const limit = request.query.limit ?? DEFAULT_LIMIT;
+    const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
+    let q = store.db.selectFrom('api_keys').selectAll().where('org_id', '=', principalOf(request).orgId);
+    if (after) q = q.where('id', '>', after);
+    return page(await q.orderBy('id').limit(limit + 1).execute(), limit, keyView, (r) => ({ id: r.id }));
+  });
+
+  app.delete('/v1/api_keys/:id', {
+    config: { permission: 'members:manage' },
+    schema: { tags: ['api keys'], summary: 'Revoke an API key (it stops working at once)', params: IdParams, response: { 200: ApiKey, ...errors } },
+  }, async (request) => keyView(await revokeKey(store, principalOf(request).orgId, request.params.id, isoNow(clock))));
+}

@@ -1,0 +1,138 @@
+/**
+ * Members (staff) and API keys as an administrator manages them: roles, the last-owner
+ * rule, key grants that never exceed the granting key, and revocation.
+ */
+import { AppError, notFound } from '../errors.js';
+import { isId, newId } from '../ids.js';
+import { findIdentity } from '../store/identities.js';
+import { countOwners, findMember, type MemberRow } from '../store/members.js';
+import { inOrgTransaction } from '../store/sequences.js';
+import { isUniqueViolation } from '../store/errors.js';
+import type { Db, Store } from '../store/store.js';
+import type { ApiKeyRow } from '../store/tenants.js';
+import { effectivePermissions, type Permission, type Principal, type Role } from './access.js';
+import { assign } from './inbox.js';
+import { createApiKey, type CreatedKey } from './tenants.js';
+
+export interface NewMember {
+  readonly email: string;
+  readonly name?: string | null;
+  readonly role: Role;
+}
+
+const emailInUse = (email: string) => new AppError('email_in_use', `A member with email ${email} exists.`, { param: 'email' });
+
+/** @throws AppError `email_in_use`. */
+export async function createMember(store: Store, orgId: string, input: NewMember, now: string): Promise<MemberRow> {
+  const row: MemberRow = {
+    id: newId('mem'), org_id: orgId, email: input.email.toLowerCase(), name: input.name ?? null, role: input.role,
+    created_at: now, updated_at: now,
+  };
+  try {
+    await store.db.insertInto('members').values(row).execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw emailInUse(row.email);
+    throw err;
+  }
+  return row;
+}
+
+export async function getMember(db: Db, orgId: string, id: string): Promise<MemberRow> {
+  const row = isId('mem', id) ? await findMember(db, orgId, id) : undefined;
+  if (!row) throw notFound('member');
+  return row;
+}
+
+/**
+ * Changes a member's name, email or role.
+ *
+ * @throws AppError `not_found`, `email_in_use`, `last_owner` (demoting the only owner).
+ */
+export async function updateMember(
+  store: Store, orgId: string, id: string, patch: { name?: string | null; email?: string; role?: Role }, now: string,
+): Promise<MemberRow> {
+  return inOrgTransaction(store, orgId, async (tx) => {
+    const row = await getMember(tx, orgId, id);
+    if (row.role === 'owner' && patch.role !== undefined && patch.role !== 'owner' && await countOwners(tx, orgId) <= 1) {
+      throw new AppError('last_owner', `${id} is the only owner; it cannot become ${patch.role}.`, { param: 'role' });
+    }
+    const next = { ...row, ...patch, email: (patch.email ?? row.email).toLowerCase(), updated_at: now };
+    try {
+      await tx.updateTable('members').set({ name: next.name, email: next.email, role: next.role, updated_at: now }).where('id', '=', id).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw emailInUse(next.email);
+      throw err;
+    }
+    return next;
+  });
+}
+
+/**
+ * Removes a member: the keys acting as them are revoked, and their conversations are
+ * unassigned (an `assigned` event with `assigned_to: null` on each).
+ *
+ * @throws AppError `not_found`, `last_owner`.
+ */
+export async function deleteMember(store: Store, orgId: string, id: string, by: Principal, now: string): Promise<void> {
+  await inOrgTransaction(store, orgId, async (tx) => {
+    const row = await getMember(tx, orgId, id);
+    if (row.role === 'owner' && await countOwners(tx, orgId) <= 1) {
+      throw new AppError('last_owner', `${id} is the only owner; make another member an owner first.`);
+    }
+    await tx.updateTable('api_keys').set({ revoked_at: now }).where('org_id', '=', orgId).where('member_id', '=', id).where('revoked_at', 'is', null).execute();
+    await tx.deleteFrom('members').where('id', '=', id).execute();
+  });
+  const assigned = await store.db.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('assigned_to', '=', id).execute();
+  for (const c of assigned) await assign(store, orgId, c.id, null, { member_id: by.memberId, key_id: by.keyId }, now);
+}
+
+export interface KeyRequest {
+  readonly name: string;
+  readonly member_id?: string | null;
+  readonly identity_id?: string | null;
+  readonly permissions?: readonly Permission[] | null;
+}
+
+/**
+ * Creates a key for the caller's org. The new key may not do more than the caller's:
+ * its effective permissions must be among the caller's, and a caller scoped to an
+ * identity (which cannot reach this anyway: keys are `members:manage`) could not widen it.
+ *
+ * @throws AppError `not_a_member` (param `member_id`), `not_found` (param `identity_id`),
+ *   `missing_permission` (a permission the caller lacks).
+ */
+export async function issueKey(store: Store, caller: Principal, input: KeyRequest): Promise<{ key: CreatedKey; row: ApiKeyRow }> {
+  const { orgId } = caller;
+  let role: Role | null = null;
+  if (input.member_id != null) {
+    const member = isId('mem', input.member_id) ? await findMember(store.db, orgId, input.member_id) : undefined;
+    if (!member) throw new AppError('not_a_member', `${input.member_id} is not a member of this organization.`, { param: 'member_id' });
+    role = member.role as Role;
+  }
+  if (input.identity_id != null && !(isId('idn', input.identity_id) && await findIdentity(store.db, orgId, input.identity_id))) {
+    throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+  }
+  const granted = effectivePermissions(input.permissions ?? null, role, input.identity_id != null);
+  const excess = [...granted].filter((p) => !caller.permissions.has(p));
+  if (excess.length > 0) {
+    throw new AppError('missing_permission', `A key cannot grant what the granting key lacks: ${excess.join(', ')}.`, {
+      param: 'permissions', fix: 'List only permissions your own key holds in `permissions`.',
+    });
+  }
+  const key = await createApiKey(store.db, orgId, input.name, {
+    memberId: input.member_id ?? null, identityId: input.identity_id ?? null, permissions: input.permissions ?? null,
+  });
+  const row = await store.db.selectFrom('api_keys').selectAll().where('id', '=', key.id).executeTakeFirstOrThrow();
+  return { key, row };
+}
+
+/** Revokes a key of the org (again is a no-op). @throws AppError `not_found`. */
+export async function revokeKey(store: Store, orgId: string, id: string, now: string): Promise<ApiKeyRow> {
+  const row = isId('key', id)
+    ? await store.db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst()
+    : undefined;
+  if (!row) throw notFound('API key');
+  if (row.revoked_at) return row;
+  await store.db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).execute();
+  return { ...row, revoked_at: now };
+}
