@@ -56,7 +56,10 @@ export async function updateMember(
     if (row.role === 'owner' && patch.role !== undefined && patch.role !== 'owner' && await countOwners(tx, orgId) <= 1) {
       throw new AppError('last_owner', `${id} is the only owner; it cannot become ${patch.role}.`, { param: 'role' });
     }
-    const next = { ...row, ...patch, email: (patch.email ?? row.email).toLowerCase(), updated_at: now };
+    const next: MemberRow = {
+      ...row, name: patch.name === undefined ? row.name : patch.name, role: patch.role ?? row.role,
+      email: (patch.email ?? row.email).toLowerCase(), updated_at: now,
+    };
     try {
       await tx.updateTable('members').set({ name: next.name, email: next.email, role: next.role, updated_at: now }).where('id', '=', id).execute();
     } catch (err) {

@@ -140,6 +140,11 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
       tags: ['conversations'], summary: 'Messages of a conversation, paged; calls and notes inline when asked', params: IdParams,
       querystring: TimelineQuery, response: { 200: Page(Type.Union([Message, Call, Note], { description: 'discriminated on `type`' })), ...errors },
     },
+    // `include=calls,notes` and `include=calls&include=notes` mean the same.
+    preValidation: async (request) => {
+      const q = request.query as { include?: string | string[] };
+      if (q.include !== undefined) q.include = ([] as string[]).concat(q.include).flatMap((v) => v.split(','));
+    },
   }, async (request) => {
     const { orgId } = principalOf(request);
     const row = await load(request, request.params.id);
