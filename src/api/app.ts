@@ -22,6 +22,8 @@ import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
 import { messageRoutes } from './routes/messages.js';
 import { slaRoutes } from './routes/sla.js';
+import { suggestionRoutes } from './routes/suggestions.js';
+import { trainingPairRoutes } from './routes/training-pairs.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { Problem } from './schemas.js';
 import { installNulGuard, validatorCompiler } from './validation.js';
@@ -105,5 +107,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   inboundRoutes(app, ctx);
   slaRoutes(app, ctx);
   webhookRoutes(app, ctx);
+  suggestionRoutes(app, ctx);
+  trainingPairRoutes(app, ctx);
   return app;
 }
