@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   handle_in_use: { status: 409, title: 'Handle already in use', fix: 'Choose another handle; handles are unique in an organization.' },
   email_in_use: { status: 409, title: 'Email already in use', fix: 'Each member of an organization has their own email; choose another or update the existing member.' },
   last_owner: { status: 409, title: 'Last owner', fix: 'Make another member an owner first; an organization keeps at least one owner.' },
+  suggestion_not_pending: { status: 409, title: 'Suggestion not pending', fix: 'Only a pending suggestion can be sent or dismissed; list the conversation\'s suggestions (GET /v1/conversations/{id}/suggestions?status=pending) for the current one, or reply with POST /v1/conversations/{id}/messages.' },
   payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },
   not_a_member: { status: 422, title: 'Not a member', fix: 'Assign to a member of this organization (GET /v1/members), or null to unassign.' },

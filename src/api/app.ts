@@ -24,6 +24,8 @@ import { inboxRoutes } from './routes/inbox.js';
 import { memberRoutes } from './routes/members.js';
 import { messageRoutes } from './routes/messages.js';
 import { slaRoutes } from './routes/sla.js';
+import { suggestionRoutes } from './routes/suggestions.js';
+import { trainingPairRoutes } from './routes/training-pairs.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { Problem } from './schemas.js';
 import { installNulGuard, validatorCompiler } from './validation.js';
@@ -109,5 +111,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   inboundRoutes(app, ctx);
   slaRoutes(app, ctx);
   webhookRoutes(app, ctx);
+  suggestionRoutes(app, ctx);
+  trainingPairRoutes(app, ctx);
   return app;
 }

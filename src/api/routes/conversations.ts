@@ -10,6 +10,7 @@ import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
+import { answerPendingSuggestion } from '../../services/suggestions.js';
 import { listConversations, countOverdue } from '../../store/conversations.js';
 import { listEvents } from '../../store/timeline.js';
 import { principalOf, requirePermission } from '../auth.js';
@@ -228,9 +229,15 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
       response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
   }, async (request, reply) => {
-    const { orgId } = principalOf(request);
+    const principal = principalOf(request);
     const row = await load(request, request.params.id);
-    const result = await sendReply(store, orgId, row.id, request.body, clock);
-    return sendResponse(store, orgId, result, reply);
+    const result = await sendReply(store, principal.orgId, row.id, request.body, clock);
+    if (result.status === 'sent') {
+      // The message went out: a failure to record the training pair must not turn into
+      // a 5xx, which a client would retry (sending the reply twice).
+      await answerPendingSuggestion(store, principal, { conversationId: row.id, messageId: result.messageId, text: request.body.text }, clock)
+        .catch((err: unknown) => request.log.error({ err }, 'recording the answer to a pending suggestion failed'));
+    }
+    return sendResponse(store, principal.orgId, result, reply);
   });
 }

@@ -70,14 +70,23 @@ async function seesConversationOf(store: Store, p: Principal, conversationId: st
   return visibleConversation(store.db, p, conversationId).then(() => true, () => false);
 }
 
-/** The 201 body of a send, or the 502 when the relay refused it. */
-export async function sendResponse(store: Store, orgId: string, result: SendResult, reply: FastifyReply) {
+/**
+ * The body of an accepted send.
+ *
+ * @throws AppError `upstream_failed` (502) when the relay refused it.
+ */
+export async function sentBody(store: Store, orgId: string, result: SendResult) {
   if (result.status === 'failed') {
     throw new AppError('upstream_failed', `The SMTP relay did not accept the message: ${result.error}`, { retryable: true });
   }
   const event = await findMessageEvent(store, orgId, result.messageId);
   const [message] = await loadMessageViews(store, orgId, event ? [event] : []);
-  return reply.status(201).send({ conversation_id: result.conversationId, message });
+  return { conversation_id: result.conversationId, message: message! };
+}
+
+/** The 201 body of a send, or the 502 when the relay refused it. */
+export async function sendResponse(store: Store, orgId: string, result: SendResult, reply: FastifyReply) {
+  return reply.status(201).send(await sentBody(store, orgId, result));
 }
 
 export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
