@@ -44,8 +44,8 @@ beforeAll(async () => {
   const salesConv = (await inbound(h, raw)).body.results[0].conversation_id as string;
   const member = (await h.request('POST', '/v1/members', { email: 'm@iso.test', role: 'agent' })).body.id;
   await h.request('POST', `/v1/conversations/${salesConv}/assign`, { assigned_to: member });
-  await h.request('POST', `/v1/conversations/${salesConv}/notes`, { text: 'secret note' });
   const hook = (await h.request('POST', '/v1/webhook_endpoints', { url: 'http://127.0.0.1:9/hook' })).body.id;
+  await h.request('POST', `/v1/conversations/${salesConv}/notes`, { text: 'secret note' });
   await dispatchEvents(h.store, systemClock);
   doc = (await h.app.inject({ url: '/openapi.json' })).json();
   // Create one of everything the document can create, so every `{param}` has a real resource.
@@ -57,7 +57,7 @@ beforeAll(async () => {
   }
   const db = h.store.db as any;
   for (const [segment, table] of Object.entries(TABLES)) {
-    const row = await db.selectFrom(table).select('id').where(table === 'webhook_deliveries' ? 'org_id' : 'org_id', '=', h.orgId).orderBy('id').limit(1).executeTakeFirst();
+    const row = await db.selectFrom(table).select('id').where('org_id', '=', h.orgId).orderBy('id').limit(1).executeTakeFirst();
     if (row) orgA.set(segment, row.id);
   }
   orgA.set('identities', salesIdn.identityId);
@@ -155,6 +155,9 @@ describe('tenant isolation over every operation', () => {
     const before = await h.store.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).where('org_id', '=', h.orgId).executeTakeFirstOrThrow();
     const ops = operations();
     expect(ops.length).toBeGreaterThan(40);
+    // Every `{param}` of the document stands for a real resource, not a made-up id.
+    const unfilled = ops.flatMap((o) => urlFor(o.path, orgA).named).filter((segment) => !orgA.has(segment));
+    expect(unfilled).toEqual([]);
     for (const o of ops) {
       const { url, named, res, text, leaked } = await call(o, other, orgA);
       const where = `${o.method} ${url} -> ${res.status} ${text.slice(0, 200)}`;
