@@ -96,7 +96,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
   });
 
   app.post('/v1/conversations/:id/notes', {
-    config: { permission: 'conversations:write' },
+    config: { idempotent: true, permission: 'conversations:write' },
     schema: { tags: ['inbox'], summary: 'Add an internal note (never sent)', params: IdParams, body: NoteBody, response: { 201: Note, ...errors } },
   }, async (request, reply) => {
     const c = await caller(request);
@@ -104,7 +104,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
   });
 
   app.post('/v1/conversations/:id/calls', {
-    config: { permission: 'conversations:write' },
+    config: { idempotent: true, permission: 'conversations:write' },
     schema: { tags: ['inbox'], summary: 'Log a call (rendered inline by /messages?include=calls)', params: IdParams, body: CallBody, response: { 201: Call, ...errors } },
   }, async (request, reply) => {
     const c = await caller(request);
