@@ -22,6 +22,7 @@ import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
 import { messageRoutes } from './routes/messages.js';
 import { slaRoutes } from './routes/sla.js';
+import { viewRoutes } from './routes/views.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { Problem } from './schemas.js';
 import { installNulGuard, validatorCompiler } from './validation.js';
@@ -104,6 +105,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   identityRoutes(app, ctx);
   inboundRoutes(app, ctx);
   slaRoutes(app, ctx);
+  viewRoutes(app, ctx);
   webhookRoutes(app, ctx);
   return app;
 }
