@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   email_in_use: { status: 409, title: 'Email already in use', fix: 'Each member of an organization has their own email; choose another or update the existing member.' },
   last_owner: { status: 409, title: 'Last owner', fix: 'Make another member an owner first; an organization keeps at least one owner.' },
   suggestion_not_pending: { status: 409, title: 'Suggestion not pending', fix: 'Only a pending suggestion can be sent or dismissed; list the conversation\'s suggestions (GET /v1/conversations/{id}/suggestions?status=pending) for the current one, or reply with POST /v1/conversations/{id}/messages.' },
+  view_builtin: { status: 409, title: 'Built-in view', fix: 'Built-in views (view_unread, view_recents, view_starred, view_all) cannot be changed or deleted; save a view of your own (POST /v1/views) instead.' },
+  view_limit_reached: { status: 409, title: 'Too many views', fix: 'Delete a saved view you no longer use (DELETE /v1/views/{id}) before saving another.' },
   payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },
   not_a_member: { status: 422, title: 'Not a member', fix: 'Assign to a member of this organization (GET /v1/members), or null to unassign.' },

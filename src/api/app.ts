@@ -26,6 +26,7 @@ import { messageRoutes } from './routes/messages.js';
 import { slaRoutes } from './routes/sla.js';
 import { suggestionRoutes } from './routes/suggestions.js';
 import { trainingPairRoutes } from './routes/training-pairs.js';
+import { viewRoutes } from './routes/views.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { Problem } from './schemas.js';
 import { installNulGuard, validatorCompiler } from './validation.js';
@@ -110,6 +111,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   memberRoutes(app, ctx);
   inboundRoutes(app, ctx);
   slaRoutes(app, ctx);
+  viewRoutes(app, ctx);
   webhookRoutes(app, ctx);
   suggestionRoutes(app, ctx);
   trainingPairRoutes(app, ctx);

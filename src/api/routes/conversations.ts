@@ -11,6 +11,7 @@ import { isId } from '../../ids.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
+import { findAnyView } from '../../services/views.js';
 import { listConversations, countOverdue } from '../../store/conversations.js';
 import { listEvents } from '../../store/timeline.js';
 import { principalOf, requirePermission } from '../auth.js';
@@ -20,6 +21,7 @@ import { FilterFields, toStoreFilter } from '../conversation-filter.js';
 import { identityScope, visibleConversation } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { callView, conversationView, noteView } from '../presenters.js';
+import { narrowView } from '../view-filter.js';
 import {
   Call, Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Note, Page, PageQuery, Problem,
 } from '../schemas.js';
@@ -29,7 +31,11 @@ import { loadMessageViews, sendResponse, SendReplyBody, SendResponse } from './m
 /** Events embedded in a snapshot before paging is needed. */
 export const SNAPSHOT_EVENTS = 100;
 
-const ListQuery = Type.Object({ ...FilterFields, ...PageQuery });
+const ListQuery = Type.Object({
+  ...FilterFields,
+  view_id: Type.Optional(Type.String({ maxLength: 100, description: 'a view (GET /v1/views) whose filter the other parameters narrow' })),
+  ...PageQuery,
+});
 
 const Inclusion = Type.Union([Type.Literal('calls'), Type.Literal('notes')]);
 const TimelineQuery = Type.Object({
@@ -77,8 +83,10 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     schema: { tags: ['conversations'], summary: 'List conversations, newest activity first', querystring: ListQuery, response: { 200: Page(Conversation), ...errors } },
   }, async (request) => {
     const principal = principalOf(request);
-    const { limit = DEFAULT_LIMIT, cursor, ...params } = request.query;
-    const filter = toStoreFilter(principal, params);
+    const { limit = DEFAULT_LIMIT, cursor, view_id: viewId, ...params } = request.query;
+    const filter = viewId === undefined
+      ? toStoreFilter(principal, params)
+      : narrowView(principal, (await findAnyView(store.db, principal.orgId, viewId, 'view_id')).filter, params);
     if (!filter) return { data: [], next_cursor: null, has_more: false };
     const after = cursor ? decodeCursor(cursor, { t: 'string', id: 'string' }) : undefined;
     const rows = await listConversations(store.db, principal.orgId, {
