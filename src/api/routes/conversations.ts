@@ -8,6 +8,7 @@ import { isoNow } from '../../clock.js';
 import type { TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
+import { findContactRecord } from '../../services/contacts.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
 import { listConversations, countOverdue } from '../../store/conversations.js';
@@ -16,7 +17,7 @@ import { principalOf } from '../auth.js';
 import { FilterFields, toStoreFilter } from '../conversation-filter.js';
 import { identityScope, visibleConversation } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
-import { conversationView, messageView } from '../presenters.js';
+import { contactView, conversationView, messageView } from '../presenters.js';
 import {
   Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Page, PageQuery, Problem,
 } from '../schemas.js';
@@ -106,7 +107,11 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
-    return { ...conversationView(row), events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor };
+    const contact = row.contact_id ? await findContactRecord(store.db, row.org_id, row.contact_id) : null;
+    return {
+      ...conversationView(row), contact: contact && contactView(contact),
+      events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor,
+    };
   });
 
   app.get('/v1/conversations/:id/events', {
