@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   unknown_recipient: { status: 422, title: 'Unknown recipient', fix: 'Create a mailbox for the address first, or name one with the `to` parameter.' },
   webhook_target_refused: { status: 422, title: 'Webhook target refused', fix: 'Point the endpoint at a receiver other than this server\'s own HTTP or SMTP listener.' },
   no_sender: { status: 422, title: 'No sending account', fix: 'Add a mailbox to the identity (POST /v1/mailboxes) before sending.' },
+  no_recipient: { status: 422, title: 'No recipient address', fix: 'Add an email address to the contact (PATCH /v1/contacts/{id} with `addresses`) first.' },
   internal_error: { status: 500, title: 'Internal error', fix: 'Retry later; if it persists, report it with the request id.' },
   upstream_failed: { status: 502, title: 'Upstream failed', fix: 'The channel provider failed; retry with the same Idempotency-Key.' },
   not_ready: { status: 503, title: 'Not ready', fix: 'Wait until the server has started its listeners.' },

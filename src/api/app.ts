@@ -15,6 +15,8 @@ import type { Store } from '../store/store.js';
 import { installAuth } from './auth.js';
 import { installIdempotency } from './idempotency.js';
 import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
+import { contactRuleRoutes } from './routes/contact-rules.js';
+import { contactRoutes } from './routes/contacts.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { eventStreamRoutes } from './routes/event-stream.js';
 import { eventRoutes } from './routes/events.js';
@@ -115,5 +117,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   webhookRoutes(app, ctx);
   suggestionRoutes(app, ctx);
   trainingPairRoutes(app, ctx);
+  contactRoutes(app, ctx);
+  contactRuleRoutes(app, ctx);
   return app;
 }

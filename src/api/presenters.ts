@@ -2,10 +2,12 @@
  * Rows to API shapes.
  */
 import type { MessageData, TimelineEvent } from '../domain/events.js';
+import type { ContactRecord } from '../services/contacts.js';
 import { mailboxConfig } from '../services/identities.js';
+import type { ContactRuleRow } from '../store/contact-rules.js';
 import type { AccountRow, IdentityRow } from '../store/identities.js';
 import { summaryOf, type ConversationRow } from '../store/timeline.js';
-import type { CallView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
+import type { CallView, ContactRuleView, ContactView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
 
 export function conversationView(row: ConversationRow): ConversationView {
   const s = summaryOf(row);
@@ -75,5 +77,31 @@ export function mailboxView(row: AccountRow): MailboxView {
     last_sent_at: row.last_sent_at,
     created_at: row.created_at,
     updated_at: row.updated_at,
+  };
+}
+
+export function contactView({ row, addresses }: ContactRecord): ContactView {
+  return {
+    id: row.id,
+    display_name: row.display_name,
+    company: row.company,
+    position: row.position,
+    headline: row.headline,
+    avatar_url: row.avatar_url,
+    attributes: JSON.parse(row.attributes) as ContactView['attributes'],
+    addresses: addresses.map((a) => ({ channel: a.channel as 'email', address: a.address })),
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+export function contactRuleView(row: ContactRuleRow): ContactRuleView {
+  return {
+    id: row.id,
+    action: row.action as ContactRuleView['action'],
+    kind: row.kind as ContactRuleView['kind'],
+    pattern: row.pattern,
+    identity_id: row.identity_id,
+    created_at: row.created_at,
   };
 }

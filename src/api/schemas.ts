@@ -177,8 +177,38 @@ const ConversationFields = {
 
 export const Conversation = Type.Object(ConversationFields, { $id: 'Conversation' });
 
+export const AttributeValue = Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]);
+
+export const ContactAddress = Type.Object({
+  channel: Type.Literal('email'),
+  address: Type.String({ description: 'lower-cased; belongs to one contact of the organization' }),
+});
+
+export const Contact = Type.Object({
+  id: Id('ct'),
+  display_name: Nullable(Type.String()),
+  company: Nullable(Type.String()),
+  position: Nullable(Type.String()),
+  headline: Nullable(Type.String()),
+  avatar_url: Nullable(Type.String({ description: 'http(s) URL' })),
+  attributes: Type.Record(Type.String(), AttributeValue, { description: 'custom attributes' }),
+  addresses: Type.Array(ContactAddress),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}, { $id: 'Contact' });
+
+export const ContactRule = Type.Object({
+  id: Id('rule'),
+  action: Type.Union([Type.Literal('block'), Type.Literal('allow')]),
+  kind: Type.Union([Type.Literal('address'), Type.Literal('domain'), Type.Literal('number_prefix')]),
+  pattern: Type.String({ description: 'lower-cased address, domain, or E.164 prefix' }),
+  identity_id: Nullable(Id('idn'), { description: 'null: every identity of the organization' }),
+  created_at: Timestamp,
+}, { $id: 'ContactRule' });
+
 export const ConversationSnapshot = Type.Object({
   ...ConversationFields,
+  contact: Nullable(Contact, { description: 'the counterpart\'s contact, with its profile' }),
   events: Type.Array(Event, { description: 'oldest first; the first page (see has_more_events)' }),
   has_more_events: Type.Boolean(),
   events_next_cursor: Nullable(Type.String()),
@@ -228,3 +258,5 @@ export type NoteView = Static<typeof Note>;
 export type CallView = Static<typeof Call>;
 export type IdentityView = Static<typeof Identity>;
 export type MailboxView = Static<typeof Mailbox>;
+export type ContactView = Static<typeof Contact>;
+export type ContactRuleView = Static<typeof ContactRule>;

@@ -69,7 +69,7 @@ export async function updateIdentity(
   return next;
 }
 
-/** Deletes an identity with its mailboxes, conversations, timelines and stored mail. */
+/** Deletes an identity with its mailboxes, conversations, timelines, stored mail and contact rules. */
 export async function deleteIdentity(store: Store, orgId: string, id: string): Promise<void> {
   await getIdentity(store.db, orgId, id);
   // The org lock keeps a concurrent ingest from adding a conversation mid-delete.
@@ -84,6 +84,7 @@ export async function deleteIdentity(store: Store, orgId: string, id: string): P
     await tx.deleteFrom('email_message_ids').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
     await tx.deleteFrom('conversations').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
     await tx.deleteFrom('channel_accounts').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
+    await tx.deleteFrom('contact_rules').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
     await tx.deleteFrom('identities').where('org_id', '=', orgId).where('id', '=', id).execute();
   });
 }

@@ -22,6 +22,7 @@ import type { Database } from '../store/schema.js';
 import { getSlaPolicy } from '../store/sla.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
+import { blockedAmong } from './contact-rules.js';
 
 export interface ThreadingPolicy {
   /** SPEC 4 rule 3 subject fallback; off by default. */
@@ -99,6 +100,8 @@ export async function ingestEmail(
     });
   }
 
+  if (!outbound) conversation = await markBlocked(tx, conversation, parsed.from?.address ?? null);
+
   const messageId = newId('msg');
   const media = await storeAttachments(tx, orgId, messageId, parsed, nowIso);
   await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: orgId, raw }).execute();
@@ -140,6 +143,19 @@ export async function ingestEmail(
   await recordMessageIds(tx, orgId, identityId, indexEntries(threading, known, conversation.id));
   await addParticipants(tx, orgId, conversation.id, external.map((a) => a.address));
   return { status: 'stored', conversationId: conversation.id, messageId, seq: event.seq, newConversation };
+}
+
+/**
+ * Sets `is_blocked` on each inbound message: whether a contact rule blocks its sender or
+ * the conversation's counterpart for the identity. A rule deleted since lifts the mark
+ * with the next message.
+ */
+async function markBlocked(tx: Transaction<Database>, conversation: ConversationRow, sender: string | null): Promise<ConversationRow> {
+  const addresses = [...new Set([sender, conversation.counterpart].filter((a): a is string => !!a))];
+  const blocked = (await blockedAmong(tx, conversation.org_id, conversation.identity_id, addresses)).size > 0 ? 1 : 0;
+  if (blocked === conversation.is_blocked) return conversation;
+  await tx.updateTable('conversations').set({ is_blocked: blocked }).where('id', '=', conversation.id).execute();
+  return { ...conversation, is_blocked: blocked };
 }
 
 /** From, To, Cc and Reply-To addresses other than the mailbox's own. */

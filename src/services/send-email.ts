@@ -22,6 +22,7 @@ import { inOrgTransaction } from '../store/sequences.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, eventFromRow, type ConversationRow } from '../store/timeline.js';
+import { assertRecipientsAllowed } from './contact-rules.js';
 import { getIdentity, mailboxConfig } from './identities.js';
 
 export interface ReplyInput {
@@ -179,7 +180,7 @@ async function deliver(store: Store, orgId: string, p: Prepared, clock: Clock): 
  * Replies in a conversation by its id. The server resolves the recipient, the `Re:`
  * subject, In-Reply-To, References and the sending mailbox.
  *
- * @throws AppError `not_found` (unknown or foreign conversation), `no_sender`.
+ * @throws AppError `not_found` (unknown or foreign conversation), `no_sender`, `recipient_blocked`.
  */
 export async function sendReply(store: Store, orgId: string, conversationId: string, input: ReplyInput, clock: Clock = systemClock): Promise<SendResult> {
   const prepared = await inOrgTransaction(store, orgId, async (tx) => {
@@ -188,7 +189,10 @@ export async function sendReply(store: Store, orgId: string, conversationId: str
     const account = await conversationMailbox(tx, conversation);
     const ctx = await threadContext(tx, conversation, account.address);
     if (ctx.to.length === 0) throw new AppError('validation_failed', 'The conversation has no recipient to reply to.');
-    return commitOutgoing(tx, conversation, account, input, replySubject(conversation.subject), ctx, clock);
+    await assertRecipientsAllowed(tx, orgId, conversation.identity_id, [...ctx.to, ...ctx.cc]);
+    // A conversation opened without messages (POST /v1/contacts/{id}/conversations) starts with its own subject.
+    const subject = conversation.message_count === 0 ? conversation.subject ?? '' : replySubject(conversation.subject);
+    return commitOutgoing(tx, conversation, account, input, subject, ctx, clock);
   });
   return deliver(store, orgId, prepared, clock);
 }
@@ -196,7 +200,7 @@ export async function sendReply(store: Store, orgId: string, conversationId: str
 /**
  * Sends a first message and opens its conversation.
  *
- * @throws AppError `not_found` (identity or account), `no_sender`.
+ * @throws AppError `not_found` (identity or account), `no_sender`, `recipient_blocked`.
  */
 export async function sendFirstMessage(store: Store, orgId: string, input: FirstMessageInput, clock: Clock = systemClock): Promise<SendResult> {
   await getIdentity(store.db, orgId, input.identity_id).catch(() => {
@@ -215,6 +219,7 @@ export async function sendFirstMessage(store: Store, orgId: string, input: First
     }
     const to = input.to.map((a) => ({ address: a.toLowerCase(), name: null }));
     const cc = (input.cc ?? []).map((a) => ({ address: a.toLowerCase(), name: null }));
+    await assertRecipientsAllowed(tx, orgId, input.identity_id, [...to.map((a) => ({ ...a, param: 'to' })), ...cc.map((a) => ({ ...a, param: 'cc' }))]);
     const contacts = await ensureContacts(tx, orgId, 'email', to, isoNow(clock));
     const conversation = await createConversation(tx, {
       orgId, identityId: input.identity_id, accountId: account.id, channel: 'email', subject: input.subject,

@@ -1,9 +1,11 @@
 /**
- * Contacts created from the addresses a conversation meets, and the participant
- * index behind the `with` / `with_domain` filters.
+ * Contacts created from the addresses a conversation meets, contact reads, and the
+ * participant index behind the `with` / `with_domain` filters.
  */
+import { sql, type Selectable } from 'kysely';
 import type { EmailAddress } from '../domain/events.js';
 import { newId } from '../ids.js';
+import type { ContactsTable } from './schema.js';
 import type { Db } from './store.js';
 
 /** The domain of an address (after the last `@`), lower-cased. */
@@ -52,4 +54,72 @@ export async function addParticipants(
     .values(unique.map((address) => ({ conversation_id: conversationId, org_id: orgId, address, domain: domainOf(address) })))
     .onConflict((oc) => oc.columns(['conversation_id', 'address']).doNothing())
     .execute();
+}
+
+export type ContactRow = Selectable<ContactsTable>;
+
+/** One address of a contact on one channel. */
+export interface ContactAddress {
+  readonly channel: string;
+  readonly address: string;
+}
+
+/** A contact of the org, or undefined (missing and foreign look the same). */
+export async function findContact(db: Db, orgId: string, id: string): Promise<ContactRow | undefined> {
+  return db.selectFrom('contacts').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+}
+
+/** The addresses of some contacts, by contact id, each list ordered by channel and address. */
+export async function addressesOf(db: Db, orgId: string, contactIds: readonly string[]): Promise<Map<string, ContactAddress[]>> {
+  const out = new Map<string, ContactAddress[]>(contactIds.map((id) => [id, []]));
+  if (contactIds.length === 0) return out;
+  const rows = await db.selectFrom('contact_addresses').select(['contact_id', 'channel', 'address'])
+    .where('org_id', '=', orgId).where('contact_id', 'in', [...new Set(contactIds)])
+    .orderBy('channel').orderBy('address').execute();
+  for (const r of rows) out.get(r.contact_id)?.push({ channel: r.channel, address: r.address });
+  return out;
+}
+
+/** The owners of some addresses on one channel: address → contact id. */
+export async function ownersOf(db: Db, orgId: string, channel: string, addresses: readonly string[]): Promise<Map<string, string>> {
+  if (addresses.length === 0) return new Map();
+  const rows = await db.selectFrom('contact_addresses').select(['address', 'contact_id'])
+    .where('org_id', '=', orgId).where('channel', '=', channel).where('address', 'in', [...addresses]).execute();
+  return new Map(rows.map((r) => [r.address, r.contact_id]));
+}
+
+export interface ContactQuery {
+  /** Case-insensitive text in the display name, company or an address. */
+  readonly q?: string;
+  /** Only the contact with this exact (lower-cased) address. */
+  readonly address?: string;
+  readonly limit: number;
+  /** Keyset position: contacts with a greater id. */
+  readonly afterId?: string;
+}
+
+/** `LIKE` pattern text with its wildcards escaped (escape character `\`). */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** Contacts of the org in id (creation) order; up to `limit + 1` rows. */
+export async function listContacts(db: Db, orgId: string, q: ContactQuery): Promise<ContactRow[]> {
+  let query = db.selectFrom('contacts').selectAll().where('contacts.org_id', '=', orgId);
+  if (q.address !== undefined) {
+    const address = q.address;
+    query = query.where((eb) => eb.exists(eb.selectFrom('contact_addresses as a').select('a.address')
+      .whereRef('a.contact_id', '=', 'contacts.id').where('a.org_id', '=', orgId).where('a.address', '=', address)));
+  }
+  if (q.q) {
+    const pattern = `%${likeLiteral(q.q.toLowerCase())}%`;
+    const like = (column: 'display_name' | 'company') => sql<boolean>`lower(${sql.ref(`contacts.${column}`)}) like ${pattern} escape '\\'`;
+    query = query.where((eb) => eb.or([
+      like('display_name'),
+      like('company'),
+      eb.exists(eb.selectFrom('contact_addresses as a').select('a.address')
+        .whereRef('a.contact_id', '=', 'contacts.id').where('a.org_id', '=', orgId)
+        .where(sql<boolean>`a.address like ${pattern} escape '\\'`)),
+    ]));
+  }
+  if (q.afterId) query = query.where('contacts.id', '>', q.afterId);
+  return query.orderBy('contacts.id').limit(q.limit + 1).execute();
 }

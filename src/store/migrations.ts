@@ -337,6 +337,7 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       }
       await db.schema.alterTable('contacts').addColumn('attributes', 'text', (c) => c.notNull().defaultTo('{}')).execute();
       await db.schema.createIndex('contacts_org').on('contacts').columns(['org_id', 'id']).execute();
+      await db.schema.createIndex('contact_addresses_contact').on('contact_addresses').columns(['org_id', 'contact_id']).execute();
       await db.schema.createTable('contact_rules')
         .addColumn('id', t.key, (c) => c.primaryKey())
         .addColumn('org_id', t.key, (c) => c.notNull())

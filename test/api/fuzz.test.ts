@@ -18,7 +18,9 @@ beforeAll(async () => {
   const res = await inbound(h, rawEmail({ from: 'f@x.test', to: 'fuzz@shop.test', messageId: 'fz@x.test' }));
   const convId = res.body.results[0].conversation_id;
   const msgId = res.body.results[0].message_id;
-  realIds.push(identityId, mailboxId, convId, msgId);
+  const contactId = (await h.request('GET', '/v1/contacts?email=f@x.test')).body.data[0].id;
+  const ruleId = (await h.request('POST', '/v1/contact_rules', { action: 'allow', kind: 'domain', pattern: 'x.test' })).body.id;
+  realIds.push(identityId, mailboxId, convId, msgId, contactId, ruleId);
   const doc = (await h.app.inject({ url: '/openapi.json' })).json();
   operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
     .flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })))
@@ -29,7 +31,7 @@ afterAll(async () => { await h.close(); });
 
 const jsonValue = fc.jsonValue({ maxDepth: 3 });
 const idLike = fc.oneof(
-  fc.constantFrom(...['conv', 'msg', 'idn', 'acct', 'med'].map((p) => `${p}_01h455vb4pex5vsknk084sn02q`)),
+  fc.constantFrom(...['conv', 'msg', 'idn', 'acct', 'med', 'ct', 'rule'].map((p) => `${p}_01h455vb4pex5vsknk084sn02q`)),
   fc.string({ maxLength: 120 }),
   fc.constant('x'.repeat(300)),
 );
@@ -37,12 +39,23 @@ const body = fc.oneof(
   jsonValue.map((v) => ({ payload: JSON.stringify(v), type: 'application/json' })),
   fc.record({ text: fc.string(), identity_id: idLike, to: fc.oneof(fc.emailAddress(), fc.string()), subject: fc.string(), labels: fc.array(fc.string()), archived: jsonValue, handle: fc.string(), address: fc.string(), smtp: jsonValue })
     .map((v) => ({ payload: JSON.stringify(v), type: 'application/json' })),
+  // Contacts and contact rules: bodies close enough to valid to reach the services.
+  fc.record({
+    action: fc.constantFrom('block', 'allow', 'x'), kind: fc.constantFrom('address', 'domain', 'number_prefix'),
+    pattern: fc.oneof(fc.string(), fc.emailAddress(), fc.domain(), fc.stringMatching(/^\+\d{0,16}$/)), identity_id: fc.oneof(idLike, fc.constant(null)),
+  }, { requiredKeys: [] }).map((v) => ({ payload: JSON.stringify(v), type: 'application/json' })),
+  fc.record({
+    display_name: fc.oneof(fc.string(), fc.constant(null)), company: fc.string(), avatar_url: fc.oneof(fc.webUrl(), fc.string()),
+    attributes: fc.oneof(fc.dictionary(fc.string(), jsonValue, { maxKeys: 5 }), jsonValue),
+    addresses: fc.array(fc.record({ address: fc.oneof(fc.emailAddress(), fc.string()) }), { maxLength: 3 }),
+    address: fc.emailAddress(), subject: fc.oneof(fc.string(), fc.constant(null)), identity_id: idLike,
+  }, { requiredKeys: [] }).map((v) => ({ payload: JSON.stringify(v), type: 'application/json' })),
   fc.string().map((s) => ({ payload: s, type: 'application/json' })),
   fc.uint8Array({ maxLength: 2000 }).map((b) => ({ payload: Buffer.from(b) as string | Buffer, type: 'message/rfc822' })),
   fc.tuple(fc.string(), fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data', '')).map(([s, type]) => ({ payload: s, type })),
 );
 const queryPart = fc.dictionary(
-  fc.constantFrom('limit', 'cursor', 'order', 'types', 'identity_id', 'archived', 'with', 'with_domain', 'since', 'until', 'label', 'to', 'zzz'),
+  fc.constantFrom('limit', 'cursor', 'order', 'types', 'identity_id', 'archived', 'with', 'with_domain', 'since', 'until', 'label', 'to', 'q', 'email', 'action', 'kind', 'is_blocked', 'zzz'),
   fc.oneof(fc.string({ maxLength: 40 }), fc.integer().map(String), fc.constantFrom('true', '-1', '0', '1e9', 'desc', 'message', '2026-01-01T00:00:00Z')),
   { maxKeys: 4 },
 ).map((d) => new URLSearchParams(d).toString());

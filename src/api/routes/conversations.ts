@@ -8,6 +8,7 @@ import { isoNow } from '../../clock.js';
 import type { EventType as EventTypeName, TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
+import { findContactRecord } from '../../services/contacts.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
@@ -20,7 +21,7 @@ import { markRead } from '../../services/inbox.js';
 import { FilterFields, toStoreFilter } from '../conversation-filter.js';
 import { identityScope, visibleConversation } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
-import { callView, conversationView, noteView } from '../presenters.js';
+import { callView, contactView, conversationView, noteView } from '../presenters.js';
 import { narrowView } from '../view-filter.js';
 import {
   Call, Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Note, Page, PageQuery, Problem,
@@ -129,7 +130,11 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     }
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
-    return { ...conversationView(row), events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor };
+    const contact = row.contact_id ? await findContactRecord(store.db, row.org_id, row.contact_id) : null;
+    return {
+      ...conversationView(row), contact: contact && contactView(contact),
+      events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor,
+    };
   });
 
   app.get('/v1/conversations/:id/events', {
