@@ -31,7 +31,7 @@ afterAll(async () => { await h.close(); });
 
 const jsonValue = fc.jsonValue({ maxDepth: 3 });
 const idLike = fc.oneof(
-  fc.constantFrom(...['conv', 'msg', 'idn', 'acct', 'med', 'ct', 'rule'].map((p) => `${p}_01h455vb4pex5vsknk084sn02q`)),
+  fc.constantFrom(...['conv', 'msg', 'idn', 'acct', 'med', 'ct', 'rule', 'mem', 'key', 'sug', 'whk', 'view'].map((p) => `${p}_01h455vb4pex5vsknk084sn02q`), 'view_unread', 'me', 'none'),
   fc.string({ maxLength: 120 }),
   fc.constant('x'.repeat(300)),
 );
@@ -50,13 +50,22 @@ const body = fc.oneof(
     addresses: fc.array(fc.record({ address: fc.oneof(fc.emailAddress(), fc.string()) }), { maxLength: 3 }),
     address: fc.emailAddress(), subject: fc.oneof(fc.string(), fc.constant(null)), identity_id: idLike,
   }, { requiredKeys: [] }).map((v) => ({ payload: JSON.stringify(v), type: 'application/json' })),
+  // Inbox: members, keys, assignment, read state, notes, calls, suggestions and views.
+  fc.record({
+    email: fc.oneof(fc.emailAddress(), fc.string()), role: fc.constantFrom('owner', 'admin', 'agent', 'x'), name: fc.oneof(fc.string(), fc.constant(null)),
+    member_id: fc.oneof(idLike, fc.constant(null)), identity_id: fc.oneof(idLike, fc.constant(null)),
+    permissions: fc.oneof(fc.constant(null), fc.array(fc.constantFrom('conversations:read', 'messages:send', 'members:manage', 'x'), { maxLength: 4 })),
+    assigned_to: fc.oneof(idLike, fc.constant(null)), starred: jsonValue, unread_count: fc.oneof(fc.integer(), jsonValue),
+    text: fc.string(), direction: fc.constantFrom('inbound', 'outbound', 'x'), duration_s: fc.integer(), started_at: fc.oneof(fc.string(), fc.date().map((d) => (Number.isNaN(d.getTime()) ? 'x' : d.toISOString()))),
+    recording_url: fc.oneof(fc.webUrl(), fc.string()), model: fc.string(), filter: fc.oneof(jsonValue, fc.record({ unread: fc.boolean(), label: fc.string(), assigned_to: idLike }, { requiredKeys: [] })),
+  }, { requiredKeys: [] }).map((v) => ({ payload: JSON.stringify(v), type: 'application/json' })),
   fc.string().map((s) => ({ payload: s, type: 'application/json' })),
   fc.uint8Array({ maxLength: 2000 }).map((b) => ({ payload: Buffer.from(b) as string | Buffer, type: 'message/rfc822' })),
   fc.tuple(fc.string(), fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data', '')).map(([s, type]) => ({ payload: s, type })),
 );
 const queryPart = fc.dictionary(
-  fc.constantFrom('limit', 'cursor', 'order', 'types', 'identity_id', 'archived', 'with', 'with_domain', 'since', 'until', 'label', 'to', 'q', 'email', 'action', 'kind', 'is_blocked', 'zzz'),
-  fc.oneof(fc.string({ maxLength: 40 }), fc.integer().map(String), fc.constantFrom('true', '-1', '0', '1e9', 'desc', 'message', '2026-01-01T00:00:00Z')),
+  fc.constantFrom('limit', 'cursor', 'order', 'types', 'identity_id', 'archived', 'with', 'with_domain', 'since', 'until', 'label', 'to', 'q', 'email', 'action', 'kind', 'is_blocked', 'starred', 'unread', 'assigned_to', 'scope', 'view_id', 'include', 'mark_read', 'status', 'format', 'zzz'),
+  fc.oneof(fc.string({ maxLength: 40 }), fc.integer().map(String), fc.constantFrom('true', '-1', '0', '1e9', 'desc', 'message', '2026-01-01T00:00:00Z', 'me', 'none', 'mine', 'team', 'calls,notes', 'view_unread', 'jsonl')),
   { maxKeys: 4 },
 ).map((d) => new URLSearchParams(d).toString());
 
@@ -68,7 +77,7 @@ describe('no input reaches a 500', () => {
       fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
       async (opIndex, id, b, query, idempotencyKey) => {
         const op = operations[opIndex % operations.length]!;
-        const url = op.path.replace('{id}', encodeURIComponent(id)) + (query ? `?${query}` : '');
+        const url = op.path.replace(/\{[a-z_]+\}/g, encodeURIComponent(id)) + (query ? `?${query}` : '');
         const headers: Record<string, string> = { authorization: `Bearer ${h.key}` };
         if (b.type) headers['content-type'] = b.type;
         if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey.replace(/[^\x20-\x7e]/g, '');
