@@ -8,30 +8,24 @@
  * BENCH_DATABASE_URL (default TEST_DATABASE_URL) a PostgreSQL server on which each
  * PostgreSQL run gets a fresh database; BENCH_PG_RUNS (default 3). Then the live
  * stream's latency (bench/stream.mjs: STREAM_SUBSCRIBERS, STREAM_MESSAGES, STREAM_RATE),
- * BENCH_STREAM_RUNS (default 3) times.
+ * BENCH_STREAM_RUNS (default 3) times. Then the inbox list and counts under load
+ * (bench/inbox.mjs, its own environment variables there); BENCH_INBOX=0 skips it and
+ * keeps the section docs/benchmarks.md has.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { BENCH, log, machine, median, ROOT } from './common.mjs';
 import { loadCorpus, writeMaildir } from './corpus.mjs';
+import { currentInboxSection, inboxBenchmark, inboxSection } from './inbox.mjs';
 import { streamLatency } from './stream.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BENCH = path.join(ROOT, '.bench');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SCALES = (process.env.BENCH_SCALES ?? '1,2,4').split(',').map(Number);
 const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? null;
 const PG_RUNS = Number(process.env.BENCH_PG_RUNS ?? 3);
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const log = (msg) => process.stderr.write(`${msg}\n`);
 
 /** Runs a command; @returns wall seconds, stdout and the peak RSS (MiB) the probe reported. */
 function run(cmd, args, env = {}) {
@@ -108,12 +102,6 @@ async function notmuchNew(maildir) {
   return r;
 }
 
-function machine() {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, `
-    + `${os.type()} ${os.release()}, Node ${process.version}`;
-}
-
 async function main() {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   log('loading the SpamAssassin corpus ...');
@@ -166,6 +154,7 @@ async function main() {
     streams.push(r);
     log(`stream run ${i + 1}: ${r.subscribers} subscribers, p50 ${r.p50_ms.toFixed(1)} ms, p99 ${r.p99_ms.toFixed(1)} ms, ${r.delivered}/${r.expected} delivered`);
   }
+  const inbox = process.env.BENCH_INBOX === '0' ? null : await inboxBenchmark();
   const pgVersion = PG_URL ? await pgServerVersion() : null;
   const oursMedian = median(ours.map((r) => r.seconds));
   const theirsMedian = theirs.length ? median(theirs.map((r) => r.seconds)) : null;
@@ -185,6 +174,7 @@ async function main() {
     notmuch: theirsMedian === null ? null : { seconds: theirsMedian, perSecond: base.count / theirsMedian, version: execFileSync('notmuch', ['--version']).toString().trim() },
     curve,
     streams,
+    inbox,
   };
   writeReport(result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -265,6 +255,7 @@ function writeReport(r) {
     'profiled, `writev` is the largest cost of the server\'s thread, about 16 ms per message for 1,000 sockets on this machine,',
     'and the last subscriber written to waits for all the others.',
     '',
+    ...(r.inbox ? inboxSection(r.inbox) : currentInboxSection()),
     ...WHERE_THE_TIME_GOES,
   ];
   fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), lines.join('\n'));

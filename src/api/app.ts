@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { installAuth } from './auth.js';
+import { benchConstantRoute } from './routes/bench-constant.js';
 import { installIdempotency } from './idempotency.js';
 import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
 import { contactRuleRoutes } from './routes/contact-rules.js';
@@ -119,5 +120,6 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   trainingPairRoutes(app, ctx);
   contactRoutes(app, ctx);
   contactRuleRoutes(app, ctx);
+  if (config.benchConstantRoute) benchConstantRoute(app, ctx);
   return app;
 }
