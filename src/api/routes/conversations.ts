@@ -11,7 +11,8 @@ import { isId } from '../../ids.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { sendReply } from '../../services/send-email.js';
 import { listConversations, countOverdue } from '../../store/conversations.js';
-import { listEvents } from '../../store/timeline.js';
+import { searchHits } from '../../store/search.js';
+import { listEvents, type ConversationRow } from '../../store/timeline.js';
 import { principalOf } from '../auth.js';
 import { FilterFields, toStoreFilter } from '../conversation-filter.js';
 import { identityScope, visibleConversation } from '../scope.js';
@@ -77,7 +78,12 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     const rows = await listConversations(store.db, principal.orgId, {
       ...filter, limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
     });
-    return page(rows, limit, conversationView, (r) => ({ t: r.last_event_at, id: r.id }));
+    const hits = filter.q ? await searchHits(store.db, principal.orgId, rows.slice(0, limit).map((r) => r.id), filter.q) : null;
+    const view = (r: ConversationRow) => {
+      const hit = hits?.get(r.id);
+      return hit ? { ...conversationView(r), search: hit } : conversationView(r);
+    };
+    return page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }));
   });
 
   app.get('/v1/conversations/overdue/count', {
