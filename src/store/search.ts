@@ -30,6 +30,8 @@ import type { Db } from './store.js';
 /** One message's index document. */
 export interface SearchDocument {
   readonly messageId: string;
+  /** The `seq` of its `message` event: later messages have greater ones. */
+  readonly seq: number;
   /** Its distinct normalized words (domain/search-text.ts `messageTokens`). */
   readonly tokens: readonly string[];
 }
@@ -68,7 +70,7 @@ export interface SearchIndex {
   matching(db: Db, scope: SearchScope, terms: readonly SearchTerm[], limit: number): Promise<MatchSet | null>;
   /** A condition on `conversations`: it has a message matching every term (an index lookup per row: way 3). */
   matches(terms: readonly SearchTerm[]): Expression<SqlBool>;
-  /** The most recently indexed matching message of each conversation (id → message id). */
+  /** The latest matching message of each conversation (id → message id). */
   latestMatches(db: Db, conversationIds: readonly string[], terms: readonly SearchTerm[]): Promise<Map<string, string>>;
 }
 
@@ -82,10 +84,10 @@ export function searchIndexFor(dialect: 'sqlite' | 'postgres'): SearchIndex {
 }
 
 /** The index documents of the `message` events among `events`. */
-export function searchDocuments(events: readonly Pick<TimelineEvent, 'type' | 'data'>[]): SearchDocument[] {
+export function searchDocuments(events: readonly Pick<TimelineEvent, 'type' | 'data' | 'seq'>[]): SearchDocument[] {
   return events.filter((e) => e.type === 'message').map((e) => {
     const data = e.data as MessageData;
-    return { messageId: data.message_id, tokens: messageTokens(data) };
+    return { messageId: data.message_id, seq: e.seq, tokens: messageTokens(data) };
   });
 }
 
@@ -94,7 +96,7 @@ export function searchDocuments(events: readonly Pick<TimelineEvent, 'type' | 'd
  * `appendEvents` calls it, in the appending transaction).
  */
 export async function indexEvents(
-  tx: Transaction<Database>, conversation: SearchConversation, events: readonly Pick<TimelineEvent, 'type' | 'data'>[],
+  tx: Transaction<Database>, conversation: SearchConversation, events: readonly Pick<TimelineEvent, 'type' | 'data' | 'seq'>[],
 ): Promise<void> {
   const docs = searchDocuments(events);
   if (docs.length > 0) await searchIndexOf(tx).add(tx, conversation, docs);
@@ -163,7 +165,7 @@ export async function backfillSearch(db: Kysely<any>, index: SearchIndex, batch 
     const write = async (tx: Db) => {
       for (const r of rows) {
         const conversation = { id: r.conversation_id, org_id: r.org_id, identity_id: r.identity_id };
-        await index.add(tx, conversation, searchDocuments([{ type: 'message', data: JSON.parse(r.data) }]));
+        await index.add(tx, conversation, searchDocuments([{ type: 'message', seq: Number(r.seq), data: JSON.parse(r.data) }]));
       }
     };
     if (db.isTransaction) await write(db as Db);

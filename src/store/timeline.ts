@@ -98,7 +98,7 @@ export async function appendEvents(
     id: e.id, seq: e.seq, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at,
     data: JSON.stringify(e.data), created_at: now,
   }))).execute();
-  await indexEvents(tx, conversation, events);
+  await indexEvents(tx, conversation, out);
   const before = summary;
   for (const e of events) summary = applyEvent(summary, e, ctx);
   const columns = summaryColumns(summary);

@@ -41,16 +41,17 @@ export const postgresSearchIndex: SearchIndex = {
       org_id text collate "C" not null,
       identity_id text collate "C" not null,
       conversation_id text collate "C" not null,
+      seq bigint not null,
       terms tsvector not null
     )`.execute(db);
-    await sql`create index search_messages_conversation on search_messages (conversation_id, message_id)`.execute(db);
+    await sql`create index search_messages_conversation on search_messages (conversation_id, seq)`.execute(db);
     await sql`create index search_messages_terms on search_messages using gin (terms)`.execute(db);
   },
 
   async add(db, conversation, docs) {
     if (docs.length === 0) return;
     await db.insertInto('search_messages' as any).values(docs.map((d) => ({
-      message_id: d.messageId, org_id: conversation.org_id, identity_id: conversation.identity_id, conversation_id: conversation.id,
+      message_id: d.messageId, org_id: conversation.org_id, identity_id: conversation.identity_id, conversation_id: conversation.id, seq: d.seq,
       terms: sql`array_to_tsvector(${[`${CONVERSATION_MARK}${conversation.id}`, ...d.tokens]}::text[])`,
     }))).execute();
   },
@@ -84,7 +85,7 @@ export const postgresSearchIndex: SearchIndex = {
     const { rows } = await sql<{ conversation_id: string; message_id: string }>`
       select distinct on (conversation_id) conversation_id, message_id from search_messages
       where conversation_id = any(${[...conversationIds]}::text[]) and terms @@ ${tsquery(terms)}::tsquery
-      order by conversation_id, message_id desc`.execute(db);
+      order by conversation_id, seq desc`.execute(db);
     return new Map(rows.map((r) => [r.conversation_id, r.message_id]));
   },
 };

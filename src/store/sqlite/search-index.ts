@@ -1,7 +1,7 @@
 /**
  * The search index on SQLite: an FTS5 table (https://sqlite.org/fts5.html) of the
- * messages' normalized words, contentless (it keeps only the inverted index and each
- * row's message id), `detail=none` (no positions: queries are words and prefixes, never
+ * messages' normalized words, contentless (it keeps only the inverted index; the
+ * message of each row is in `search_messages`), `detail=none` (no positions: queries are words and prefixes, never
  * phrases), with the `ascii` tokenizer, which splits the space-separated words made by
  * domain/search-text.ts back into exactly those words.
  *
@@ -49,20 +49,28 @@ export const sqliteSearchIndex: SearchIndex = {
       conversation_id text not null unique,
       messages integer not null
     )`.execute(db);
+    // The message of each FTS5 row (FTS5's own `contentless_unindexed` would keep it, but
+    // SQLite 3.53 cannot drop such a table cleanly).
+    await sql`create table search_messages (
+      rowid integer primary key,
+      message_id text not null
+    )`.execute(db);
     await sql`create virtual table search_fts using fts5(
-      terms, message_id unindexed,
-      content = '', contentless_delete = 1, contentless_unindexed = 1, detail = none, tokenize = 'ascii'
+      terms, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
     )`.execute(db);
   },
 
   async add(db, conversation, docs) {
     for (const d of docs) {
-      await sql`insert into search_conversations (conversation_id, messages) values (${conversation.id}, 1)
-        on conflict (conversation_id) do update set messages = messages + 1`.execute(db);
+      const { rows } = await sql<{ doc: number; messages: number }>`insert into search_conversations (conversation_id, messages)
+        values (${conversation.id}, 1) on conflict (conversation_id) do update set messages = messages + 1
+        returning doc, messages`.execute(db);
+      const { doc, messages } = rows[0]!;
+      if (messages >= SPAN) continue; // the conversation's range is full
+      const row = doc * SPAN + messages;
       const terms = [scopeToken(conversation.org_id), scopeToken(conversation.identity_id), ...d.tokens].join(' ');
-      await sql`insert into search_fts (rowid, terms, message_id)
-        select doc * ${sql.lit(SPAN)} + messages, ${terms}, ${d.messageId} from search_conversations
-        where conversation_id = ${conversation.id} and messages < ${sql.lit(SPAN)}`.execute(db);
+      await sql`insert into search_fts (rowid, terms) values (${row}, ${terms})`.execute(db);
+      await sql`insert into search_messages (rowid, message_id) values (${row}, ${d.messageId})`.execute(db);
     }
   },
 
@@ -70,7 +78,9 @@ export const sqliteSearchIndex: SearchIndex = {
     for (const id of conversationIds) {
       const { rows } = await sql<{ doc: number }>`delete from search_conversations where conversation_id = ${id} returning doc`.execute(db);
       for (const { doc } of rows) {
-        await sql`delete from search_fts where rowid >= ${doc} * ${sql.lit(SPAN)} and rowid < (${doc} + 1) * ${sql.lit(SPAN)}`.execute(db);
+        for (const table of ['search_fts', 'search_messages']) {
+          await sql`delete from ${sql.table(table)} where rowid >= ${doc} * ${sql.lit(SPAN)} and rowid < (${doc} + 1) * ${sql.lit(SPAN)}`.execute(db);
+        }
       }
     }
   },
@@ -98,8 +108,9 @@ export const sqliteSearchIndex: SearchIndex = {
 
   async latestMatches(db, conversationIds, terms) {
     const { rows } = await sql<{ conversation_id: string; message_id: string | null }>`
-      select s.conversation_id, (select f.message_id from search_fts f where f.search_fts match ${matchExpression(terms)}
-        and f.rowid >= s.doc * ${sql.lit(SPAN)} and f.rowid < (s.doc + 1) * ${sql.lit(SPAN)} order by f.rowid desc limit 1) as message_id
+      select s.conversation_id, (select m.message_id from search_messages m where m.rowid = (
+        select f.rowid from search_fts f where f.search_fts match ${matchExpression(terms)}
+        and f.rowid >= s.doc * ${sql.lit(SPAN)} and f.rowid < (s.doc + 1) * ${sql.lit(SPAN)} order by f.rowid desc limit 1)) as message_id
       from search_conversations s where s.conversation_id in (select value from json_each(${json(conversationIds)}))`.execute(db);
     return new Map(rows.filter((r) => r.message_id !== null).map((r) => [r.conversation_id, r.message_id!]));
   },
