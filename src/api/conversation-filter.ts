@@ -5,6 +5,7 @@
  * identity-scoped key is held to its identity and never sees blocked senders.
  */
 import Type, { type Static } from 'typebox';
+import { parseSearchQuery } from '../domain/search-text.js';
 import { AppError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Principal } from '../services/access.js';
@@ -30,6 +31,11 @@ export const FilterFields = {
     description: '`mine`: assigned to the member the key acts as; `team`: everything else (unassigned or assigned to others)',
   })),
   is_blocked: Type.Optional(Type.Boolean({ description: 'blocked senders are hidden unless this is given' })),
+  q: Type.Optional(Type.String({
+    minLength: 1, maxLength: 200,
+    description: 'full text: conversations with a message whose subject, body, addresses or display names hold every word '
+      + '(case and accents ignored; `word*` matches words starting with `word`); each result gets `search` with a snippet',
+  })),
 };
 
 export const ConversationFilterSchema = Type.Object(FilterFields, { additionalProperties: false, $id: 'ConversationFilter' });
@@ -43,6 +49,17 @@ export function instant(value: string, param: string): string {
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw new AppError('validation_failed', `${param} is not a time JavaScript can represent.`, { param });
   return new Date(t).toISOString();
+}
+
+/** The terms of `q`; @throws AppError `validation_failed` when it has no word to look for. */
+function searchTerms(q: string) {
+  const terms = parseSearchQuery(q);
+  if (terms.length === 0) {
+    throw new AppError('validation_failed', '`q` has no word to search for: it needs at least one letter or digit.', {
+      param: 'q', fix: 'Search for words (letters or digits); punctuation only separates them. Leave `q` out to list everything.',
+    });
+  }
+  return terms;
 }
 
 function me(p: Principal, param: string): string {
@@ -59,9 +76,10 @@ function me(p: Principal, param: string): string {
  * nothing can match (an id of the wrong shape).
  *
  * @throws AppError `forbidden_identity` (a scoped key naming another identity),
- *   `validation_failed` (`me` or `scope` without a member, a bad time).
+ *   `validation_failed` (`me` or `scope` without a member, a bad time, a `q` without words).
  */
 export function toStoreFilter(p: Principal, q: ConversationFilterParams): ConversationFilter | null {
+  const terms = q.q === undefined ? undefined : searchTerms(q.q);
   if (p.identityId !== null && q.is_blocked === true) return null;
   const identityId = identityScope(p, q.identity_id);
   if (identityId !== undefined && !isId('idn', identityId)) return null;
@@ -79,6 +97,7 @@ export function toStoreFilter(p: Principal, q: ConversationFilterParams): Conver
   }
   return {
     identityId,
+    q: terms,
     archived: q.archived,
     with: q.with?.trim().toLowerCase(),
     withDomain: q.with_domain?.toLowerCase().replace(/^\.+/, ''),

@@ -175,7 +175,16 @@ const ConversationFields = {
   is_blocked: Type.Boolean({ description: 'the counterpart matched a block rule when their mail arrived' }),
 };
 
-export const Conversation = Type.Object(ConversationFields, { $id: 'Conversation' });
+/** Where a conversation matched the list's `q`. */
+export const SearchHit = Type.Object({
+  snippet: Type.String({ description: 'HTML: about 200 characters of the latest matching message around its first match, each matched word in `<mark>`…`</mark>`, the rest escaped, `…` where cut' }),
+  message_id: Nullable(Id('msg'), { description: 'the message the snippet is from' }),
+});
+
+export const Conversation = Type.Object({
+  ...ConversationFields,
+  search: Type.Optional(SearchHit),
+}, { $id: 'Conversation' });
 
 export const AttributeValue = Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]);
 

@@ -46,17 +46,17 @@ export function savedViewFilter(p: Principal, saved: ConversationFilterParams): 
 const PARAM: Record<keyof ConversationFilter, string> = {
   identityId: 'identity_id', archived: 'archived', with: 'with', withDomain: 'with_domain', since: 'since', until: 'until',
   overdue: 'overdue', starred: 'starred', unread: 'unread', label: 'label', assignedTo: 'assigned_to',
-  notAssignedTo: 'scope', isBlocked: 'is_blocked',
+  notAssignedTo: 'scope', isBlocked: 'is_blocked', q: 'q',
 };
 
 /** Fields one list query can hold only one value of. */
-const SINGLE_VALUED = new Set<keyof ConversationFilter>(['with', 'withDomain', 'label', 'notAssignedTo']);
+const SINGLE_VALUED = new Set<keyof ConversationFilter>(['with', 'withDomain', 'label', 'notAssignedTo', 'q']);
 
 /**
  * The conversations both filters match, as one filter, or null when none can.
  *
  * @throws AppError `validation_failed` when both name a different `label`, `with`,
- *   `with_domain` or `scope` (one query takes one of each).
+ *   `with_domain`, `scope` or `q` (one query takes one of each).
  */
 export function intersectFilters(a: ConversationFilter, b: ConversationFilter): ConversationFilter | null {
   const keys = (Object.keys(b) as (keyof ConversationFilter)[]).filter((k) => b[k] !== undefined && a[k] !== undefined && a[k] !== b[k]);

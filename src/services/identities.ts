@@ -6,6 +6,7 @@ import { newId } from '../ids.js';
 import {
   findAccount, findAccountByAddress, findIdentity, findIdentityByHandle, type AccountRow, type IdentityRow,
 } from '../store/identities.js';
+import { searchIndexFor } from '../store/search.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import { isUniqueViolation } from '../store/errors.js';
 import type { Db, Store } from '../store/store.js';
@@ -69,13 +70,14 @@ export async function updateIdentity(
   return next;
 }
 
-/** Deletes an identity with its mailboxes, conversations, timelines, stored mail and contact rules. */
+/** Deletes an identity with its mailboxes, conversations, timelines, stored mail, contact rules and search index entries. */
 export async function deleteIdentity(store: Store, orgId: string, id: string): Promise<void> {
   await getIdentity(store.db, orgId, id);
   // The org lock keeps a concurrent ingest from adding a conversation mid-delete.
   await inOrgTransaction(store, orgId, async (tx) => {
     const convs = tx.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('identity_id', '=', id);
     const msgs = tx.selectFrom('messages').select('id').where('conversation_id', 'in', convs);
+    await searchIndexFor(store.dialect).remove(tx, (await convs.execute()).map((c) => c.id));
     await tx.deleteFrom('media').where('message_id', 'in', msgs).execute();
     await tx.deleteFrom('raw_messages').where('message_id', 'in', msgs).execute();
     await tx.deleteFrom('messages').where('conversation_id', 'in', convs).execute();

@@ -1,11 +1,13 @@
 /**
  * Conversation rows: creation, scoped reads and the keyset-paged list.
  */
-import { sql, type SelectQueryBuilder } from 'kysely';
+import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { emptySummary } from '../domain/projection.js';
+import type { SearchTerm } from '../domain/search-text.js';
 import { subjectKey } from '../domain/threading.js';
 import { newId } from '../ids.js';
 import type { Database } from './schema.js';
+import { searchClause } from './search.js';
 import type { Db } from './store.js';
 import { summaryColumns, type ConversationRow } from './timeline.js';
 
@@ -78,6 +80,8 @@ export interface ConversationFilter {
   readonly notAssignedTo?: string;
   /** Counterpart blocked by a contact rule (true) or not (false); undefined means both. */
   readonly isBlocked?: boolean;
+  /** Full text: has a message holding every term (at least one; store/search.ts). */
+  readonly q?: readonly SearchTerm[];
 }
 
 export interface ConversationPageQuery extends ConversationFilter {
@@ -93,10 +97,19 @@ function likeLiteral(text: string): string {
 
 type ConversationQuery = SelectQueryBuilder<Database, 'conversations', object>;
 
-/** Narrows a query on `conversations` to the org and a filter (shared by lists and counts). */
-export function whereFilter<Q extends ConversationQuery>(query: Q, orgId: string, q: ConversationFilter): Q {
+/**
+ * Narrows a query on `conversations` to the org and a filter (shared by lists and counts).
+ *
+ * @param search the condition for `q.q`, from store/search.ts `searchClause` (it may have
+ *   to query first); required when `q.q` is given.
+ */
+export function whereFilter<Q extends ConversationQuery>(query: Q, orgId: string, q: ConversationFilter, search?: Expression<SqlBool>): Q {
   let out = query.where('conversations.org_id', '=', orgId) as Q;
   const where = (f: (q: Q) => unknown) => { out = f(out) as Q; };
+  if (q.q?.length) {
+    if (!search) throw new Error('whereFilter: a filter with q needs its searchClause');
+    where((x) => x.where(search));
+  }
   if (q.identityId) where((x) => x.where('identity_id', '=', q.identityId!));
   if (q.archived !== undefined) where((x) => x.where('archived', '=', q.archived ? 1 : 0));
   if (q.overdue !== undefined) where((x) => x.where('overdue', '=', q.overdue ? 1 : 0));
@@ -141,7 +154,8 @@ export function whereFilter<Q extends ConversationQuery>(query: Q, orgId: string
  * `limit + 1` rows so the caller can tell whether another page follows.
  */
 export async function listConversations(db: Db, orgId: string, q: ConversationPageQuery): Promise<ConversationRow[]> {
-  let query = whereFilter(db.selectFrom('conversations').selectAll(), orgId, q);
+  const search = q.q?.length ? await searchClause(db, { orgId, identityId: q.identityId }, q.q) : undefined;
+  let query = whereFilter(db.selectFrom('conversations').selectAll(), orgId, q, search);
   if (q.after) {
     const { lastEventAt, id } = q.after;
     // A row-value comparison, so both stores seek the (org_id, last_event_at, id) index
@@ -153,7 +167,8 @@ export async function listConversations(db: Db, orgId: string, q: ConversationPa
 
 /** How many conversations match a filter, and how many of those have unread messages. */
 export async function countConversations(db: Db, orgId: string, q: ConversationFilter): Promise<{ total: number; unread: number }> {
-  const row = await whereFilter(db.selectFrom('conversations'), orgId, q)
+  const search = q.q?.length ? await searchClause(db, { orgId, identityId: q.identityId }, q.q) : undefined;
+  const row = await whereFilter(db.selectFrom('conversations'), orgId, q, search)
     .select((eb) => [
       eb.fn.countAll<number | string>().as('total'),
       eb.fn.sum<number | string | null>(sql`case when unread_count > 0 then 1 else 0 end`).as('unread'),

@@ -1,8 +1,10 @@
 /**
  * The schema, one set of migrations for both stores, applied in name order by Kysely's
- * Migrator. The dialects differ only in the column types of {@link ColumnTypes}.
+ * Migrator. The dialects differ only in the column types of {@link ColumnTypes}, and in
+ * the search index (store/search.ts).
  */
 import { Migrator, sql, type ColumnDataType, type Expression, type Kysely, type Migration } from 'kysely';
+import { backfillSearch, searchIndexFor } from './search.js';
 import type { OpenOptions, Store } from './store.js';
 
 type DataTypeExpression = ColumnDataType | Expression<unknown>;
@@ -15,10 +17,12 @@ export interface ColumnTypes {
   readonly bytes: DataTypeExpression;
   /** A 64-bit integer (sequence numbers). */
   readonly bigint: DataTypeExpression;
+  /** The store, for the few objects that are not tables of portable columns (the search index). */
+  readonly dialect: 'sqlite' | 'postgres';
 }
 
-export const SQLITE_TYPES: ColumnTypes = { key: 'text', bytes: 'blob', bigint: 'integer' };
-export const POSTGRES_TYPES: ColumnTypes = { key: sql`text collate "C"`, bytes: 'bytea', bigint: 'bigint' };
+export const SQLITE_TYPES: ColumnTypes = { key: 'text', bytes: 'blob', bigint: 'integer', dialect: 'sqlite' };
+export const POSTGRES_TYPES: ColumnTypes = { key: sql`text collate "C"`, bytes: 'bytea', bigint: 'bigint', dialect: 'postgres' };
 
 /**
  * Applies the migrations not yet applied (Kysely's Migrator holds a lock meanwhile, so
@@ -404,6 +408,14 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
         .columns(['org_id', 'is_blocked', 'archived', 'unread_count']).execute();
       await db.schema.createIndex('conversations_org_starred').on('conversations')
         .columns(['org_id', 'is_blocked', 'starred', 'unread_count']).execute();
+    },
+  },
+  '0005_search': {
+    async up(db: Kysely<any>): Promise<void> {
+      // Full-text search (store/search.ts), with the messages stored before it.
+      const index = searchIndexFor(t.dialect);
+      await index.createSchema(db);
+      await backfillSearch(db, index);
     },
   },
 };

@@ -6,6 +6,7 @@ import type { Selectable, Transaction } from 'kysely';
 import { applyEvent, type ApplyContext, type ConversationSummary } from '../domain/projection.js';
 import type { EventBody, EventType, TimelineEvent } from '../domain/events.js';
 import { newId } from '../ids.js';
+import { indexEvents } from './search.js';
 import { nextSeqs } from './sequences.js';
 import type { ConversationsTable, Database, EventsTable } from './schema.js';
 import type { Db } from './store.js';
@@ -74,7 +75,8 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
  * `conversation` (`inOrgTransaction` in store/sequences.ts), so the summary it folds onto is current.
  *
  * Timers the new summary arms or disarms (no-reply, SLA) are written to `timers` in the
- * same transaction, so a committed deadline always has its durable timer row.
+ * same transaction, so a committed deadline always has its durable timer row; so are
+ * messages to the search index (store/search.ts), so a committed message is searchable.
  *
  * @param conversation the row as read inside `tx` (its summary is the starting point).
  * @param events bodies with their `at` (RFC 3339).
@@ -96,6 +98,7 @@ export async function appendEvents(
     id: e.id, seq: e.seq, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at,
     data: JSON.stringify(e.data), created_at: now,
   }))).execute();
+  await indexEvents(tx, conversation, out);
   const before = summary;
   for (const e of events) summary = applyEvent(summary, e, ctx);
   const columns = summaryColumns(summary);

@@ -14,7 +14,8 @@ import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
 import { findAnyView } from '../../services/views.js';
 import { listConversations, countOverdue } from '../../store/conversations.js';
-import { listEvents } from '../../store/timeline.js';
+import { searchHits } from '../../store/search.js';
+import { listEvents, type ConversationRow } from '../../store/timeline.js';
 import { principalOf, requirePermission } from '../auth.js';
 import { actorOf } from '../../services/access.js';
 import { markRead } from '../../services/inbox.js';
@@ -93,7 +94,12 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     const rows = await listConversations(store.db, principal.orgId, {
       ...filter, limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
     });
-    return page(rows, limit, conversationView, (r) => ({ t: r.last_event_at, id: r.id }));
+    const hits = filter.q ? await searchHits(store.db, principal.orgId, rows.slice(0, limit).map((r) => r.id), filter.q) : null;
+    const view = (r: ConversationRow) => {
+      const hit = hits?.get(r.id);
+      return hit ? { ...conversationView(r), search: hit } : conversationView(r);
+    };
+    return page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }));
   });
 
   app.get('/v1/conversations/overdue/count', {
