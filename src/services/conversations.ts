@@ -3,6 +3,7 @@
  * the events that change something (a repeated command appends nothing), appended in
  * one transaction.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { Actor, EventBody } from '../domain/events.js';
 import type { ConversationSummary } from '../domain/projection.js';
 import type { Store } from '../store/store.js';
@@ -57,14 +58,14 @@ export function patchEvents(current: ConversationSummary, patch: ConversationPat
  * @returns the conversation row after the change.
  * @throws AppError `not_found`.
  */
-export async function patchConversation(store: Store, orgId: string, id: string, patch: ConversationPatch, by: Actor, at = new Date().toISOString()): Promise<ConversationRow> {
-  const out = await runCommand(store, orgId, id, (_row, s) => ({ events: patchEvents(s, patch, by, at), result: null }));
+export async function patchConversation(store: Store, orgId: string, id: string, patch: ConversationPatch, by: Actor, clock: Clock = systemClock): Promise<ConversationRow> {
+  const out = await runCommand(store, orgId, id, clock, (_row, s, _db, at) => ({ events: patchEvents(s, patch, by, at), result: null }));
   return out.conversation;
 }
 
 /** Marks a conversation unread again: its unread count becomes at least 1. */
-export async function markUnread(store: Store, orgId: string, id: string, by: Actor, at = new Date().toISOString()): Promise<ConversationRow> {
-  const out = await runCommand(store, orgId, id, (_row, s) => ({
+export async function markUnread(store: Store, orgId: string, id: string, by: Actor, clock: Clock = systemClock): Promise<ConversationRow> {
+  const out = await runCommand(store, orgId, id, clock, (_row, s, _db, at) => ({
     events: patchEvents(s, { unread_count: Math.max(s.unread_count, 1) }, by, at), result: null,
   }));
   return out.conversation;

@@ -2,6 +2,7 @@
  * Members (staff) and API keys as an administrator manages them: roles, the last-owner
  * rule, key grants that never exceed the granting key, and revocation.
  */
+import { isoNow, type Clock } from '../clock.js';
 import { AppError, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { findIdentity } from '../store/identities.js';
@@ -76,7 +77,8 @@ export async function updateMember(
  *
  * @throws AppError `not_found`, `last_owner`.
  */
-export async function deleteMember(store: Store, orgId: string, id: string, by: Principal, now: string): Promise<void> {
+export async function deleteMember(store: Store, orgId: string, id: string, by: Principal, clock: Clock): Promise<void> {
+  const now = isoNow(clock);
   await inOrgTransaction(store, orgId, async (tx) => {
     const row = await getMember(tx, orgId, id);
     if (row.role === 'owner' && await countOwners(tx, orgId) <= 1) {
@@ -86,7 +88,7 @@ export async function deleteMember(store: Store, orgId: string, id: string, by: 
     await tx.deleteFrom('members').where('id', '=', id).execute();
   });
   const assigned = await store.db.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('assigned_to', '=', id).execute();
-  for (const c of assigned) await assign(store, orgId, c.id, null, { member_id: by.memberId, key_id: by.keyId }, now);
+  for (const c of assigned) await assign(store, orgId, c.id, null, { member_id: by.memberId, key_id: by.keyId }, clock);
 }
 
 export interface KeyRequest {

@@ -132,7 +132,7 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
     if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
     if (request.query.mark_read) {
       requirePermission(principal, 'conversations:write');
-      row = (await markRead(store, principal.orgId, row.id, actorOf(principal), isoNow(clock))).conversation;
+      row = (await markRead(store, principal.orgId, row.id, actorOf(principal), clock)).conversation;
     }
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
@@ -188,7 +188,7 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
   const patch = async (request: FastifyRequest, id: string, body: ConversationPatch) => {
     const principal = principalOf(request);
     await load(request, id);
-    return conversationView(await patchConversation(store, principal.orgId, id, body, actorOf(principal), isoNow(clock)));
+    return conversationView(await patchConversation(store, principal.orgId, id, body, actorOf(principal), clock));
   };
 
   app.patch('/v1/conversations/:id', {

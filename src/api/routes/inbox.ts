@@ -4,7 +4,6 @@
  * with the conversation after the change (notes and calls with the item created).
  */
 import Type from 'typebox';
-import { isoNow } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { actorOf } from '../../services/access.js';
 import { markUnread, patchConversation } from '../../services/conversations.js';
@@ -43,7 +42,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
   const caller = async (request: { params: { id: string } } & Parameters<typeof principalOf>[0]) => {
     const principal = principalOf(request);
     await visibleConversation(store.db, principal, request.params.id);
-    return { principal, orgId: principal.orgId, by: actorOf(principal), at: isoNow(clock) };
+    return { principal, orgId: principal.orgId, by: actorOf(principal) };
   };
 
   app.post('/v1/conversations/:id/read', {
@@ -54,7 +53,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
     },
   }, async (request) => {
     const c = await caller(request);
-    const out = await markRead(store, c.orgId, request.params.id, c.by, c.at);
+    const out = await markRead(store, c.orgId, request.params.id, c.by, clock);
     return { updated_count: out.result.updated_count, conversation: conversationView(out.conversation) };
   });
 
@@ -63,7 +62,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
     schema: { tags: ['inbox'], summary: 'Mark unread again (unread count at least 1)', params: IdParams, response: { 200: Conversation, ...errors } },
   }, async (request) => {
     const c = await caller(request);
-    return conversationView(await markUnread(store, c.orgId, request.params.id, c.by, c.at));
+    return conversationView(await markUnread(store, c.orgId, request.params.id, c.by, clock));
   });
 
   for (const [method, starred] of [['PUT', true], ['DELETE', false]] as const) {
@@ -73,7 +72,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
       schema: { tags: ['inbox'], summary: starred ? 'Star' : 'Unstar', params: IdParams, response: { 200: Conversation, ...errors } },
       handler: async (request) => {
         const c = await caller(request);
-        return conversationView(await patchConversation(store, c.orgId, request.params.id, { starred }, c.by, c.at));
+        return conversationView(await patchConversation(store, c.orgId, request.params.id, { starred }, c.by, clock));
       },
     });
   }
@@ -92,7 +91,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
       }
       target = c.principal.memberId;
     }
-    return conversationView((await assign(store, c.orgId, request.params.id, target, c.by, c.at)).conversation);
+    return conversationView((await assign(store, c.orgId, request.params.id, target, c.by, clock)).conversation);
   });
 
   app.post('/v1/conversations/:id/notes', {
@@ -100,7 +99,7 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
     schema: { tags: ['inbox'], summary: 'Add an internal note (never sent)', params: IdParams, body: NoteBody, response: { 201: Note, ...errors } },
   }, async (request, reply) => {
     const c = await caller(request);
-    return reply.status(201).send(noteView(await addNote(store, c.orgId, request.params.id, request.body.text, c.by, c.at)));
+    return reply.status(201).send(noteView(await addNote(store, c.orgId, request.params.id, request.body.text, c.by, clock)));
   });
 
   app.post('/v1/conversations/:id/calls', {
@@ -110,9 +109,9 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
     const c = await caller(request);
     const b = request.body;
     const event = await logCall(store, c.orgId, request.params.id, {
-      direction: b.direction, duration_s: b.duration_s, started_at: b.started_at ? instant(b.started_at, 'started_at') : c.at,
+      direction: b.direction, duration_s: b.duration_s, started_at: b.started_at ? instant(b.started_at, 'started_at') : null,
       summary: b.summary ?? null, transcript: b.transcript ?? null, recording_url: b.recording_url ?? null,
-    }, c.by);
+    }, c.by, clock);
     return reply.status(201).send(callView(event));
   });
 }

@@ -101,7 +101,7 @@ export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
     },
   }, async (request, reply) => {
     const principal = principalOf(request);
-    await deleteMember(store, principal.orgId, request.params.id, principal, isoNow(clock));
+    await deleteMember(store, principal.orgId, request.params.id, principal, clock);
     return reply.status(204).send(null);
   });
 
