@@ -88,7 +88,11 @@ export function narrowView(p: Principal, saved: ConversationFilterParams, params
   const own = toStoreFilter(p, params);
   const view = savedViewFilter(p, saved);
   if (!own || !view) return null;
-  // Hiding blocked senders is the list's default, not something the caller asked for:
-  // it must not contradict a view of blocked conversations.
-  return intersectFilters(view, params.is_blocked === undefined ? { ...own, isBlocked: undefined } : own);
+  // Hiding blocked senders is the list's default, not something either side asked for:
+  // it must not contradict the other side asking for them. Neither asking hides them.
+  const out = intersectFilters(
+    saved.is_blocked === undefined ? { ...view, isBlocked: undefined } : view,
+    params.is_blocked === undefined ? { ...own, isBlocked: undefined } : own,
+  );
+  return out && { ...out, isBlocked: out.isBlocked ?? false };
 }
