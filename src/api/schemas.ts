@@ -6,7 +6,8 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { EVENT_TYPES, type EventType as EventTypeName } from '../domain/events.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
-const Nullable = <T extends TSchema>(t: T, options: { description?: string } = {}) => Type.Union([t, Type.Null()], options);
+/** `T` or null. */
+export const Nullable = <T extends TSchema>(t: T, options: { description?: string } = {}) => Type.Union([t, Type.Null()], options);
 const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
 const Id = (prefix: string) => Type.String({ description: `\`${prefix}_…\` id`, examples: [`${prefix}_01h455vb4pex5vsknk084sn02q`] });
 

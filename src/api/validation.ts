@@ -6,7 +6,7 @@
  */
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { AppError } from '../errors.js';
 
 const COMMON: Options = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false };
@@ -60,4 +60,12 @@ export function installNulGuard(app: FastifyInstance): void {
       }
     }
   });
+}
+
+/**
+ * A `preValidation` hook for POSTs whose body is optional: a bodyless request is
+ * validated as `{}` (a JSON schema cannot make the body itself optional).
+ */
+export async function bodylessAsEmpty(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
 }

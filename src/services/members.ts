@@ -127,8 +127,7 @@ export async function issueKey(store: Store, caller: Principal, input: KeyReques
   const key = await createApiKey(store.db, orgId, input.name, {
     memberId: input.member_id ?? null, identityId: input.identity_id ?? null, permissions: input.permissions ?? null,
   });
-  const row = await store.db.selectFrom('api_keys').selectAll().where('id', '=', key.id).executeTakeFirstOrThrow();
-  return { key, row };
+  return { key, row: key.row };
 }
 
 /** Revokes a key of the org (again is a no-op). @throws AppError `not_found`. */

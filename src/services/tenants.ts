@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { nextSeqs } from '../store/sequences.js';
 import type { Db, Store } from '../store/store.js';
-import { findApiKey, insertApiKey, insertOrganization, listOrganizations, touchApiKey } from '../store/tenants.js';
+import { findApiKey, insertApiKey, insertOrganization, listOrganizations, touchApiKey, type ApiKeyRow } from '../store/tenants.js';
 import { effectivePermissions, parsePermissions, type Permission, type Principal, type Role } from './access.js';
 
 export type { Principal } from './access.js';
@@ -18,6 +18,8 @@ export interface CreatedKey {
   readonly id: string;
   /** The full key; shown once, never stored. */
   readonly key: string;
+  /** The stored row (the secret's hash, never the secret). */
+  readonly row: ApiKeyRow;
 }
 
 const KEY_PATTERN = /^sb_(key_[0-9a-z]{26})_([A-Za-z0-9_-]{43})$/;
@@ -38,13 +40,14 @@ export interface KeyGrant {
 export async function createApiKey(db: Db, orgId: string, name: string, grant: KeyGrant = {}): Promise<CreatedKey> {
   const id = newId('key');
   const secret = crypto.randomBytes(32).toString('base64url');
-  await insertApiKey(db, {
+  const row: ApiKeyRow = {
     id, org_id: orgId, name, secret_hash: hashSecret(secret).toString('hex'),
     created_at: new Date().toISOString(), last_used_at: null, revoked_at: null,
     member_id: grant.memberId ?? null, identity_id: grant.identityId ?? null,
     permissions: grant.permissions ? JSON.stringify([...new Set(grant.permissions)]) : null,
-  });
-  return { id, key: `sb_${id}_${secret}` };
+  };
+  await insertApiKey(db, row);
+  return { id, key: `sb_${id}_${secret}`, row };
 }
 
 export interface CreatedOrganization {

@@ -33,3 +33,10 @@ export async function findApiKey(db: Db, id: string): Promise<(ApiKeyRow & { rol
 export async function touchApiKey(db: Db, id: string, at: string): Promise<void> {
   await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
 }
+
+/** Keys of the org (revoked ones too) in id order, keyset-paged after `afterId`; `limit + 1` rows. */
+export async function listApiKeys(db: Db, orgId: string, limit: number, afterId?: string): Promise<ApiKeyRow[]> {
+  let q = db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId);
+  if (afterId) q = q.where('id', '>', afterId);
+  return q.orderBy('id').limit(limit + 1).execute();
+}

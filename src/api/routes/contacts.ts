@@ -13,6 +13,7 @@ import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { contactView, conversationView } from '../presenters.js';
 import { identityScope } from '../scope.js';
 import { AttributeValue, Contact, Conversation, EmailString, IdParams, Page, PageQuery, Problem } from '../schemas.js';
+import { bodylessAsEmpty } from '../validation.js';
 import type { Api, ApiContext } from '../app.js';
 
 /** Most custom attributes on one contact. */
@@ -123,7 +124,7 @@ export function contactRoutes(app: Api, { store, clock }: ApiContext): void {
       response: { 200: Conversation, 201: Conversation, ...errors, 422: Problem },
     },
     // A bodyless POST means `{}` (the scoped key's own identity).
-    preValidation: async (request) => { request.body ??= {}; },
+    preValidation: bodylessAsEmpty,
   }, async (request, reply) => {
     const principal = principalOf(request);
     const id = contactId(request.params.id);

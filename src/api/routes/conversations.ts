@@ -27,6 +27,7 @@ import { narrowView } from '../view-filter.js';
 import {
   Call, Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Note, Page, PageQuery, Problem,
 } from '../schemas.js';
+import { bodylessAsEmpty } from '../validation.js';
 import type { Api, ApiContext } from '../app.js';
 import { loadMessageViews, sendResponse, SendReplyBody, SendResponse } from './messages.js';
 
@@ -229,7 +230,7 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
       params: IdParams, body: TypingBody, response: { 202: Typing, ...errors },
     },
     // A bodyless POST means `{}` (state `started`).
-    preValidation: async (request) => { request.body ??= {}; },
+    preValidation: bodylessAsEmpty,
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
     const row = await load(request, request.params.id);

@@ -9,10 +9,10 @@ import { AppError } from '../../errors.js';
 import { PERMISSIONS, ROLES, parsePermissions, type Permission, type Role as RoleName } from '../../services/access.js';
 import { createMember, deleteMember, getMember, issueKey, revokeKey, updateMember } from '../../services/members.js';
 import { listMembers, type MemberRow } from '../../store/members.js';
-import type { ApiKeyRow } from '../../store/tenants.js';
+import { listApiKeys, type ApiKeyRow } from '../../store/tenants.js';
 import { principalOf } from '../auth.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
-import { EmailString, IdParams, Page, PageQuery, Problem } from '../schemas.js';
+import { EmailString, IdParams, Nullable, Page, PageQuery, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
 
 const Timestamp = Type.String({ format: 'date-time' });
@@ -21,29 +21,29 @@ const PermissionName = Type.Unsafe<Permission>({ type: 'string', enum: [...PERMI
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 
 export const Member = Type.Object({
-  id: Type.String(), email: Type.String(), name: Type.Union([Type.String(), Type.Null()]), role: Role,
+  id: Type.String(), email: Type.String(), name: Nullable(Type.String()), role: Role,
   created_at: Timestamp, updated_at: Timestamp,
 }, { $id: 'Member' });
 
 export const ApiKey = Type.Object({
   id: Type.String(), name: Type.String(),
-  member_id: Type.Union([Type.String(), Type.Null()], { description: 'the member the key acts as' }),
-  identity_id: Type.Union([Type.String(), Type.Null()], { description: 'the one identity the key sees; null for org-wide' }),
-  permissions: Type.Union([Type.Array(PermissionName), Type.Null()], { description: 'null grants every permission (narrowed by role and scope)' }),
+  member_id: Nullable(Type.String(), { description: 'the member the key acts as' }),
+  identity_id: Nullable(Type.String(), { description: 'the one identity the key sees; null for org-wide' }),
+  permissions: Nullable(Type.Array(PermissionName), { description: 'null grants every permission (narrowed by role and scope)' }),
   created_at: Timestamp,
-  last_used_at: Type.Union([Timestamp, Type.Null()], { description: 'updated at most once a minute' }),
-  revoked_at: Type.Union([Timestamp, Type.Null()]),
+  last_used_at: Nullable(Timestamp, { description: 'updated at most once a minute' }),
+  revoked_at: Nullable(Timestamp),
 }, { $id: 'ApiKey' });
 
 const CreatedApiKey = Type.Object({ ...ApiKey.properties, key: Type.String({ description: 'the secret, shown once' }) });
 
-const MemberCreate = Type.Object({ email: EmailString, name: Type.Optional(Type.Union([Name, Type.Null()])), role: Role }, { additionalProperties: false });
-const MemberPatch = Type.Object({ email: Type.Optional(EmailString), name: Type.Optional(Type.Union([Name, Type.Null()])), role: Type.Optional(Role) });
+const MemberCreate = Type.Object({ email: EmailString, name: Type.Optional(Nullable(Name)), role: Role }, { additionalProperties: false });
+const MemberPatch = Type.Object({ email: Type.Optional(EmailString), name: Type.Optional(Nullable(Name)), role: Type.Optional(Role) });
 const KeyCreate = Type.Object({
   name: Name,
-  member_id: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
-  identity_id: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
-  permissions: Type.Optional(Type.Union([Type.Array(PermissionName, { maxItems: PERMISSIONS.length, uniqueItems: true }), Type.Null()])),
+  member_id: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+  identity_id: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+  permissions: Type.Optional(Nullable(Type.Array(PermissionName, { maxItems: PERMISSIONS.length, uniqueItems: true }))),
 }, { additionalProperties: false });
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
@@ -122,9 +122,7 @@ export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
   }, async (request) => {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
     const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
-    let q = store.db.selectFrom('api_keys').selectAll().where('org_id', '=', principalOf(request).orgId);
-    if (after) q = q.where('id', '>', after);
-    return page(await q.orderBy('id').limit(limit + 1).execute(), limit, keyView, (r) => ({ id: r.id }));
+    return page(await listApiKeys(store.db, principalOf(request).orgId, limit, after), limit, keyView, (r) => ({ id: r.id }));
   });
 
   app.delete('/v1/api_keys/:id', {

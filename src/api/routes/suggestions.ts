@@ -4,7 +4,7 @@
  * commands in services/suggestions.ts.
  */
 import type { FastifyRequest } from 'fastify';
-import Type, { type Static, type TSchema } from 'typebox';
+import Type, { type Static } from 'typebox';
 import type { Clock } from '../../clock.js';
 import { SUGGESTION_STATUSES, type SuggestionStatus as SuggestionStatusName } from '../../domain/suggestion.js';
 import { notFound } from '../../errors.js';
@@ -13,12 +13,12 @@ import { createSuggestion, dismissSuggestion, sendSuggestion, staleClaimsBefore,
 import { findSuggestion, listSuggestions, type SuggestionRow } from '../../store/suggestions.js';
 import { principalOf } from '../auth.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
-import { Message, Page, PageQuery, Problem } from '../schemas.js';
+import { bodylessAsEmpty } from '../validation.js';
+import { Message, Nullable, Page, PageQuery, Problem } from '../schemas.js';
 import { visibleConversation } from '../scope.js';
 import type { Api, ApiContext } from '../app.js';
 import { sentBody } from './messages.js';
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
 
 const SuggestionStatus = Type.Unsafe<SuggestionStatusName>({
@@ -82,9 +82,6 @@ export function suggestionRoutes(app: Api, { store, clock }: ApiContext): void {
     if (!suggestion) throw notFound('suggestion');
     return { row, suggestion };
   };
-  // A bodyless POST means `{}`.
-  const emptyBody = async (request: FastifyRequest) => { request.body ??= {}; };
-
   app.post('/v1/conversations/:id/suggestions', {
     config: { idempotent: true, permission: 'suggestions:write' },
     schema: {
@@ -131,7 +128,7 @@ export function suggestionRoutes(app: Api, { store, clock }: ApiContext): void {
       params: SuggestionParams, body: SendBody,
       response: { 201: SentSuggestion, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
-    preValidation: emptyBody,
+    preValidation: bodylessAsEmpty,
   }, async (request, reply) => {
     const principal = principalOf(request);
     const { row, suggestion } = await visibleSuggestion(request, request.params.id, request.params.sid);
@@ -146,7 +143,7 @@ export function suggestionRoutes(app: Api, { store, clock }: ApiContext): void {
       tags: ['suggestions'], summary: 'Dismiss a pending suggestion',
       params: SuggestionParams, body: EmptyBody, response: { 200: Suggestion, ...errors, 409: Problem },
     },
-    preValidation: emptyBody,
+    preValidation: bodylessAsEmpty,
   }, async (request) => {
     const { row, suggestion } = await visibleSuggestion(request, request.params.id, request.params.sid);
     return suggestionView(await dismissSuggestion(store, principalOf(request), row.id, suggestion.id, clock), clock);

@@ -5,14 +5,14 @@
  * (`?format=jsonl` or `Accept: application/x-ndjson`) for fine-tuning exports.
  */
 import { Readable } from 'node:stream';
-import Type, { type Static, type TSchema } from 'typebox';
+import Type, { type Static } from 'typebox';
 import { isId } from '../../ids.js';
 import { listTrainingPairs, type TrainingPairQuery, type TrainingPairRow } from '../../store/suggestions.js';
 import type { Db } from '../../store/store.js';
 import { principalOf } from '../auth.js';
 import { instant } from '../conversation-filter.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
-import { Actor, Page, PageQuery, Problem } from '../schemas.js';
+import { Actor, Nullable, Page, PageQuery, Problem } from '../schemas.js';
 import { identityScope } from '../scope.js';
 import type { Api, ApiContext } from '../app.js';
 
@@ -21,7 +21,6 @@ export const EXPORT_BATCH = 500;
 
 export const JSON_LINES = 'application/x-ndjson';
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const TrainingPair = Type.Object({
   id: Type.String({ description: '`tp_…` id' }),
