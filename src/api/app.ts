@@ -31,6 +31,7 @@ import { suggestionRoutes } from './routes/suggestions.js';
 import { trainingPairRoutes } from './routes/training-pairs.js';
 import { viewRoutes } from './routes/views.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { ReadCache } from './read-cache.js';
 import { Problem } from './schemas.js';
 import { installNulGuard, validatorCompiler } from './validation.js';
 
@@ -46,9 +47,11 @@ export interface ApiContext {
   readonly clock: Clock;
   /** The TCP ports this server listens on (webhook URLs reaching them are refused). */
   readonly listenerPorts: () => readonly number[];
+  /** List pages and view counts, current by the org's state version. */
+  readonly readCache: ReadCache;
 }
 
-export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts'> {
+export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache'> {
   readonly logger?: FastifyBaseLogger | boolean;
   /** Defaults to the system clock. */
   readonly clock?: Clock;
@@ -93,6 +96,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   const ctx: ApiContext = {
     ...options,
     clock: options.clock ?? systemClock,
+    readCache: new ReadCache(store, config.readCacheBytes),
     listenerPorts: options.listenerPorts ?? (() => {
       const address = app.server.address();
       return [config.port, config.smtpPort, typeof address === 'object' && address ? address.port : 0].filter((p) => p > 0);

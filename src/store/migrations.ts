@@ -418,5 +418,13 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await backfillSearch(db, index);
     },
   },
+  '0006_org_version': {
+    // The organization's state version (store/sequences.ts): bumped by every transaction
+    // that takes the org's write lock, so a cached list page or count is known current
+    // by one primary-key read (api/read-cache.ts).
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('org_sequences').addColumn('version', t.bigint, (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 }

@@ -352,4 +352,6 @@ export interface Database {
 export interface OrgSequencesTable {
   org_id: string;
   last_seq: number;
+  /** Bumped by every transaction that takes the org's write lock (store/sequences.ts). */
+  version: Generated<number>;
 }

@@ -10,19 +10,28 @@
  *
  * Write commands take the same lock first ({@link inOrgTransaction}), so what they read
  * (a conversation's summary, the Message-ID index) cannot change before they commit.
+ *
+ * The same row carries the organization's state `version`, bumped by every transaction
+ * that takes the lock (appending events or not: linking contacts, changing views). A
+ * reader that saw version V before reading knows its result is current while the
+ * version is still V ({@link orgVersion}; api/read-cache.ts).
  */
 import type { Transaction } from 'kysely';
 import type { Database } from './schema.js';
-import type { Store } from './store.js';
+import type { Db, Store } from './store.js';
 
 /**
- * Reserves `count` sequence numbers for `orgId` (0 only takes the lock).
+ * Reserves `count` sequence numbers for `orgId` (0 only takes the lock) and bumps the
+ * organization's state version.
  *
  * @returns the first reserved number; they run to `first + count - 1`.
  */
 export async function nextSeqs(tx: Transaction<Database>, orgId: string, count: number): Promise<number> {
-  const row = await tx.insertInto('org_sequences').values({ org_id: orgId, last_seq: count })
-    .onConflict((oc) => oc.column('org_id').doUpdateSet((eb) => ({ last_seq: eb('org_sequences.last_seq', '+', count) })))
+  const row = await tx.insertInto('org_sequences').values({ org_id: orgId, last_seq: count, version: 1 })
+    .onConflict((oc) => oc.column('org_id').doUpdateSet((eb) => ({
+      last_seq: eb('org_sequences.last_seq', '+', count),
+      version: eb('org_sequences.version', '+', 1),
+    })))
     .returning('last_seq')
     .executeTakeFirstOrThrow();
   return Number(row.last_seq) - count + 1;
@@ -50,4 +59,13 @@ export async function inOrgTransaction<T>(
   });
   for (const id of ids) store.commits.committed(id);
   return result;
+}
+
+/**
+ * The organization's state version: changes whenever a transaction that took its write
+ * lock commits (0 for an organization that never wrote). One primary-key read.
+ */
+export async function orgVersion(db: Db, orgId: string): Promise<number> {
+  const row = await db.selectFrom('org_sequences').select('version').where('org_id', '=', orgId).executeTakeFirst();
+  return Number(row?.version ?? 0);
 }

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { createApiKey } from '../../src/services/tenants.js';
+import { inOrgTransaction } from '../../src/store/sequences.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
 let h: Harness;
@@ -52,13 +53,16 @@ interface State {
 const PLAIN: State = { starred: false, unread: 0, archived: false, labels: [], assignedTo: null, blocked: false };
 
 /** Sets the projected state of every conversation (the commands that do it are tested elsewhere). */
+/** Writes the states straight into the rows, under the org lock as every writer of them must (it bumps the org's version). */
 async function setStates(states: readonly State[]): Promise<void> {
-  for (const [i, s] of states.entries()) {
-    await h.store.db.updateTable('conversations').set({
-      starred: s.starred ? 1 : 0, unread_count: s.unread, archived: s.archived ? 1 : 0, labels: JSON.stringify(s.labels),
-      assigned_to: s.assignedTo, is_blocked: s.blocked ? 1 : 0,
-    }).where('id', '=', convs[i]!.id).execute();
-  }
+  await inOrgTransaction(h.store, h.orgId, async (tx) => {
+    for (const [i, s] of states.entries()) {
+      await tx.updateTable('conversations').set({
+        starred: s.starred ? 1 : 0, unread_count: s.unread, archived: s.archived ? 1 : 0, labels: JSON.stringify(s.labels),
+        assigned_to: s.assignedTo, is_blocked: s.blocked ? 1 : 0,
+      }).where('id', '=', convs[i]!.id).execute();
+    }
+  });
 }
 
 /** The filter parameters the property varies, and what they mean, computed without the server. */

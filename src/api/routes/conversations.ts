@@ -78,13 +78,13 @@ const Typing = Type.Object({
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
-export function conversationRoutes(app: Api, { store, clock }: ApiContext): void {
+export function conversationRoutes(app: Api, { store, clock, readCache }: ApiContext): void {
   const load = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
 
   app.get('/v1/conversations', {
     config: { permission: 'conversations:read' },
     schema: { tags: ['conversations'], summary: 'List conversations, newest activity first', querystring: ListQuery, response: { 200: Page(Conversation), ...errors } },
-  }, async (request) => {
+  }, async (request, reply) => {
     const principal = principalOf(request);
     const { limit = DEFAULT_LIMIT, cursor, view_id: viewId, ...params } = request.query;
     const filter = viewId === undefined
@@ -92,15 +92,19 @@ export function conversationRoutes(app: Api, { store, clock }: ApiContext): void
       : narrowView(principal, (await findAnyView(store.db, principal.orgId, viewId, 'view_id')).filter, params);
     if (!filter) return { data: [], next_cursor: null, has_more: false };
     const after = cursor ? decodeCursor(cursor, { t: 'string', id: 'string' }) : undefined;
-    const rows = await listConversations(store.db, principal.orgId, {
-      ...filter, limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined,
+    const query = { ...filter, limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined };
+    // The filter is resolved for this principal (identity scope, `me`), so equal keys mean equal pages.
+    const body = await readCache.get(principal.orgId, `list\n${JSON.stringify(query)}`, async () => {
+      const rows = await listConversations(store.db, principal.orgId, query);
+      const hits = filter.q ? await searchHits(store.db, principal.orgId, rows.slice(0, limit).map((r) => r.id), filter.q) : null;
+      const view = (r: ConversationRow) => {
+        const hit = hits?.get(r.id);
+        return hit ? { ...conversationView(r), search: hit } : conversationView(r);
+      };
+      return reply.serialize(page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }))) as string;
     });
-    const hits = filter.q ? await searchHits(store.db, principal.orgId, rows.slice(0, limit).map((r) => r.id), filter.q) : null;
-    const view = (r: ConversationRow) => {
-      const hit = hits?.get(r.id);
-      return hit ? { ...conversationView(r), search: hit } : conversationView(r);
-    };
-    return page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }));
+    // A string with a JSON type is sent as is (serialized above, with this route's schema).
+    return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
   app.get('/v1/conversations/overdue/count', {

@@ -50,7 +50,7 @@ const CountsQuery = Type.Object({
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
 
-export function viewRoutes(app: Api, { store, clock }: ApiContext): void {
+export function viewRoutes(app: Api, { store, clock, readCache }: ApiContext): void {
   app.get('/v1/views', {
     config: { permission: 'conversations:read' },
     schema: {
@@ -71,7 +71,9 @@ export function viewRoutes(app: Api, { store, clock }: ApiContext): void {
     const data = [];
     for (const view of await allViews(store.db, principal.orgId)) {
       const filter = narrowView(principal, view.filter, params);
-      const counts = filter ? await countConversations(store.db, principal.orgId, filter) : { unread: 0, total: 0 };
+      const counts = filter
+        ? await readCache.get(principal.orgId, `count\n${JSON.stringify(filter)}`, () => countConversations(store.db, principal.orgId, filter))
+        : { unread: 0, total: 0 };
       data.push({ view_id: view.id, name: view.name, ...counts });
     }
     return { data };

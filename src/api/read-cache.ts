@@ -1,0 +1,74 @@
+/**
+ * A cache of read answers (serialized list pages, view counts) per organization, kept
+ * exact by the organization's state version (store/sequences.ts): every lookup first
+ * reads the version (one primary-key read) and an entry counts only while the version
+ * it was computed under is still current. Any commit that took the org's write lock, on
+ * this node, another node or another process on the same SQLite file, bumps the
+ * version, so no answer outlives a write. Nothing is shared between organizations:
+ * keys are prefixed with the org id, and callers put everything else the answer depends
+ * on (the resolved filter, the page position) into the key.
+ */
+import { LRUCache } from 'lru-cache';
+import { orgVersion } from '../store/sequences.js';
+import type { Store } from '../store/store.js';
+
+/** A cached value: a serialized answer (string) or a small object. */
+type Value = string | object;
+
+interface Entry {
+  readonly version: number;
+  readonly value: Value;
+}
+
+/** Bytes counted for an object value (counts are a few numbers). */
+const OBJECT_BYTES = 64;
+/** Bytes counted per entry beyond its value (key, version, LRU links). */
+const ENTRY_OVERHEAD_BYTES = 200;
+
+export class ReadCache {
+  readonly #store: Store;
+  readonly #lru: LRUCache<string, Entry> | null;
+  /** Computations under way, by key and version: concurrent misses share one. */
+  readonly #pending = new Map<string, Promise<Value>>();
+
+  /**
+   * @param maxBytes the cache's size bound, bytes (strings count two per UTF-16 unit);
+   *   0 turns caching off (every lookup computes).
+   */
+  constructor(store: Store, maxBytes: number) {
+    this.#store = store;
+    this.#lru = maxBytes > 0
+      ? new LRUCache<string, Entry>({
+        maxSize: maxBytes,
+        sizeCalculation: (e, key) => ENTRY_OVERHEAD_BYTES + 2 * key.length
+          + (typeof e.value === 'string' ? 2 * e.value.length : OBJECT_BYTES),
+      })
+      : null;
+  }
+
+  /**
+   * The value of `key` for `orgId` as of now: cached when nothing committed for the org
+   * since it was computed, else `compute()`d (once for concurrent callers) and kept.
+   *
+   * @param compute reads the store; called after the version was read, so what it
+   *   returns is at least as new as the version it is filed under.
+   * @throws whatever `compute` throws (nothing is kept).
+   */
+  async get<T extends Value>(orgId: string, key: string, compute: () => Promise<T>): Promise<T> {
+    if (!this.#lru) return compute();
+    const version = await orgVersion(this.#store.db, orgId);
+    const id = `${orgId}\n${key}`;
+    const hit = this.#lru.get(id);
+    if (hit && hit.version === version) return hit.value as T;
+    const pendingId = `${version}\n${id}`;
+    const pending = this.#pending.get(pendingId);
+    if (pending) return pending as Promise<T>;
+    const computing = compute().then((value) => {
+      const current = this.#lru!.get(id);
+      if (!current || current.version <= version) this.#lru!.set(id, { version, value });
+      return value;
+    }).finally(() => this.#pending.delete(pendingId));
+    this.#pending.set(pendingId, computing);
+    return computing;
+  }
+}
