@@ -12,8 +12,8 @@ import { LRUCache } from 'lru-cache';
 import { orgVersion } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
 
-/** A cached value: a serialized answer (string) or a small object. */
-type Value = string | object;
+/** A cached value: a serialized answer (Buffer) or a small object. */
+type Value = Buffer | object;
 
 interface Entry {
   readonly version: number;
@@ -32,8 +32,7 @@ export class ReadCache {
   readonly #pending = new Map<string, Promise<Value>>();
 
   /**
-   * @param maxBytes the cache's size bound, bytes (strings count two per UTF-16 unit);
-   *   0 turns caching off (every lookup computes).
+   * @param maxBytes the cache's size bound, bytes; 0 turns caching off (every lookup computes).
    */
   constructor(store: Store, maxBytes: number) {
     this.#store = store;
@@ -41,7 +40,7 @@ export class ReadCache {
       ? new LRUCache<string, Entry>({
         maxSize: maxBytes,
         sizeCalculation: (e, key) => ENTRY_OVERHEAD_BYTES + 2 * key.length
-          + (typeof e.value === 'string' ? 2 * e.value.length : OBJECT_BYTES),
+          + (Buffer.isBuffer(e.value) ? e.value.length : OBJECT_BYTES),
       })
       : null;
   }

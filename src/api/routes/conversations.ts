@@ -101,9 +101,9 @@ export function conversationRoutes(app: Api, { store, clock, readCache }: ApiCon
         const hit = hits?.get(r.id);
         return hit ? { ...conversationView(r), search: hit } : conversationView(r);
       };
-      return reply.serialize(page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }))) as string;
+      return Buffer.from(reply.serialize(page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }))) as string);
     });
-    // A string with a JSON type is sent as is (serialized above, with this route's schema).
+    // A Buffer is sent as is (serialized above, with this route's schema; encoded once, not per request).
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
