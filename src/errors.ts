@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   suggestion_not_pending: { status: 409, title: 'Suggestion not pending', fix: 'Only a pending suggestion can be sent or dismissed; list the conversation\'s suggestions (GET /v1/conversations/{id}/suggestions?status=pending) for the current one, or reply with POST /v1/conversations/{id}/messages.' },
   view_builtin: { status: 409, title: 'Built-in view', fix: 'Built-in views (view_unread, view_recents, view_starred, view_all) cannot be changed or deleted; save a view of your own (POST /v1/views) instead.' },
   view_limit_reached: { status: 409, title: 'Too many views', fix: 'Delete a saved view you no longer use (DELETE /v1/views/{id}) before saving another.' },
+  connection_released: { status: 409, title: 'Connection released', fix: 'The person released this shared-line connection (texted STOP, or it was released); they reconnect by texting the identity\'s routing code. Do not retry.' },
+  sender_disconnected: { status: 409, title: 'Sender disconnected', fix: 'The sending account is not healthy (GET /v1/channel_accounts/{id} shows its `status` and `status_reason`); reconnect it at the provider and set its status back (PATCH /v1/channel_accounts/{id}), then send again.' },
   payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },
   not_a_member: { status: 422, title: 'Not a member', fix: 'Assign to a member of this organization (GET /v1/members), or null to unassign.' },

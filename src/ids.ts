@@ -24,6 +24,7 @@ export const ID_PREFIX = {
   suggestion: 'sug',
   trainingPair: 'tp',
   view: 'view',
+  connection: 'conn',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

@@ -31,6 +31,8 @@ import { suggestionRoutes } from './routes/suggestions.js';
 import { trainingPairRoutes } from './routes/training-pairs.js';
 import { viewRoutes } from './routes/views.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { defaultAdapters } from '../channels/index.js';
+import type { ChannelAdapters } from '../services/send-channel.js';
 import { ReadCache } from './read-cache.js';
 import { Problem } from './schemas.js';
 import { installNulGuard, validatorCompiler } from './validation.js';
@@ -49,9 +51,13 @@ export interface ApiContext {
   readonly listenerPorts: () => readonly number[];
   /** List pages and view counts, current by the org's state version. */
   readonly readCache: ReadCache;
+  /** The adapter of each non-email channel (channels/index.ts). */
+  readonly channels: ChannelAdapters;
 }
 
-export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache'> {
+export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels'> {
+  /** Defaults to the configured adapters (channels/index.ts `defaultAdapters`). */
+  readonly channels?: ChannelAdapters;
   readonly logger?: FastifyBaseLogger | boolean;
   /** Defaults to the system clock. */
   readonly clock?: Clock;
@@ -97,6 +103,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     ...options,
     clock: options.clock ?? systemClock,
     readCache: new ReadCache(store, config.readCacheBytes),
+    channels: options.channels ?? defaultAdapters(config),
     listenerPorts: options.listenerPorts ?? (() => {
       const address = app.server.address();
       return [config.port, config.smtpPort, typeof address === 'object' && address ? address.port : 0].filter((p) => p > 0);

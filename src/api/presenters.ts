@@ -1,7 +1,7 @@
 /**
  * Rows to API shapes.
  */
-import type { MessageData, TimelineEvent } from '../domain/events.js';
+import type { Channel, MessageData, TimelineEvent } from '../domain/events.js';
 import type { ContactRecord } from '../services/contacts.js';
 import { mailboxConfig } from '../services/identities.js';
 import type { ContactRuleRow } from '../store/contact-rules.js';
@@ -15,7 +15,7 @@ export function conversationView(row: ConversationRow): ConversationView {
     id: row.id,
     identity_id: row.identity_id,
     account_id: row.account_id,
-    channel: 'email',
+    channel: row.channel as Channel,
     subject: row.subject,
     counterpart: row.counterpart,
     contact_id: row.contact_id,
@@ -33,6 +33,7 @@ export function conversationView(row: ConversationRow): ConversationView {
     starred: s.starred,
     assigned_to: s.assigned_to,
     is_blocked: row.is_blocked === 1,
+    connection_status: s.connection_status,
   };
 }
 

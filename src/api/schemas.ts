@@ -46,6 +46,11 @@ export const MediaRef = Type.Object({
   disposition: Nullable(Type.String()),
 });
 
+/** The channels (domain/events.ts `Channel`). */
+export const ChannelName = Type.Union([
+  Type.Literal('email'), Type.Literal('sms'), Type.Literal('imessage'), Type.Literal('linkedin'), Type.Literal('http'),
+], { description: 'email, sms, imessage, linkedin or http' });
+
 const MessageStatus = Type.Union([Type.Literal('queued'), Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read'), Type.Literal('failed')]);
 const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]);
 
@@ -57,7 +62,7 @@ export const EmailHeaders = Type.Object({
 
 const MessageFields = {
   direction: Direction,
-  channel: Type.Literal('email'),
+  channel: ChannelName,
   account_id: Id('acct'),
   from: Nullable(EmailAddress),
   to: Type.Array(EmailAddress),
@@ -99,6 +104,12 @@ const ActorBy = Type.Object({ by: Actor });
 
 export const CallDirection = Direction;
 
+const ConnectionData = Type.Object({
+  connection_id: Id('conn'), account_id: Id('acct'), counterpart: Type.String({ description: 'the person on the shared line (E.164 for SMS)' }),
+  reason: Nullable(Type.Union([Type.Literal('stop'), Type.Literal('api')]), { description: 'why it was released (`stop`: they texted STOP); null on activation' }),
+  by: Nullable(Actor),
+});
+
 const EventBase = { id: Id('evt'), seq: Type.Integer(), conversation_id: Id('conv'), at: Timestamp };
 export const Event = Type.Union([
   Type.Object({ ...EventBase, type: Type.Literal('message'), data: MessageData }),
@@ -131,6 +142,12 @@ export const Event = Type.Union([
     suggestion_id: Id('sug'), text: Type.String({ description: 'the text sent' }), edited: Type.Boolean(), message_id: Id('msg'), by: Actor,
   }) }),
   Type.Object({ ...EventBase, type: Type.Literal('suggestion_dismissed'), data: Type.Object({ suggestion_id: Id('sug'), by: Actor }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('reaction'), data: Type.Object({
+    message_id: Id('msg'), reaction: Type.String({ description: 'a tapback (`love`, `like`, `dislike`, `laugh`, `emphasize`, `question`) or an emoji' }),
+    removed: Type.Boolean(), direction: Direction, by: Nullable(Actor),
+  }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('connection_activated'), data: ConnectionData }),
+  Type.Object({ ...EventBase, type: Type.Literal('connection_released'), data: ConnectionData }),
 ], { $id: 'Event', description: 'timeline event, discriminated on `type`' });
 
 /** An internal note as `/messages?include=notes` lists it. */
@@ -156,7 +173,7 @@ const ConversationFields = {
   id: Id('conv'),
   identity_id: Id('idn'),
   account_id: Id('acct'),
-  channel: Type.Literal('email'),
+  channel: ChannelName,
   subject: Nullable(Type.String()),
   counterpart: Nullable(Type.String({ description: 'the external address' })),
   contact_id: Nullable(Id('ct')),
@@ -174,6 +191,9 @@ const ConversationFields = {
   starred: Type.Boolean(),
   assigned_to: Nullable(Id('mem'), { description: 'the assigned member' }),
   is_blocked: Type.Boolean({ description: 'the counterpart matched a block rule when their mail arrived' }),
+  connection_status: Nullable(Type.Union([Type.Literal('active'), Type.Literal('released')]), {
+    description: 'the router connection on a shared line (SMS, iMessage); null when the conversation has none',
+  }),
 };
 
 /** Where a conversation matched the list's `q`. */
@@ -190,7 +210,7 @@ export const Conversation = Type.Object({
 export const AttributeValue = Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]);
 
 export const ContactAddress = Type.Object({
-  channel: Type.Literal('email'),
+  channel: ChannelName,
   address: Type.String({ description: 'lower-cased; belongs to one contact of the organization' }),
 });
 

@@ -22,7 +22,13 @@ export interface MediaRef {
 
 export type Direction = 'inbound' | 'outbound';
 export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
-export type Channel = 'email';
+/**
+ * The channels (SPEC section 4): `email` (SMTP), `sms` (Twilio wire format), `imessage`
+ * (a BlueBubbles server), and `linkedin` / `http` (the generic HTTP channel: a provider
+ * that posts signed JSON in and takes JSON posts out).
+ */
+export type Channel = 'email' | 'sms' | 'imessage' | 'linkedin' | 'http';
+export const CHANNELS: readonly Channel[] = ['email', 'sms', 'imessage', 'linkedin', 'http'];
 
 /** RFC 5322 threading headers; ids without angle brackets. */
 export interface EmailHeaders {
@@ -162,6 +168,35 @@ export interface SuggestionDismissedData {
   readonly by: Actor;
 }
 
+/**
+ * Payload of `reaction`: a tapback or reaction on a message, given (outbound, through
+ * `POST …/reactions`) or received (inbound, from the channel).
+ */
+export interface ReactionData {
+  /** `msg_…` id of the message reacted to. */
+  readonly message_id: string;
+  /** `love`, `like`, `dislike`, `laugh`, `emphasize`, `question` (iMessage tapbacks), or an emoji. */
+  readonly reaction: string;
+  /** True when the reaction was taken back. */
+  readonly removed: boolean;
+  readonly direction: Direction;
+  /** Who reacted, for outbound reactions. */
+  readonly by: Actor | null;
+}
+
+/** Payload of `connection_activated` / `connection_released`: a router connection on a shared line changed. */
+export interface ConnectionData {
+  /** `conn_…` id. */
+  readonly connection_id: string;
+  /** The shared line's account. */
+  readonly account_id: string;
+  /** The person's address on the line (E.164 for SMS). */
+  readonly counterpart: string;
+  /** Why it was released (`stop`: the person texted STOP; `api`: `POST …/release`); null on activation. */
+  readonly reason: 'stop' | 'api' | null;
+  readonly by: Actor | null;
+}
+
 /** The event union, discriminated on `type`. */
 export type EventBody =
   | { readonly type: 'message'; readonly data: MessageData }
@@ -181,13 +216,17 @@ export type EventBody =
   | { readonly type: 'call'; readonly data: CallData }
   | { readonly type: 'suggestion_created'; readonly data: SuggestionCreatedData }
   | { readonly type: 'suggestion_sent'; readonly data: SuggestionSentData }
-  | { readonly type: 'suggestion_dismissed'; readonly data: SuggestionDismissedData };
+  | { readonly type: 'suggestion_dismissed'; readonly data: SuggestionDismissedData }
+  | { readonly type: 'reaction'; readonly data: ReactionData }
+  | { readonly type: 'connection_activated'; readonly data: ConnectionData }
+  | { readonly type: 'connection_released'; readonly data: ConnectionData };
 
 export type EventType = EventBody['type'];
 
 export const EVENT_TYPES: readonly EventType[] = [
   'message', 'message_status', 'label_added', 'label_removed', 'archived', 'unarchived', 'no_reply_expired', 'sla_breached',
   'read', 'unread', 'starred', 'unstarred', 'assigned', 'note', 'call', 'suggestion_created', 'suggestion_sent', 'suggestion_dismissed',
+  'reaction', 'connection_activated', 'connection_released',
 ];
 
 /** A committed timeline entry. */

@@ -38,6 +38,8 @@ export interface ConversationSummary {
   readonly starred: boolean;
   /** `mem_…` id of the assignee, or null. */
   readonly assigned_to: string | null;
+  /** The router connection on a shared line (SMS, iMessage): `active`, `released`, or null when none. */
+  readonly connection_status: 'active' | 'released' | null;
 }
 
 /** The organization's response targets, ms; null means no target. */
@@ -58,7 +60,7 @@ export function emptySummary(at: string): ConversationSummary {
   return {
     message_count: 0, unread_count: 0, latest_message: null, last_event_at: at, labels: [], archived: false,
     outbound_count: 0, no_reply_at: null, no_reply_since: null, last_no_reply_at: null, sla_due_at: null, sla_target: null, overdue: false,
-    starred: false, assigned_to: null,
+    starred: false, assigned_to: null, connection_status: null,
   };
 }
 
@@ -128,6 +130,11 @@ export function applyEvent(s: ConversationSummary, event: EventBody & { readonly
       return { ...s, starred: false };
     case 'assigned':
       return { ...s, assigned_to: event.data.assigned_to };
+    case 'connection_activated':
+      return { ...s, last_event_at, connection_status: 'active' };
+    case 'connection_released':
+      return { ...s, last_event_at, connection_status: 'released' };
+    case 'reaction':
     case 'note':
     case 'call':
     case 'suggestion_created':

@@ -36,7 +36,7 @@ export async function createIdentity(
 ): Promise<IdentityRow> {
   const now = new Date().toISOString();
   const row: IdentityRow = {
-    id: newId('idn'), org_id: orgId, handle: input.handle, display_name: input.display_name ?? null,
+    id: newId('idn'), org_id: orgId, handle: input.handle, display_name: input.display_name ?? null, routing_code: null,
     created_at: now, updated_at: now,
   };
   try {
@@ -107,7 +107,7 @@ export async function createMailbox(store: Store, orgId: string, input: NewMailb
     id: newId('acct'), org_id: orgId, identity_id: input.identity_id, channel: 'email',
     address: input.address.trim().toLowerCase(), display_name: input.display_name ?? null, status: 'active',
     config: JSON.stringify({ smtp: input.smtp ?? null } satisfies MailboxConfig),
-    last_sent_at: null, created_at: now, updated_at: now,
+    last_sent_at: null, status_reason: null, status_at: null, pool: 0, created_at: now, updated_at: now,
   };
   try {
     await store.db.insertInto('channel_accounts').values(row).execute();

@@ -150,7 +150,7 @@ export async function ingestEmail(
  * the conversation's counterpart for the identity. A rule deleted since lifts the mark
  * with the next message.
  */
-async function markBlocked(tx: Transaction<Database>, conversation: ConversationRow, sender: string | null): Promise<ConversationRow> {
+export async function markBlocked(tx: Transaction<Database>, conversation: ConversationRow, sender: string | null): Promise<ConversationRow> {
   const addresses = [...new Set([sender, conversation.counterpart].filter((a): a is string => !!a))];
   const blocked = (await blockedAmong(tx, conversation.org_id, conversation.identity_id, addresses)).size > 0 ? 1 : 0;
   if (blocked === conversation.is_blocked) return conversation;

@@ -426,5 +426,48 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await db.schema.alterTable('org_sequences').addColumn('version', t.bigint, (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0007_channels': {
+    // SMS, iMessage and HTTP channels (src/channels/): account health, shared lines and
+    // their router connections, provider message ids, media kept on disk.
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('channel_accounts').addColumn('status_reason', 'text').execute();
+      await db.schema.alterTable('channel_accounts').addColumn('status_at', t.key).execute();
+      await db.schema.alterTable('channel_accounts').addColumn('pool', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('identities').addColumn('routing_code', t.key).execute();
+      await db.schema.createIndex('identities_routing_code').on('identities').columns(['org_id', 'routing_code']).unique().execute();
+      await db.schema.alterTable('conversations').addColumn('connection_status', 'text').execute();
+      await db.schema.alterTable('media').addColumn('storage_key', 'text').execute();
+      // Non-email conversations are found by (account, counterpart).
+      await db.schema.createIndex('conversations_account_counterpart').on('conversations')
+        .columns(['org_id', 'account_id', 'counterpart', 'identity_id']).execute();
+
+      await db.schema.createTable('provider_message_ids')
+        .addColumn('account_id', t.key, (c) => c.notNull())
+        .addColumn('provider_message_id', t.key, (c) => c.notNull())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('message_id', t.key, (c) => c.notNull())
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addPrimaryKeyConstraint('provider_message_ids_pk', ['account_id', 'provider_message_id'])
+        .execute();
+      await db.schema.createIndex('provider_message_ids_message').on('provider_message_ids').columns(['org_id', 'message_id']).execute();
+
+      await db.schema.createTable('connections')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull().references('organizations.id'))
+        .addColumn('account_id', t.key, (c) => c.notNull().references('channel_accounts.id'))
+        .addColumn('identity_id', t.key, (c) => c.notNull().references('identities.id'))
+        .addColumn('counterpart', t.key, (c) => c.notNull())
+        .addColumn('conversation_id', t.key, (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('activated_at', t.key, (c) => c.notNull())
+        .addColumn('released_at', t.key)
+        .addColumn('release_reason', 'text')
+        .execute();
+      await db.schema.createIndex('connections_org').on('connections').columns(['org_id', 'id']).execute();
+      // At most one active connection per person per line (both stores support partial indexes).
+      await db.schema.createIndex('connections_active').on('connections').columns(['account_id', 'counterpart']).unique()
+        .where(sql.ref('status'), '=', 'active').execute();
+    },
+  },
 };
 }

@@ -46,6 +46,8 @@ export interface IdentitiesTable {
   org_id: string;
   handle: string;
   display_name: string | null;
+  /** The code a person texts to a shared line to be connected to this identity (unique in the org), or null. */
+  routing_code: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -59,9 +61,15 @@ export interface ChannelAccountsTable {
   address: string;
   display_name: string | null;
   status: string;
-  /** JSON: channel settings (for email, the SMTP relay). */
+  /** JSON: channel settings (for email, the SMTP relay; for SMS, the Twilio account and base URL; …). */
   config: string;
   last_sent_at: string | null;
+  /** Why `status` is what it is (the adapter's last error), or null. */
+  status_reason: string | null;
+  /** When `status` last changed (RFC 3339), or null. */
+  status_at: string | null;
+  /** 1 for a shared line (SMS, iMessage) whose people are routed to identities by code (router connections). */
+  pool: number;
   created_at: string;
   updated_at: string;
 }
@@ -127,6 +135,8 @@ export interface ConversationsTable {
   assigned_to: string | null;
   /** The counterpart matched a block rule when its mail arrived. */
   is_blocked: number;
+  /** Projection: the router connection's state on a shared line (`active`, `released`), or null. */
+  connection_status: string | null;
 }
 
 export interface ContactRulesTable {
@@ -305,7 +315,10 @@ export interface MediaTable {
   size_bytes: number;
   content_id: string | null;
   disposition: string | null;
+  /** The bytes, for media kept in the store (email attachments); empty when `storage_key` is set. */
   content: Buffer;
+  /** Where the bytes are in the media storage (uploads, on disk under the data directory), or null. */
+  storage_key: string | null;
   created_at: string;
 }
 
@@ -342,11 +355,41 @@ export interface Database {
   conversation_participants: ConversationParticipantsTable;
   events: EventsTable;
   org_sequences: OrgSequencesTable;
+  connections: ConnectionsTable;
+  provider_message_ids: ProviderMessageIdsTable;
   messages: MessagesTable;
   email_message_ids: EmailMessageIdsTable;
   raw_messages: RawMessagesTable;
   media: MediaTable;
   idempotency_keys: IdempotencyKeysTable;
+}
+
+/** Router connections: one person on a shared line linked to one identity (SPEC section 2). */
+export interface ConnectionsTable {
+  /** `conn_…` */
+  id: string;
+  org_id: string;
+  /** The shared line (a `pool` channel account). */
+  account_id: string;
+  identity_id: string;
+  /** The person's address on the line (E.164 for SMS, a handle or E.164 for iMessage). */
+  counterpart: string;
+  conversation_id: string;
+  /** `active` or `released`. */
+  status: string;
+  activated_at: string;
+  released_at: string | null;
+  /** `stop` or `api`, for a released connection. */
+  release_reason: string | null;
+}
+
+/** Provider message ids per account: inbound dedup, and status callbacks / reactions finding their message. */
+export interface ProviderMessageIdsTable {
+  account_id: string;
+  provider_message_id: string;
+  org_id: string;
+  message_id: string;
+  conversation_id: string;
 }
 
 export interface OrgSequencesTable {

@@ -42,6 +42,7 @@ export function summaryOf(row: ConversationRow): ConversationSummary {
     overdue: row.overdue === 1,
     starred: row.starred === 1,
     assigned_to: row.assigned_to,
+    connection_status: row.connection_status as ConversationSummary['connection_status'],
   };
 }
 
@@ -66,6 +67,7 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
     overdue: s.overdue ? 1 : 0,
     starred: s.starred ? 1 : 0,
     assigned_to: s.assigned_to,
+    connection_status: s.connection_status,
   };
 }
 

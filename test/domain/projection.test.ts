@@ -58,7 +58,7 @@ describe('emptySummary', () => {
     expect(emptySummary(T0)).toEqual({
       message_count: 0, unread_count: 0, latest_message: null, last_event_at: T0, labels: [], archived: false,
       outbound_count: 0, no_reply_at: null, no_reply_since: null, last_no_reply_at: null, sla_due_at: null, sla_target: null, overdue: false,
-      starred: false, assigned_to: null,
+      starred: false, assigned_to: null, connection_status: null,
     });
   });
 });

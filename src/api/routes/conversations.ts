@@ -10,6 +10,7 @@ import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { findContactRecord } from '../../services/contacts.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
+import { sendChannelReply } from '../../services/send-channel.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
 import { findAnyView } from '../../services/views.js';
@@ -78,7 +79,12 @@ const Typing = Type.Object({
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
-export function conversationRoutes(app: Api, { store, clock, readCache }: ApiContext): void {
+/** Until media upload lands: any `media_ids` is refused. */
+const noMedia = async (): Promise<never> => {
+  throw new AppError('validation_failed', 'Media cannot be attached yet.', { param: 'media_ids' });
+};
+
+export function conversationRoutes(app: Api, { store, clock, readCache, channels }: ApiContext): void {
   const load = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
 
   app.get('/v1/conversations', {
@@ -255,7 +261,9 @@ export function conversationRoutes(app: Api, { store, clock, readCache }: ApiCon
   }, async (request, reply) => {
     const principal = principalOf(request);
     const row = await load(request, request.params.id);
-    const result = await sendReply(store, principal.orgId, row.id, request.body, clock);
+    const result = row.channel === 'email'
+      ? await sendReply(store, principal.orgId, row.id, request.body, clock)
+      : await sendChannelReply(store, channels, principal.orgId, row.id, request.body, noMedia, clock);
     if (result.status === 'sent') {
       // The message went out: a failure to record the training pair must not turn into
       // a 5xx, which a client would retry (sending the reply twice).
