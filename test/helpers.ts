@@ -10,6 +10,7 @@ import pg from 'pg';
 import { buildApp, type Api } from '../src/api/app.js';
 import type { Clock } from '../src/clock.js';
 import { loadConfig, type Config, type ConfigOverrides } from '../src/config.js';
+import type { ChannelAdapters } from '../src/services/send-channel.js';
 import { createOrganization } from '../src/services/tenants.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/store.js';
@@ -69,12 +70,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(overrides: ConfigOverrides = {}, options: { clock?: Clock } = {}): Promise<Harness> {
+export async function harness(overrides: ConfigOverrides = {}, options: { clock?: Clock; channels?: ChannelAdapters } = {}): Promise<Harness> {
   const dataDir = tempDir();
   const database = await freshDatabase();
   const config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent', ...overrides }, {});
   const store = await openStore(config);
-  const app = await buildApp({ store, config, logger: false, isReady: () => true, clock: options.clock });
+  const app = await buildApp({ store, config, logger: false, isReady: () => true, clock: options.clock, channels: options.channels });
   await app.ready();
   const { orgId, apiKey } = await createOrganization(store, 'test');
   const request: Harness['request'] = async (method, url, body, headers = {}) => {

@@ -16,6 +16,7 @@ import { installAuth } from './auth.js';
 import { benchConstantRoute } from './routes/bench-constant.js';
 import { installIdempotency } from './idempotency.js';
 import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
+import { channelAccountRoutes } from './routes/channel-accounts.js';
 import { contactRuleRoutes } from './routes/contact-rules.js';
 import { contactRoutes } from './routes/contacts.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -122,6 +123,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   eventStreamRoutes(app, ctx);
   messageRoutes(app, ctx);
   identityRoutes(app, ctx);
+  channelAccountRoutes(app, ctx);
   memberRoutes(app, ctx);
   inboundRoutes(app, ctx);
   slaRoutes(app, ctx);

@@ -10,13 +10,13 @@ import { AppError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Principal } from '../services/access.js';
 import type { ConversationFilter } from '../store/conversations.js';
-import { Label } from './schemas.js';
+import { ChannelName, Label } from './schemas.js';
 import { identityScope } from './scope.js';
 
 /** The filter fields (every list parameter except paging). */
 export const FilterFields = {
   identity_id: Type.Optional(Type.String({ maxLength: 100 })),
-  channel: Type.Optional(Type.Literal('email', { description: 'only this channel' })),
+  channel: Type.Optional(ChannelName),
   archived: Type.Optional(Type.Boolean()),
   with: Type.Optional(Type.String({ maxLength: 320, description: 'exact participant address' })),
   with_domain: Type.Optional(Type.String({ maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'participant domain or parent domain' })),
@@ -97,6 +97,7 @@ export function toStoreFilter(p: Principal, q: ConversationFilterParams): Conver
   }
   return {
     identityId,
+    channel: q.channel,
     q: terms,
     archived: q.archived,
     with: q.with?.trim().toLowerCase(),

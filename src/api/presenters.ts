@@ -7,7 +7,7 @@ import { mailboxConfig } from '../services/identities.js';
 import type { ContactRuleRow } from '../store/contact-rules.js';
 import type { AccountRow, IdentityRow } from '../store/identities.js';
 import { summaryOf, type ConversationRow } from '../store/timeline.js';
-import type { CallView, ContactRuleView, ContactView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
+import type { CallView, ChannelAccountView, ContactRuleView, ContactView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
 
 export function conversationView(row: ConversationRow): ConversationView {
   const s = summaryOf(row);
@@ -75,6 +75,35 @@ export function mailboxView(row: AccountRow): MailboxView {
     display_name: row.display_name,
     status: row.status,
     smtp: smtp ? { host: smtp.host, port: smtp.port, secure: smtp.secure, user: smtp.user, has_password: !!smtp.password } : null,
+    last_sent_at: row.last_sent_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+/** Config keys whose values are secrets: shown as `true` (set) instead of the value. */
+const SECRET_KEY = /token|secret|password|key/i;
+
+/** Settings with each secret (at any depth) replaced by whether it is set. */
+function redactSecrets(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k,
+    SECRET_KEY.test(k) ? v !== null && v !== undefined && v !== ''
+      : v !== null && typeof v === 'object' && !Array.isArray(v) ? redactSecrets(v as Record<string, unknown>) : v]));
+}
+
+export function channelAccountView(row: AccountRow): ChannelAccountView {
+  const config = redactSecrets(JSON.parse(row.config) as Record<string, unknown>);
+  return {
+    id: row.id,
+    identity_id: row.identity_id,
+    channel: row.channel as Channel,
+    address: row.address,
+    display_name: row.display_name,
+    pool: row.pool === 1,
+    status: row.status as ChannelAccountView['status'],
+    status_reason: row.status_reason,
+    status_at: row.status_at,
+    config,
     last_sent_at: row.last_sent_at,
     created_at: row.created_at,
     updated_at: row.updated_at,

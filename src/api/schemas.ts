@@ -276,6 +276,27 @@ export const Mailbox = Type.Object({
   updated_at: Timestamp,
 }, { $id: 'Mailbox' });
 
+export const AccountStatus = Type.Union(
+  [Type.Literal('connected'), Type.Literal('active'), Type.Literal('warming'), Type.Literal('disconnected'), Type.Literal('error')],
+  { description: 'health: `connected`, `active` and `warming` can send; `disconnected` and `error` refuse sends with 409 `sender_disconnected`' },
+);
+
+export const ChannelAccount = Type.Object({
+  id: Id('acct'),
+  identity_id: Id('idn'),
+  channel: ChannelName,
+  address: Type.String({ description: 'E.164 for SMS; E.164 or email for iMessage; the provider\'s id for HTTP channels' }),
+  display_name: Nullable(Type.String()),
+  pool: Type.Boolean({ description: 'a shared line: people are routed to identities by routing code (GET /v1/connections)' }),
+  status: AccountStatus,
+  status_reason: Nullable(Type.String({ description: 'why, as the provider or adapter last said' })),
+  status_at: Nullable(Timestamp),
+  config: Type.Record(Type.String(), Type.Unknown(), { description: 'provider settings; secrets (tokens, passwords, secrets) show as `true` once set' }),
+  last_sent_at: Nullable(Timestamp),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+}, { $id: 'ChannelAccount' });
+
 /** Binary response body (attachments, raw messages); sent as-is, never serialized. */
 export const Binary = Type.Unsafe<Buffer>({ type: 'string', format: 'binary' });
 
@@ -288,5 +309,6 @@ export type NoteView = Static<typeof Note>;
 export type CallView = Static<typeof Call>;
 export type IdentityView = Static<typeof Identity>;
 export type MailboxView = Static<typeof Mailbox>;
+export type ChannelAccountView = Static<typeof ChannelAccount>;
 export type ContactView = Static<typeof Contact>;
 export type ContactRuleView = Static<typeof ContactRule>;

@@ -44,7 +44,7 @@ export function savedViewFilter(p: Principal, saved: ConversationFilterParams): 
 
 /** API parameter names of the store filter's fields, for errors. */
 const PARAM: Record<keyof ConversationFilter, string> = {
-  identityId: 'identity_id', archived: 'archived', with: 'with', withDomain: 'with_domain', since: 'since', until: 'until',
+  identityId: 'identity_id', channel: 'channel', archived: 'archived', with: 'with', withDomain: 'with_domain', since: 'since', until: 'until',
   overdue: 'overdue', starred: 'starred', unread: 'unread', label: 'label', assignedTo: 'assigned_to',
   notAssignedTo: 'scope', isBlocked: 'is_blocked', q: 'q',
 };

@@ -17,6 +17,7 @@ import { findAccount, type AccountRow } from '../store/identities.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
+import { setAccountHealth } from './channel-accounts.js';
 import { assertRecipientsAllowed } from './contact-rules.js';
 import { recordProviderId } from './ingest-channel.js';
 import type { ReplyInput, SendResult } from './send-email.js';
@@ -67,16 +68,6 @@ export async function sendingContext(
   if (!account) throw notFound('conversation');
   assertCanSend(conversation, account);
   return { conversation, account };
-}
-
-/**
- * Writes an adapter's failure to the account's health (when it says so).
- */
-async function recordHealth(store: Store, account: AccountRow, err: UpstreamError, clock: Clock): Promise<void> {
-  if (!err.accountStatus || err.accountStatus === account.status) return;
-  const at = isoNow(clock);
-  await store.db.updateTable('channel_accounts').set({ status: err.accountStatus, status_reason: err.message, status_at: at, updated_at: at })
-    .where('id', '=', account.id).execute();
 }
 
 /**
@@ -144,7 +135,7 @@ export async function sendChannelReply(
     upstream = err;
     status = 'failed';
     error = err.message;
-    await recordHealth(store, committed.account, err, clock);
+    if (err.accountStatus) await setAccountHealth(store, committed.account, err.accountStatus, err.message, clock);
   }
   await inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, committed.conversation.id);

@@ -58,6 +58,8 @@ export async function findConversation(db: Db, orgId: string, id: string): Promi
 
 export interface ConversationFilter {
   readonly identityId?: string;
+  /** Only this channel (`email`, `sms`, …). */
+  readonly channel?: string;
   readonly archived?: boolean;
   /** Exact participant address (lower-case). */
   readonly with?: string;
@@ -111,6 +113,7 @@ export function whereFilter<Q extends ConversationQuery>(query: Q, orgId: string
     where((x) => x.where(search));
   }
   if (q.identityId) where((x) => x.where('identity_id', '=', q.identityId!));
+  if (q.channel) where((x) => x.where('channel', '=', q.channel!));
   if (q.archived !== undefined) where((x) => x.where('archived', '=', q.archived ? 1 : 0));
   if (q.overdue !== undefined) where((x) => x.where('overdue', '=', q.overdue ? 1 : 0));
   if (q.starred !== undefined) where((x) => x.where('starred', '=', q.starred ? 1 : 0));
