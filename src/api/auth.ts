@@ -13,8 +13,13 @@ declare module 'fastify' {
     principal: Principal | null;
   }
   interface FastifyContextConfig {
-    /** The permission a `/v1` route needs (every `/v1` route declares one). */
+    /** The permission a `/v1` route needs (every `/v1` route declares one, or `providerAuth`). */
     permission?: Permission;
+    /**
+     * A provider's webhook (`/v1/inbound/<provider>/…`): no API key; the route checks the
+     * provider's own signature or token itself, before it reads anything.
+     */
+    providerAuth?: boolean;
   }
 }
 
@@ -42,12 +47,13 @@ const isV1 = (url: string) => url.startsWith('/v1/') || url === '/v1';
 export function installAuth(app: FastifyInstance, store: Store): void {
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
-    if (isV1(route.url) && !(route.config as { permission?: Permission } | undefined)?.permission) {
+    const config = route.config as { permission?: Permission; providerAuth?: boolean } | undefined;
+    if (isV1(route.url) && !config?.permission && !config?.providerAuth) {
       throw new Error(`route ${route.method} ${route.url} declares no permission`);
     }
   });
   app.addHook('onRequest', async (request) => {
-    if (!isV1(request.url)) return;
+    if (!isV1(request.url) || request.routeOptions.config.providerAuth) return;
     const header = request.headers.authorization;
     const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     const principal = await authenticate(store, key);

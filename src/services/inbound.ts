@@ -1,0 +1,18 @@
+/**
+ * The one entry for inbound messages of every non-email channel: adapters' webhook
+ * routes call {@link receiveInbound} with what they translated, and acknowledge the
+ * provider once it resolves (the message is committed by then). A shared line's
+ * messages go through the router (services/router.ts); others straight to the account's
+ * identity.
+ */
+import { systemClock, type Clock } from '../clock.js';
+import type { AccountRow } from '../store/identities.js';
+import type { Store } from '../store/store.js';
+import type { IngestResult } from './ingest-email.js';
+import { receiveChannelMessage, type InboundMessage } from './ingest-channel.js';
+import { receiveSharedLineMessage } from './router.js';
+
+/** Stores one inbound message for `account`; @returns what was stored (or that it was a duplicate). */
+export async function receiveInbound(store: Store, account: AccountRow, msg: InboundMessage, clock: Clock = systemClock): Promise<IngestResult> {
+  return account.pool === 1 ? receiveSharedLineMessage(store, account, msg, clock) : receiveChannelMessage(store, account, msg, clock);
+}
