@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, title: 'Not found', fix: 'Check the id; list the collection to find the right one.' },
   idempotency_conflict: { status: 409, title: 'Idempotency key reused', fix: 'Use a new Idempotency-Key for a different request, or resend the identical body.' },
   address_in_use: { status: 409, title: 'Address already in use', fix: 'Choose another address; each mailbox address is routed to one mailbox.' },
+  routing_code_in_use: { status: 409, title: 'Routing code already in use', fix: 'Choose another routing code; each is unique in an organization (GET /v1/identities shows the codes in use).' },
   handle_in_use: { status: 409, title: 'Handle already in use', fix: 'Choose another handle; handles are unique in an organization.' },
   email_in_use: { status: 409, title: 'Email already in use', fix: 'Each member of an organization has their own email; choose another or update the existing member.' },
   last_owner: { status: 409, title: 'Last owner', fix: 'Make another member an owner first; an organization keeps at least one owner.' },

@@ -17,6 +17,7 @@ import { benchConstantRoute } from './routes/bench-constant.js';
 import { installIdempotency } from './idempotency.js';
 import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
 import { channelAccountRoutes } from './routes/channel-accounts.js';
+import { connectionRoutes } from './routes/connections.js';
 import { contactRuleRoutes } from './routes/contact-rules.js';
 import { contactRoutes } from './routes/contacts.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -124,6 +125,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   messageRoutes(app, ctx);
   identityRoutes(app, ctx);
   channelAccountRoutes(app, ctx);
+  connectionRoutes(app, ctx);
   memberRoutes(app, ctx);
   inboundRoutes(app, ctx);
   slaRoutes(app, ctx);

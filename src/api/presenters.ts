@@ -4,10 +4,11 @@
 import type { Channel, MessageData, TimelineEvent } from '../domain/events.js';
 import type { ContactRecord } from '../services/contacts.js';
 import { mailboxConfig } from '../services/identities.js';
+import type { ConnectionRow } from '../store/connections.js';
 import type { ContactRuleRow } from '../store/contact-rules.js';
 import type { AccountRow, IdentityRow } from '../store/identities.js';
 import { summaryOf, type ConversationRow } from '../store/timeline.js';
-import type { CallView, ChannelAccountView, ContactRuleView, ContactView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
+import type { CallView, ChannelAccountView, ConnectionView, ContactRuleView, ContactView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
 
 export function conversationView(row: ConversationRow): ConversationView {
   const s = summaryOf(row);
@@ -62,7 +63,10 @@ export function callView(event: TimelineEvent & { type: 'call' }): CallView {
 }
 
 export function identityView(row: IdentityRow): IdentityView {
-  return { id: row.id, handle: row.handle, display_name: row.display_name, created_at: row.created_at, updated_at: row.updated_at };
+  return {
+    id: row.id, handle: row.handle, display_name: row.display_name, routing_code: row.routing_code,
+    created_at: row.created_at, updated_at: row.updated_at,
+  };
 }
 
 export function mailboxView(row: AccountRow): MailboxView {
@@ -133,5 +137,19 @@ export function contactRuleView(row: ContactRuleRow): ContactRuleView {
     pattern: row.pattern,
     identity_id: row.identity_id,
     created_at: row.created_at,
+  };
+}
+
+export function connectionView(row: ConnectionRow): ConnectionView {
+  return {
+    id: row.id,
+    account_id: row.account_id,
+    identity_id: row.identity_id,
+    counterpart: row.counterpart,
+    conversation_id: row.conversation_id,
+    status: row.status as ConnectionView['status'],
+    activated_at: row.activated_at,
+    released_at: row.released_at,
+    release_reason: row.release_reason as ConnectionView['release_reason'],
   };
 }

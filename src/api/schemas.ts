@@ -248,9 +248,30 @@ export const Identity = Type.Object({
   id: Id('idn'),
   handle: Type.String(),
   display_name: Nullable(Type.String()),
+  routing_code: Nullable(Type.String({ description: 'the code a person texts to a shared line to be connected to this identity (upper-case); null when none' })),
   created_at: Timestamp,
   updated_at: Timestamp,
 }, { $id: 'Identity' });
+
+/** A routing code as sent: compared case-insensitively, stored upper-case. */
+export const RoutingCodeInput = Type.String({
+  minLength: 2, maxLength: 32, pattern: '^[A-Za-z0-9]+$',
+  description: '2-32 letters or digits, unique in the organization, any case (stored upper-case); not a provider keyword (STOP, HELP, START, …)',
+});
+
+export const Connection = Type.Object({
+  id: Id('conn'),
+  account_id: Type.String({ description: 'the shared line (`acct_…` id)' }),
+  identity_id: Type.String({ description: 'the identity the person is connected to (`idn_…` id)' }),
+  counterpart: Type.String({ description: 'the person on the line (E.164 for SMS; a handle or E.164 for iMessage)' }),
+  conversation_id: Type.String({ description: 'the identity\'s conversation with the person on this line (`conv_…` id)' }),
+  status: Type.Union([Type.Literal('active'), Type.Literal('released')]),
+  activated_at: Timestamp,
+  released_at: Nullable(Timestamp),
+  release_reason: Nullable(Type.Union([Type.Literal('stop'), Type.Literal('api')]), {
+    description: '`stop`: the person texted an opt-out keyword; `api`: POST /v1/connections/{id}/release',
+  }),
+}, { $id: 'Connection' });
 
 export const SmtpRelayInput = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 255 }),
@@ -312,3 +333,4 @@ export type MailboxView = Static<typeof Mailbox>;
 export type ChannelAccountView = Static<typeof ChannelAccount>;
 export type ContactView = Static<typeof Contact>;
 export type ContactRuleView = Static<typeof ContactRule>;
+export type ConnectionView = Static<typeof Connection>;

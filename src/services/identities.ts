@@ -1,6 +1,7 @@
 /**
  * Identities and their email channel accounts (mailboxes).
  */
+import { normalizeRoutingCode, RESERVED_KEYWORDS } from '../domain/router.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import {
@@ -31,18 +32,64 @@ export function mailboxConfig(row: AccountRow): MailboxConfig {
   return { smtp: parsed.smtp ?? null };
 }
 
+/** What an identity is made or changed with. */
+export interface IdentityInput {
+  readonly handle?: string;
+  readonly display_name?: string | null;
+  /** 2-32 letters or digits, any case (stored upper-case); null clears it. */
+  readonly routing_code?: string | null;
+}
+
+/**
+ * A routing code as stored: upper-case, or null.
+ *
+ * @throws AppError `validation_failed` (param `routing_code`) for a code that is not 2-32
+ *   letters or digits, or that is a provider keyword (STOP, HELP, START, …).
+ */
+function routingCodeOf(input: string | null): string | null {
+  if (input === null) return null;
+  const code = normalizeRoutingCode(input);
+  if (code === null) {
+    throw new AppError('validation_failed', 'A routing code is 2 to 32 letters or digits.', { param: 'routing_code' });
+  }
+  if (RESERVED_KEYWORDS.includes(code)) {
+    throw new AppError('validation_failed', `${code} is a keyword the SMS provider answers itself (${RESERVED_KEYWORDS.join(', ')}); it cannot be a routing code.`, {
+      param: 'routing_code', fix: 'Choose another routing code.',
+    });
+  }
+  return code;
+}
+
+/** Which unique constraint an identity write broke: the routing code (when another identity holds it) or the handle. */
+async function uniqueConflict(db: Db, orgId: string, id: string, row: { handle: string; routing_code: string | null }): Promise<AppError> {
+  if (row.routing_code !== null) {
+    const holder = await db.selectFrom('identities').select('id')
+      .where('org_id', '=', orgId).where('routing_code', '=', row.routing_code).where('id', '!=', id).executeTakeFirst();
+    if (holder) {
+      return new AppError('routing_code_in_use', `Another identity of the organization has the routing code ${row.routing_code}.`, { param: 'routing_code' });
+    }
+  }
+  return new AppError('handle_in_use', `An identity with handle "${row.handle}" exists.`, { param: 'handle' });
+}
+
+/**
+ * Creates an identity.
+ *
+ * @throws AppError `validation_failed` (a bad routing code), `handle_in_use`,
+ *   `routing_code_in_use` (409).
+ */
 export async function createIdentity(
-  store: Store, orgId: string, input: { handle: string; display_name?: string | null },
+  store: Store, orgId: string, input: { handle: string; display_name?: string | null; routing_code?: string | null },
 ): Promise<IdentityRow> {
   const now = new Date().toISOString();
   const row: IdentityRow = {
-    id: newId('idn'), org_id: orgId, handle: input.handle, display_name: input.display_name ?? null, routing_code: null,
-    created_at: now, updated_at: now,
+    id: newId('idn'), org_id: orgId, handle: input.handle, display_name: input.display_name ?? null,
+    routing_code: routingCodeOf(input.routing_code ?? null), created_at: now, updated_at: now,
   };
   try {
     await store.db.insertInto('identities').values(row).execute();
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError('handle_in_use', `An identity with handle "${input.handle}" exists.`, { param: 'handle' });
+    if (isUniqueViolation(err)) throw await uniqueConflict(store.db, orgId, row.id, row);
     throw err;
   }
   return row;
@@ -54,23 +101,32 @@ export async function getIdentity(db: Db, orgId: string, id: string): Promise<Id
   return row;
 }
 
-export async function updateIdentity(
-  store: Store, orgId: string, id: string, patch: { handle?: string; display_name?: string | null },
-): Promise<IdentityRow> {
+/**
+ * Changes an identity's handle, display name or routing code (null clears the code).
+ *
+ * @throws AppError `not_found`, `validation_failed`, `handle_in_use`, `routing_code_in_use`.
+ */
+export async function updateIdentity(store: Store, orgId: string, id: string, patch: IdentityInput): Promise<IdentityRow> {
   const row = await getIdentity(store.db, orgId, id);
-  const next = { ...row, ...patch, updated_at: new Date().toISOString() };
+  const next: IdentityRow = {
+    ...row,
+    handle: patch.handle ?? row.handle,
+    display_name: patch.display_name !== undefined ? patch.display_name : row.display_name,
+    routing_code: patch.routing_code !== undefined ? routingCodeOf(patch.routing_code) : row.routing_code,
+    updated_at: new Date().toISOString(),
+  };
   try {
     await store.db.updateTable('identities')
-      .set({ handle: next.handle, display_name: next.display_name, updated_at: next.updated_at })
+      .set({ handle: next.handle, display_name: next.display_name, routing_code: next.routing_code, updated_at: next.updated_at })
       .where('org_id', '=', orgId).where('id', '=', id).execute();
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError('handle_in_use', `An identity with handle "${next.handle}" exists.`, { param: 'handle' });
+    if (isUniqueViolation(err)) throw await uniqueConflict(store.db, orgId, id, next);
     throw err;
   }
   return next;
 }
 
-/** Deletes an identity with its mailboxes, conversations, timelines, stored mail, contact rules and search index entries. */
+/** Deletes an identity with its mailboxes, conversations, timelines, stored mail, contact rules, router connections and search index entries. */
 export async function deleteIdentity(store: Store, orgId: string, id: string): Promise<void> {
   await getIdentity(store.db, orgId, id);
   // The org lock keeps a concurrent ingest from adding a conversation mid-delete.
@@ -84,6 +140,11 @@ export async function deleteIdentity(store: Store, orgId: string, id: string): P
     await tx.deleteFrom('events').where('conversation_id', 'in', convs).execute();
     await tx.deleteFrom('conversation_participants').where('conversation_id', 'in', convs).execute();
     await tx.deleteFrom('email_message_ids').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
+    // Router connections to this identity, and every connection on its shared lines.
+    await tx.deleteFrom('connections').where('org_id', '=', orgId).where((eb) => eb.or([
+      eb('identity_id', '=', id),
+      eb('account_id', 'in', tx.selectFrom('channel_accounts').select('id').where('org_id', '=', orgId).where('identity_id', '=', id)),
+    ])).execute();
     await tx.deleteFrom('conversations').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
     await tx.deleteFrom('channel_accounts').where('org_id', '=', orgId).where('identity_id', '=', id).execute();
     await tx.deleteFrom('contact_rules').where('org_id', '=', orgId).where('identity_id', '=', id).execute();

@@ -14,14 +14,17 @@ import { principalOf } from '../auth.js';
 import { identityScope } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { identityView, mailboxView } from '../presenters.js';
-import { EmailString, IdParams, Identity, Mailbox, Page, PageQuery, Problem, SmtpRelayInput } from '../schemas.js';
+import { EmailString, IdParams, Identity, Mailbox, Page, PageQuery, Problem, RoutingCodeInput, SmtpRelayInput } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
 
 const Handle = Type.String({ minLength: 1, maxLength: 320, pattern: '^[^\\s]+$', description: 'unique in the organization' });
 const DisplayName = Type.Union([Type.String({ maxLength: 200 }), Type.Null()]);
 
-const IdentityCreate = Type.Object({ handle: Handle, display_name: Type.Optional(DisplayName) }, { additionalProperties: false });
-const IdentityPatch = Type.Object({ handle: Type.Optional(Handle), display_name: Type.Optional(DisplayName) }, { additionalProperties: false });
+const RoutingCode = Type.Union([RoutingCodeInput, Type.Null()], { description: 'the code a person texts to a shared line to reach this identity; null: none (clears it)' });
+const IdentityCreate = Type.Object({ handle: Handle, display_name: Type.Optional(DisplayName), routing_code: Type.Optional(RoutingCode) }, { additionalProperties: false });
+const IdentityPatch = Type.Object({
+  handle: Type.Optional(Handle), display_name: Type.Optional(DisplayName), routing_code: Type.Optional(RoutingCode),
+}, { additionalProperties: false });
 const MailboxCreate = Type.Object({
   identity_id: Type.String({ maxLength: 100 }),
   address: EmailString,
@@ -89,8 +92,8 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
   }, async (request) => {
     const id = identityId(request.params.id);
     const body = request.body ?? {};
-    if (body.handle === undefined && body.display_name === undefined) {
-      throw new AppError('no_valid_fields', 'The body changes nothing: send `handle` or `display_name`.');
+    if (body.handle === undefined && body.display_name === undefined && body.routing_code === undefined) {
+      throw new AppError('no_valid_fields', 'The body changes nothing: send `handle`, `display_name` or `routing_code`.');
     }
     return identityView(await updateIdentity(store, principalOf(request).orgId, id, body));
   });
