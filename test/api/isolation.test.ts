@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { dispatchEvents } from '../../src/services/webhook-delivery.js';
+import { getChannelAccount } from '../../src/services/channel-accounts.js';
+import { receiveInbound } from '../../src/services/inbound.js';
 import { createApiKey } from '../../src/services/tenants.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
@@ -23,6 +25,7 @@ const TABLES: Record<string, string> = {
   conversations: 'conversations', messages: 'messages', media: 'media', identities: 'identities', mailboxes: 'channel_accounts',
   members: 'members', api_keys: 'api_keys', webhook_endpoints: 'webhook_endpoints', deliveries: 'webhook_deliveries',
   contacts: 'contacts', contact_rules: 'contact_rules', views: 'views', suggestions: 'suggestions', training_pairs: 'training_pairs',
+  channel_accounts: 'channel_accounts', connections: 'connections',
 };
 /** Body fields naming a resource, by the id prefix they take. */
 const FIELD_SEGMENT: Record<string, string> = {
@@ -47,6 +50,10 @@ beforeAll(async () => {
   const hook = (await h.request('POST', '/v1/webhook_endpoints', { url: 'http://127.0.0.1:9/hook' })).body.id;
   const rule = (await h.request('POST', '/v1/contact_rules', { action: 'block', kind: 'domain', pattern: 'spam.test', identity_id: salesIdn.identityId })).body.id;
   await h.request('POST', `/v1/conversations/${salesConv}/notes`, { text: 'secret note' });
+  // A router connection to sales on a shared SMS line.
+  await h.request('PATCH', `/v1/identities/${salesIdn.identityId}`, { routing_code: 'SALESISO' });
+  const line = (await h.request('POST', '/v1/channel_accounts', { identity_id: salesIdn.identityId, channel: 'sms', address: '+14155550170', pool: true })).body.id;
+  const connection = (await receiveInbound(h.store, await getChannelAccount(h.store.db, h.orgId, line), { from: '+14155550171', text: 'salesiso hi', providerMessageId: 'SMiso1' })) as { connectionId?: string };
   await dispatchEvents(h.store, systemClock);
   doc = (await h.app.inject({ url: '/openapi.json' })).json();
   // Create one of everything the document can create, so every `{param}` has a real resource.
@@ -70,7 +77,9 @@ beforeAll(async () => {
   orgA.set('messages', salesMessage.id);
   const media = await db.selectFrom('media').select('id').where('message_id', '=', salesMessage.id).executeTakeFirstOrThrow();
   orgA.set('media', media.id);
-  for (const segment of ['identities', 'mailboxes', 'conversations', 'messages', 'media', 'contact_rules']) sales.set(segment, orgA.get(segment)!);
+  orgA.set('connections', connection.connectionId!);
+  orgA.set('channel_accounts', line);
+  for (const segment of ['identities', 'mailboxes', 'conversations', 'messages', 'media', 'contact_rules', 'connections', 'channel_accounts']) sales.set(segment, orgA.get(segment)!);
   const salesSuggestion = await db.selectFrom('suggestions').select('id').where('conversation_id', '=', salesConv).executeTakeFirst();
   if (salesSuggestion) { orgA.set('suggestions', salesSuggestion.id); sales.set('suggestions', salesSuggestion.id); }
   void support;
