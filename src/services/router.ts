@@ -60,13 +60,14 @@ export async function receiveSharedLineMessage(store: Store, account: AccountRow
 async function routeSharedLineMessage(tx: Transaction<Database>, account: AccountRow, msg: InboundMessage, clock: Clock): Promise<SharedLineResult> {
   const known = await findByProviderId(tx, account, msg.providerMessageId);
   if (known) return { status: 'duplicate', conversationId: known.conversation_id, route: null, connectionId: null };
-  const at = new Date(clock.now()).toISOString();
-
   const active = await findActiveConnection(tx, account.org_id, account.id, msg.from);
   if (active) {
     const stored = await ingestChannelMessage(tx, account, active.identity_id, msg, clock);
     if (!isStopWord(msg.text)) return { ...withoutConversation(stored), route: 'connected', connectionId: active.id };
-    await releaseConnectionIn(tx, active, 'stop', null, at);
+    // The timeline is ordered by time: the release comes after the STOP it answers.
+    const now = new Date(clock.now()).toISOString();
+    const after = stored.conversation && stored.conversation.last_event_at > now ? stored.conversation.last_event_at : now;
+    await releaseConnectionIn(tx, active, 'stop', null, after);
     return { ...withoutConversation(stored), route: 'stopped', connectionId: active.id };
   }
 
@@ -74,6 +75,8 @@ async function routeSharedLineMessage(tx: Transaction<Database>, account: Accoun
   const target = code === null ? undefined : await tx.selectFrom('identities').select('id')
     .where('org_id', '=', account.org_id).where('routing_code', '=', code).executeTakeFirst();
   if (target) {
+    // Dated before the message is (ingest reads the clock after this), so it comes first on the timeline.
+    const at = new Date(clock.now()).toISOString();
     const { connection } = await activateConnection(tx, account, target.id, { address: msg.from, name: msg.fromName ?? null }, at);
     const stored = await ingestChannelMessage(tx, account, target.id, msg, clock);
     return { ...withoutConversation(stored), route: 'activated', connectionId: connection.id };
