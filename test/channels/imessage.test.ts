@@ -8,6 +8,9 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findConversation } from '../../src/store/conversations.js';
+import { inOrgTransaction } from '../../src/store/sequences.js';
+import { appendEvents } from '../../src/store/timeline.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 import { FakeBlueBubbles } from './fake-bluebubbles.js';
 
@@ -224,7 +227,7 @@ describe('replies, tapbacks, read receipts and typing to BlueBubbles', () => {
     expect(reactions.map((e) => [e.data.reaction, e.data.removed])).toEqual([['love', false], ['love', true]]);
   });
 
-  it('sends the read receipt when POST …/read marks messages read, and typing indicators both ways', async () => {
+  it('sends the read receipt when POST …/read (or GET ?mark_read=true) marks messages read, and typing indicators', async () => {
     const before = fake.to('POST', /\/read$/).length;
     const read = await h.request('POST', `/v1/conversations/${conv}/read`);
     expect(read.status).toBe(200);
@@ -237,6 +240,10 @@ describe('replies, tapbacks, read receipts and typing to BlueBubbles', () => {
     expect((await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'stopped' })).status).toBe(202);
     expect(fake.to('POST', `/api/v1/chat/${REPLY_CHAT}/typing`).length).toBe(1);
     expect(fake.to('DELETE', `/api/v1/chat/${REPLY_CHAT}/typing`).length).toBe(1);
+    // Reading the snapshot with mark_read=true sends it too.
+    await personSays('Thanks!', REPLY_PERSON);
+    expect((await h.request('GET', `/v1/conversations/${conv}?mark_read=true`)).body.unread_count).toBe(0);
+    expect(fake.to('POST', /\/read$/).length).toBe(before + 2);
   });
 
   it('records a reaction on an email message without sending anything', async () => {
@@ -313,6 +320,30 @@ describe('an unreachable or refusing BlueBubbles server', () => {
     expect(await account()).toMatchObject({ status: 'error' });
     expect((await account()).status_reason).toMatch(/401/);
     await h.request('PATCH', `/v1/channel_accounts/${accountId}`, { status: 'active', config: { password: fake.password } });
+  });
+});
+
+describe('a released shared-line connection', () => {
+  it('refuses reactions, read receipts and typing with 409 connection_released before changing anything', async () => {
+    const said = await personSays('STOP', '+14155550188');
+    const conv = said.res.body.conversation_id;
+    // What the router appends when the person texts STOP on a shared line.
+    await inOrgTransaction(h.store, h.orgId, async (tx) => {
+      const row = (await findConversation(tx, h.orgId, conv))!;
+      await appendEvents(tx, row, [{ type: 'connection_released', at: new Date().toISOString(), data: {
+        connection_id: 'conn_01h455vb4pex5vsknk084sn02q', account_id: accountId, counterpart: '+14155550188', reason: 'stop', by: null,
+      } }]);
+    });
+    const calls = fake.requests.length;
+    const before = await countEvents();
+    for (const [path, body] of [['reactions', { message_id: said.res.body.message_id, reaction: 'like' }], ['read', undefined], ['typing', { state: 'started' }]] as const) {
+      const res = await h.request('POST', `/v1/conversations/${conv}/${path}`, body);
+      expect(res.status, path).toBe(409);
+      expect(res.body.code, path).toBe('connection_released');
+    }
+    expect((await h.request('GET', `/v1/conversations/${conv}`)).body.unread_count).toBe(1);
+    expect(await countEvents()).toBe(before);
+    expect(fake.requests.length).toBe(calls);
   });
 });
 

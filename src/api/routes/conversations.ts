@@ -10,7 +10,7 @@ import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { findContactRecord } from '../../services/contacts.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
-import { reactToMessage, sendTyping } from '../../services/channel-signals.js';
+import { reactToMessage, sendReadReceipt, sendTyping } from '../../services/channel-signals.js';
 import { sendChannelReply } from '../../services/send-channel.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
@@ -150,7 +150,13 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
     if (request.query.mark_read) {
       requirePermission(principal, 'conversations:write');
-      row = (await markRead(store, principal.orgId, row.id, actorOf(principal), clock)).conversation;
+      const out = await markRead(store, principal.orgId, row.id, actorOf(principal), clock);
+      row = out.conversation;
+      if (out.result.updated_count > 0) {
+        // As POST …/read, but a reading GET never fails for the receipt (not even in a released conversation).
+        const failure = await sendReadReceipt(store, channels, row, clock);
+        if (failure) request.log.warn({ conversation_id: row.id, reason: failure }, 'read receipt not sent');
+      }
     }
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
