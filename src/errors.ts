@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   validation_failed: { status: 400, title: 'Validation failed', fix: 'Correct the named parameter and send the request again.' },
   no_valid_fields: { status: 400, title: 'Nothing to change', fix: 'Send at least one of the fields this endpoint updates.' },
   unauthenticated: { status: 401, title: 'Unauthenticated', fix: 'Send a valid API key as `Authorization: Bearer <key>`.' },
+  invalid_signature: { status: 401, title: 'Invalid signature', fix: 'A provider webhook must carry the channel account\'s secret (its signature, or the token in the webhook URL); check the secret configured on the channel account and at the provider. Nothing was stored.' },
   forbidden_identity: { status: 403, title: 'Forbidden identity', fix: 'This key is scoped to one identity: leave `identity_id` out or use that identity\'s id.' },
   missing_permission: { status: 403, title: 'Missing permission', fix: 'Use a key that holds the named permission (an owner or admin can create one).' },
   recipient_blocked: { status: 403, title: 'Recipient blocked', fix: 'A contact rule blocks this recipient; remove the rule (DELETE /v1/contact_rules/{id}) if the block is a mistake.' },

@@ -34,6 +34,7 @@ import { trainingPairRoutes } from './routes/training-pairs.js';
 import { viewRoutes } from './routes/views.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { defaultAdapters } from '../channels/index.js';
+import { blueBubblesRoutes } from '../channels/bluebubbles/webhook-route.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { ReadCache } from './read-cache.js';
 import { Problem } from './schemas.js';
@@ -128,6 +129,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   connectionRoutes(app, ctx);
   memberRoutes(app, ctx);
   inboundRoutes(app, ctx);
+  blueBubblesRoutes(app, ctx);
   slaRoutes(app, ctx);
   viewRoutes(app, ctx);
   webhookRoutes(app, ctx);

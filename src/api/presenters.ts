@@ -39,7 +39,9 @@ export function conversationView(row: ConversationRow): ConversationView {
 }
 
 /** A `message` event as a message resource, with its current status. */
-export function messageView(event: TimelineEvent & { type: 'message' }, current?: { status: string; error: string | null }): MessageView {
+export function messageView(
+  event: TimelineEvent & { type: 'message' }, current?: { status: string; error: string | null; provider_message_id?: string | null },
+): MessageView {
   const { message_id, ...fields } = event.data as MessageData;
   return {
     type: 'message',
@@ -47,6 +49,8 @@ export function messageView(event: TimelineEvent & { type: 'message' }, current?
     conversation_id: event.conversation_id,
     at: event.at,
     ...fields,
+    // A channel's provider id is learned after the send (its answer, or its webhook echo).
+    provider_message_id: fields.provider_message_id ?? current?.provider_message_id ?? null,
     status: (current?.status ?? fields.status) as MessageView['status'],
     error: current?.error ?? null,
   } as MessageView;

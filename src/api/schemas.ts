@@ -111,6 +111,12 @@ const ConnectionData = Type.Object({
 });
 
 const EventBase = { id: Id('evt'), seq: Type.Integer(), conversation_id: Id('conv'), at: Timestamp };
+/** A `reaction` event: a tapback or reaction given (outbound, `POST …/reactions`) or received from the channel (inbound). */
+export const ReactionEvent = Type.Object({ ...EventBase, type: Type.Literal('reaction'), data: Type.Object({
+  message_id: Id('msg'), reaction: Type.String({ description: 'a tapback (`love`, `like`, `dislike`, `laugh`, `emphasize`, `question`) or an emoji' }),
+  removed: Type.Boolean({ description: 'the reaction was taken back' }), direction: Direction,
+  by: Nullable(Actor, { description: 'who reacted, for outbound reactions; null for the counterpart\'s' }),
+}) });
 export const Event = Type.Union([
   Type.Object({ ...EventBase, type: Type.Literal('message'), data: MessageData }),
   Type.Object({ ...EventBase, type: Type.Literal('message_status'), data: Type.Object({ message_id: Id('msg'), status: MessageStatus, error: Nullable(Type.String()) }) }),
@@ -142,10 +148,7 @@ export const Event = Type.Union([
     suggestion_id: Id('sug'), text: Type.String({ description: 'the text sent' }), edited: Type.Boolean(), message_id: Id('msg'), by: Actor,
   }) }),
   Type.Object({ ...EventBase, type: Type.Literal('suggestion_dismissed'), data: Type.Object({ suggestion_id: Id('sug'), by: Actor }) }),
-  Type.Object({ ...EventBase, type: Type.Literal('reaction'), data: Type.Object({
-    message_id: Id('msg'), reaction: Type.String({ description: 'a tapback (`love`, `like`, `dislike`, `laugh`, `emphasize`, `question`) or an emoji' }),
-    removed: Type.Boolean(), direction: Direction, by: Nullable(Actor),
-  }) }),
+  ReactionEvent,
   Type.Object({ ...EventBase, type: Type.Literal('connection_activated'), data: ConnectionData }),
   Type.Object({ ...EventBase, type: Type.Literal('connection_released'), data: ConnectionData }),
 ], { $id: 'Event', description: 'timeline event, discriminated on `type`' });

@@ -83,6 +83,8 @@ export interface ChannelAdapter {
   readonly channel: Channel;
   /** Whether outbound messages may carry media. */
   readonly supportsMedia: boolean;
+  /** The reactions {@link ChannelAdapter.react} takes (iMessage: the six tapbacks); absent: any reaction text. */
+  readonly reactions?: readonly string[];
   send(message: OutboundMessage): Promise<SendOutcome>;
   /** Sends a tapback / reaction. */
   react?(reaction: OutboundReaction): Promise<void>;

@@ -4,9 +4,11 @@
  */
 import type { Config } from '../config.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
+import { blueBubblesAdapter } from './bluebubbles/adapter.js';
 
 /** The adapters for a configuration (tests may pass their own to `buildApp`). */
 export function defaultAdapters(config: Config): ChannelAdapters {
-  void config;
-  return {};
+  return {
+    imessage: blueBubblesAdapter({ timeoutMs: config.providerTimeoutMs }),
+  };
 }

@@ -73,6 +73,12 @@ beforeAll(async () => {
   orgA.set('conversations', salesConv);
   orgA.set('webhook_endpoints', hook);
   orgA.set('contact_rules', rule);
+  // An iMessage line too, so the BlueBubbles webhook route has an account of the other org to refuse.
+  const imessageLine = await h.request('POST', '/v1/channel_accounts', {
+    identity_id: salesIdn.identityId, channel: 'imessage', address: '+14155550100',
+    config: { server_url: 'http://127.0.0.1:9', password: 'p', webhook_token: 't' },
+  });
+  expect(imessageLine.status).toBe(201);
   const salesMessage = await db.selectFrom('messages').select('id').where('conversation_id', '=', salesConv).executeTakeFirstOrThrow();
   orgA.set('messages', salesMessage.id);
   const media = await db.selectFrom('media').select('id').where('message_id', '=', salesMessage.id).executeTakeFirstOrThrow();

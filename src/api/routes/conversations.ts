@@ -10,6 +10,7 @@ import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { findContactRecord } from '../../services/contacts.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
+import { reactToMessage, sendReadReceipt, sendTyping } from '../../services/channel-signals.js';
 import { sendChannelReply } from '../../services/send-channel.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
@@ -26,7 +27,7 @@ import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { callView, contactView, conversationView, noteView } from '../presenters.js';
 import { narrowView } from '../view-filter.js';
 import {
-  Call, Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Note, Page, PageQuery, Problem,
+  Call, Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Note, Page, PageQuery, Problem, ReactionEvent,
 } from '../schemas.js';
 import { bodylessAsEmpty } from '../validation.js';
 import type { Api, ApiContext } from '../app.js';
@@ -75,6 +76,12 @@ const Typing = Type.Object({
   direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')], { description: 'outbound: we are typing; inbound: the counterpart is' }),
   at: Type.String({ format: 'date-time' }),
 });
+
+const ReactionBody = Type.Object({
+  message_id: Type.String({ maxLength: 100, description: 'a message of this conversation (`msg_…`)' }),
+  reaction: Type.String({ minLength: 1, maxLength: 32, description: 'iMessage: `love`, `like`, `dislike`, `laugh`, `emphasize` or `question`; other channels: any short text, such as an emoji' }),
+  removed: Type.Optional(Type.Boolean({ default: false, description: 'true takes the reaction back' })),
+}, { additionalProperties: false });
 
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
@@ -143,7 +150,13 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     if (request.query.identity_id !== undefined && request.query.identity_id !== row.identity_id) throw notFound('conversation');
     if (request.query.mark_read) {
       requirePermission(principal, 'conversations:write');
-      row = (await markRead(store, principal.orgId, row.id, actorOf(principal), clock)).conversation;
+      const out = await markRead(store, principal.orgId, row.id, actorOf(principal), clock);
+      row = out.conversation;
+      if (out.result.updated_count > 0) {
+        // As POST …/read, but a reading GET never fails for the receipt (not even in a released conversation).
+        const failure = await sendReadReceipt(store, channels, row, clock);
+        if (failure) request.log.warn({ conversation_id: row.id, reason: failure }, 'read receipt not sent');
+      }
     }
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
@@ -237,19 +250,34 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     config: { permission: 'conversations:write' },
     schema: {
       tags: ['conversations'], summary: 'Typing indicator: sent to live subscribers (and the channel, where it has one), never stored',
-      params: IdParams, body: TypingBody, response: { 202: Typing, ...errors },
+      params: IdParams, body: TypingBody, response: { 202: Typing, ...errors, 409: Problem, 502: Problem },
     },
     // A bodyless POST means `{}` (state `started`).
     preValidation: bodylessAsEmpty,
   }, async (request, reply) => {
     const { orgId } = principalOf(request);
     const row = await load(request, request.params.id);
+    const state = request.body.state ?? 'started';
+    await sendTyping(store, channels, row, state, clock);
     const signal = {
-      type: 'typing' as const, conversation_id: row.id, state: request.body.state ?? 'started',
+      type: 'typing' as const, conversation_id: row.id, state,
       direction: 'outbound' as const, at: isoNow(clock),
     };
     await store.broadcastSignal(orgId, JSON.stringify(signal));
     return reply.status(202).send(signal);
+  });
+
+  app.post('/v1/conversations/:id/reactions', {
+    config: { idempotent: true, permission: 'messages:send' },
+    schema: {
+      tags: ['messages'], summary: 'React to a message (an iMessage tapback goes to the channel; elsewhere it is recorded)',
+      params: IdParams, body: ReactionBody, response: { 201: ReactionEvent, ...errors, 403: Problem, 409: Problem, 502: Problem },
+    },
+  }, async (request, reply) => {
+    const principal = principalOf(request);
+    const row = await load(request, request.params.id);
+    const event = await reactToMessage(store, channels, principal.orgId, row.id, request.body, actorOf(principal), clock);
+    return reply.status(201).send(event);
   });
 
   app.post('/v1/conversations/:id/messages', {

@@ -7,6 +7,7 @@ import Type from 'typebox';
 import { AppError } from '../../errors.js';
 import { actorOf } from '../../services/access.js';
 import { markUnread, patchConversation } from '../../services/conversations.js';
+import { assertReadable, sendReadReceipt } from '../../services/channel-signals.js';
 import { addNote, assign, logCall, markRead } from '../../services/inbox.js';
 import { principalOf } from '../auth.js';
 import { instant } from '../conversation-filter.js';
@@ -37,7 +38,7 @@ const ReadResponse = Type.Object({
   conversation: Conversation,
 });
 
-export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
+export function inboxRoutes(app: Api, { store, clock, channels }: ApiContext): void {
   /** The caller's principal, after checking it may see the conversation. */
   const caller = async (request: { params: { id: string } } & Parameters<typeof principalOf>[0]) => {
     const principal = principalOf(request);
@@ -49,11 +50,18 @@ export function inboxRoutes(app: Api, { store, clock }: ApiContext): void {
     config: { permission: 'conversations:write' },
     schema: {
       tags: ['inbox'], summary: 'Mark inbound messages read (the read receipt goes out where the channel has one)',
-      params: IdParams, response: { 200: ReadResponse, ...errors },
+      params: IdParams, response: { 200: ReadResponse, ...errors, 409: Problem },
     },
   }, async (request) => {
-    const c = await caller(request);
-    const out = await markRead(store, c.orgId, request.params.id, c.by, clock);
+    const principal = principalOf(request);
+    const row = await visibleConversation(store.db, principal, request.params.id);
+    assertReadable(row);
+    const out = await markRead(store, principal.orgId, row.id, actorOf(principal), clock);
+    if (out.result.updated_count > 0) {
+      // The read is committed: a receipt the provider refused is logged, never a failed read.
+      const failure = await sendReadReceipt(store, channels, out.conversation, clock);
+      if (failure) request.log.warn({ conversation_id: row.id, reason: failure }, 'read receipt not sent');
+    }
     return { updated_count: out.result.updated_count, conversation: conversationView(out.conversation) };
   });
 
