@@ -45,6 +45,7 @@ beforeAll(async () => {
   const member = (await h.request('POST', '/v1/members', { email: 'm@iso.test', role: 'agent' })).body.id;
   await h.request('POST', `/v1/conversations/${salesConv}/assign`, { assigned_to: member });
   const hook = (await h.request('POST', '/v1/webhook_endpoints', { url: 'http://127.0.0.1:9/hook' })).body.id;
+  const salesAccount = (await h.request('POST', '/v1/channel_accounts', { identity_id: salesIdn.identityId, channel: 'http', address: 'sales-bridge' })).body.id;
   const rule = (await h.request('POST', '/v1/contact_rules', { action: 'block', kind: 'domain', pattern: 'spam.test', identity_id: salesIdn.identityId })).body.id;
   await h.request('POST', `/v1/conversations/${salesConv}/notes`, { text: 'secret note' });
   await dispatchEvents(h.store, systemClock);
@@ -66,11 +67,12 @@ beforeAll(async () => {
   orgA.set('conversations', salesConv);
   orgA.set('webhook_endpoints', hook);
   orgA.set('contact_rules', rule);
+  orgA.set('channel_accounts', salesAccount);
   const salesMessage = await db.selectFrom('messages').select('id').where('conversation_id', '=', salesConv).executeTakeFirstOrThrow();
   orgA.set('messages', salesMessage.id);
   const media = await db.selectFrom('media').select('id').where('message_id', '=', salesMessage.id).executeTakeFirstOrThrow();
   orgA.set('media', media.id);
-  for (const segment of ['identities', 'mailboxes', 'conversations', 'messages', 'media', 'contact_rules']) sales.set(segment, orgA.get(segment)!);
+  for (const segment of ['identities', 'mailboxes', 'channel_accounts', 'conversations', 'messages', 'media', 'contact_rules']) sales.set(segment, orgA.get(segment)!);
   const salesSuggestion = await db.selectFrom('suggestions').select('id').where('conversation_id', '=', salesConv).executeTakeFirst();
   if (salesSuggestion) { orgA.set('suggestions', salesSuggestion.id); sales.set('suggestions', salesSuggestion.id); }
   void support;
