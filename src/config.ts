@@ -53,6 +53,15 @@ const ConfigSchema = Type.Object({
    * the first organization's first conversation page from memory, no store and no auth.
    */
   benchConstantRoute: Type.Boolean(),
+  /** Largest upload accepted by `POST /v1/media`, bytes. */
+  maxMediaBytes: Type.Integer({ minimum: 1 }),
+  /**
+   * Key of the HMAC-SHA256 that signs public media URLs (`GET /media/{id}?expires&signature`).
+   * When unset, api/app.ts fills it in from `<dataDir>/media-url-secret` (created at first start).
+   */
+  mediaUrlSecret: Type.Union([Type.String({ minLength: 16 }), Type.Null()]),
+  /** Base URL at which providers reach this server (`https://switchboard.example.com`), for media URLs; null when unset. */
+  publicUrl: Type.Union([Type.String({ minLength: 1, pattern: '^https?://' }), Type.Null()]),
 });
 
 /** The whole server configuration, validated and frozen. */
@@ -72,8 +81,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * `MAX_JSON_BYTES` (1048576), `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
  * `SERVER_NAME` (`localhost`), `STREAM_HEARTBEAT_MS` (15000), `STREAM_SLOW_CLIENT_MS`
  * (30000), `SWEEP_INTERVAL_MS` (1000), `WEBHOOK_DISABLE_AFTER_MS`
- * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `PROVIDER_TIMEOUT_MS` (15000), `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
- * benchmark's baseline route, never for production).
+ * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
+ * benchmark's baseline route, never for production), `PROVIDER_TIMEOUT_MS` (15000),
+ * `MAX_MEDIA_BYTES` (5242880: 5 MiB), `MEDIA_URL_SECRET` (none: generated once and kept in
+ * the data directory), `PUBLIC_URL` (none; trailing slashes dropped).
  *
  * @throws Error naming each invalid setting.
  */
@@ -100,6 +111,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     providerTimeoutMs: env.PROVIDER_TIMEOUT_MS ?? 15_000,
     readCacheBytes: env.READ_CACHE_BYTES ?? 64 * 1024 * 1024,
     benchConstantRoute: env.BENCH_CONSTANT_ROUTE ?? false,
+    maxMediaBytes: env.MAX_MEDIA_BYTES ?? 5 * 1024 * 1024,
+    mediaUrlSecret: env.MEDIA_URL_SECRET || null,
+    publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : null,
     ...stripUndefined(overrides),
   };
   const converted = Value.Convert(ConfigSchema, raw);

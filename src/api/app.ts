@@ -7,6 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import Type from 'typebox';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -35,6 +36,10 @@ import { viewRoutes } from './routes/views.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { defaultAdapters } from '../channels/index.js';
 import { blueBubblesRoutes } from '../channels/bluebubbles/webhook-route.js';
+import { httpChannelRoutes } from '../channels/http/routes.js';
+import { withMediaUrlSecret } from '../media/signed-url.js';
+import { DiskMediaStorage, type MediaStorage } from '../media/storage.js';
+import { mediaRoutes } from './routes/media.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { ReadCache } from './read-cache.js';
 import { Problem } from './schemas.js';
@@ -56,9 +61,13 @@ export interface ApiContext {
   readonly readCache: ReadCache;
   /** The adapter of each non-email channel (channels/index.ts). */
   readonly channels: ChannelAdapters;
+  /** Where uploaded media bytes are kept (`<dataDir>/media` by default). */
+  readonly media: MediaStorage;
 }
 
-export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels'> {
+export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media'> {
+  /** Defaults to {@link DiskMediaStorage} under `<dataDir>/media`. */
+  readonly media?: MediaStorage;
   /** Defaults to the configured adapters (channels/index.ts `defaultAdapters`). */
   readonly channels?: ChannelAdapters;
   readonly logger?: FastifyBaseLogger | boolean;
@@ -72,7 +81,9 @@ export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPor
  * Builds the app (not listening). Tests call `app.inject()` on it.
  */
 export async function buildApp(options: BuildAppOptions): Promise<Api> {
-  const { store, config } = options;
+  const { store } = options;
+  // The media URL secret, generated and kept in the data directory when not configured.
+  const config = await withMediaUrlSecret(options.config);
   const app = Fastify({
     loggerInstance: typeof options.logger === 'object' ? options.logger : undefined,
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
@@ -104,6 +115,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
 
   const ctx: ApiContext = {
     ...options,
+    config,
+    media: options.media ?? new DiskMediaStorage(path.join(config.dataDir, 'media')),
     clock: options.clock ?? systemClock,
     readCache: new ReadCache(store, config.readCacheBytes),
     channels: options.channels ?? defaultAdapters(config),
@@ -130,6 +143,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   memberRoutes(app, ctx);
   inboundRoutes(app, ctx);
   blueBubblesRoutes(app, ctx);
+  httpChannelRoutes(app, ctx);
+  mediaRoutes(app, ctx);
   slaRoutes(app, ctx);
   viewRoutes(app, ctx);
   webhookRoutes(app, ctx);

@@ -52,14 +52,21 @@ function nulPath(value: unknown, path: string[] = []): string[] | null {
  */
 export function installNulGuard(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
-    for (const [part, value] of [['query', request.query], ['body', request.body]] as const) {
-      const found = nulPath(value);
-      if (found) {
-        const param = found.join('.') || part;
-        throw new AppError('validation_failed', `${param} contains a NUL character (U+0000).`, { param });
-      }
-    }
+    for (const [part, value] of [['query', request.query], ['body', request.body]] as const) rejectNul(part, value);
   });
+}
+
+/**
+ * The NUL guard for a value parsed after the hook ran (a body a route parses itself).
+ *
+ * @throws AppError `validation_failed` naming the first string that contains U+0000.
+ */
+export function rejectNul(part: string, value: unknown): void {
+  const found = nulPath(value);
+  if (found) {
+    const param = found.join('.') || part;
+    throw new AppError('validation_failed', `${param} contains a NUL character (U+0000).`, { param });
+  }
 }
 
 /**

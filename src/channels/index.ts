@@ -5,10 +5,16 @@
 import type { Config } from '../config.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { blueBubblesAdapter } from './bluebubbles/adapter.js';
+import { HttpChannelAdapter } from './http/adapter.js';
 
-/** The adapters for a configuration (tests may pass their own to `buildApp`). */
+/**
+ * The adapters for a configuration (tests may pass their own to `buildApp`). The HTTP
+ * channel serves `linkedin` (through a LinkedIn messaging provider) and `http` alike.
+ */
 export function defaultAdapters(config: Config): ChannelAdapters {
   return {
     imessage: blueBubblesAdapter({ timeoutMs: config.providerTimeoutMs }),
+    linkedin: new HttpChannelAdapter('linkedin', config),
+    http: new HttpChannelAdapter('http', config),
   };
 }

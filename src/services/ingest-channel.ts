@@ -135,7 +135,7 @@ async function storeInboundMedia(
     content: m.content,
   }));
   await tx.insertInto('media').values(refs.map(({ ref, content }) => ({
-    ...ref, org_id: orgId, message_id: messageId, content, storage_key: null, created_at: now,
+    ...ref, org_id: orgId, message_id: messageId, content, storage_key: null, identity_id: null, created_at: now,
   }))).execute();
   return refs.map((r) => r.ref);
 }

@@ -5,6 +5,7 @@
  * 5xx, a timeout or a refused connection makes the send a 502 `upstream_failed`
  * (`retryable: true`); the message stays on the timeline as `failed`.
  */
+import type { Transaction } from 'kysely';
 import { isoNow, systemClock, type Clock } from '../clock.js';
 import type { ChannelAdapter, OutboundMedia } from '../channels/adapter.js';
 import { HEALTHY_STATUSES, UpstreamError } from '../channels/adapter.js';
@@ -14,6 +15,7 @@ import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { findConversation } from '../store/conversations.js';
 import { findAccount, type AccountRow } from '../store/identities.js';
+import type { Database } from '../store/schema.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
@@ -30,6 +32,15 @@ export interface ChannelReplyInput extends ReplyInput {
   /** `med_…` ids from `POST /v1/media`. */
   readonly media_ids?: readonly string[];
 }
+
+/**
+ * Loads the uploads a send names (`media_ids`) inside the send's transaction `tx`.
+ *
+ * @throws AppError for ids the sender may not attach.
+ */
+export type MediaResolver = (
+  tx: Transaction<Database>, orgId: string, ids: readonly string[],
+) => Promise<{ refs: MediaRef[]; outbound: OutboundMedia[] }>;
 
 /**
  * The adapter for a conversation's channel.
@@ -80,7 +91,7 @@ export async function sendingContext(
  */
 export async function sendChannelReply(
   store: Store, adapters: ChannelAdapters, orgId: string, conversationId: string, input: ChannelReplyInput,
-  media: (orgId: string, ids: readonly string[]) => Promise<{ refs: MediaRef[]; outbound: OutboundMedia[] }>,
+  media: MediaResolver,
   clock: Clock = systemClock,
 ): Promise<SendResult> {
   const committed = await inOrgTransaction(store, orgId, async (tx) => {
@@ -93,9 +104,11 @@ export async function sendChannelReply(
     await assertRecipientsAllowed(tx, orgId, conversation.identity_id, [{ address: conversation.counterpart }]);
     const ids = input.media_ids ?? [];
     if (ids.length > 0 && !adapter.supportsMedia) {
-      throw new AppError('validation_failed', `The ${conversation.channel} channel does not carry media.`, { param: 'media_ids' });
+      throw new AppError('validation_failed', `The ${conversation.channel} channel does not carry media on this server.`, {
+        param: 'media_ids', fix: 'Send the text without `media_ids` (on the HTTP channel, media needs the server\'s PUBLIC_URL set).',
+      });
     }
-    const attached = ids.length ? await media(orgId, ids) : { refs: [], outbound: [] };
+    const attached = ids.length ? await media(tx, orgId, ids) : { refs: [], outbound: [] };
     const now = new Date(clock.now());
     const nowIso = now.toISOString();
     const messageId = newId('msg');
@@ -113,7 +126,8 @@ export async function sendChannelReply(
       direction: 'outbound', status: 'queued', error: null, provider_message_id: null, created_at: nowIso, updated_at: nowIso,
     }).execute();
     if (attached.refs.length) {
-      await tx.updateTable('media').set({ message_id: messageId }).where('org_id', '=', orgId).where('id', 'in', attached.refs.map((r) => r.id)).execute();
+      await tx.updateTable('media').set({ message_id: messageId }).where('org_id', '=', orgId).where('id', 'in', attached.refs.map((r) => r.id))
+        .where('message_id', 'is', null).execute();
     }
     await tx.updateTable('channel_accounts').set({ last_sent_at: nowIso }).where('id', '=', account.id).execute();
     return { conversation, account, adapter, messageId, to: conversation.counterpart, outbound: attached.outbound };

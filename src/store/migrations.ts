@@ -437,6 +437,8 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await db.schema.createIndex('identities_routing_code').on('identities').columns(['org_id', 'routing_code']).unique().execute();
       await db.schema.alterTable('conversations').addColumn('connection_status', 'text').execute();
       await db.schema.alterTable('media').addColumn('storage_key', 'text').execute();
+      // Uploads (POST /v1/media) belong to the uploading key's identity until attached.
+      await db.schema.alterTable('media').addColumn('identity_id', t.key).execute();
       // Non-email conversations are found by (account, counterpart).
       await db.schema.createIndex('conversations_account_counterpart').on('conversations')
         .columns(['org_id', 'account_id', 'counterpart', 'identity_id']).execute();

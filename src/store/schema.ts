@@ -319,6 +319,8 @@ export interface MediaTable {
   content: Buffer;
   /** Where the bytes are in the media storage (uploads, on disk under the data directory), or null. */
   storage_key: string | null;
+  /** For an upload not yet attached: the identity the uploading key was scoped to (null: org-wide). */
+  identity_id: string | null;
   created_at: string;
 }
 

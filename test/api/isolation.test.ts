@@ -48,6 +48,7 @@ beforeAll(async () => {
   const member = (await h.request('POST', '/v1/members', { email: 'm@iso.test', role: 'agent' })).body.id;
   await h.request('POST', `/v1/conversations/${salesConv}/assign`, { assigned_to: member });
   const hook = (await h.request('POST', '/v1/webhook_endpoints', { url: 'http://127.0.0.1:9/hook' })).body.id;
+  const salesAccount = (await h.request('POST', '/v1/channel_accounts', { identity_id: salesIdn.identityId, channel: 'http', address: 'sales-bridge' })).body.id;
   const rule = (await h.request('POST', '/v1/contact_rules', { action: 'block', kind: 'domain', pattern: 'spam.test', identity_id: salesIdn.identityId })).body.id;
   await h.request('POST', `/v1/conversations/${salesConv}/notes`, { text: 'secret note' });
   // A router connection to sales on a shared SMS line.

@@ -6,6 +6,7 @@ import Type from 'typebox';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { createChannelAccount, getChannelAccount, updateChannelAccount } from '../../services/channel-accounts.js';
+import { prepareHttpAccountConfig } from '../../channels/http/account-config.js';
 import { principalOf } from '../auth.js';
 import { identityScope } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
@@ -40,6 +41,14 @@ const Patch = Type.Object({
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 
+/** The create response: the account, and for LinkedIn and HTTP accounts created without one, the generated signing secret (shown this once). */
+const CreatedAccount = Type.Object({
+  ...ChannelAccount.properties,
+  secret: Type.Optional(Type.String({ description: 'the generated `whsec_…` signing secret of a LinkedIn or HTTP account; shown once' })),
+});
+
+const isHttpChannel = (channel: string) => channel === 'linkedin' || channel === 'http';
+
 export function channelAccountRoutes(app: Api, { store, clock }: ApiContext): void {
   const accountId = (id: string) => {
     if (!isId('acct', id)) throw notFound('channel account');
@@ -48,12 +57,13 @@ export function channelAccountRoutes(app: Api, { store, clock }: ApiContext): vo
 
   app.post('/v1/channel_accounts', {
     config: { idempotent: true, permission: 'identities:write' },
-    schema: { tags: ['channel accounts'], summary: 'Add an SMS, iMessage, LinkedIn or HTTP account to an identity', body: Create, response: { 201: ChannelAccount, ...errors, 409: Problem } },
+    schema: { tags: ['channel accounts'], summary: 'Add an SMS, iMessage, LinkedIn or HTTP account to an identity', body: Create, response: { 201: CreatedAccount, ...errors, 409: Problem } },
   }, async (request, reply) => {
     const b = request.body;
     if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
-    const row = await createChannelAccount(store, principalOf(request).orgId, b, clock);
-    return reply.status(201).send(channelAccountView(row));
+    const http = isHttpChannel(b.channel) ? prepareHttpAccountConfig(b.config, true) : { config: b.config, generatedSecret: null };
+    const row = await createChannelAccount(store, principalOf(request).orgId, { ...b, config: http.config }, clock);
+    return reply.status(201).send({ ...channelAccountView(row), ...(http.generatedSecret ? { secret: http.generatedSecret } : {}) });
   });
 
   app.get('/v1/channel_accounts', {
@@ -94,6 +104,9 @@ export function channelAccountRoutes(app: Api, { store, clock }: ApiContext): vo
     if (Object.values(body).every((v) => v === undefined)) {
       throw new AppError('no_valid_fields', 'The body changes nothing: send `display_name`, `status`, `pool` or `config`.');
     }
-    return channelAccountView(await updateChannelAccount(store, principalOf(request).orgId, accountId(request.params.id), body, clock));
+    const orgId = principalOf(request).orgId;
+    const id = accountId(request.params.id);
+    if (body.config !== undefined && isHttpChannel((await getChannelAccount(store.db, orgId, id)).channel)) prepareHttpAccountConfig(body.config, false);
+    return channelAccountView(await updateChannelAccount(store, orgId, id, body, clock));
   });
 }

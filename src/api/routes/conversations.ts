@@ -11,6 +11,7 @@ import { isId } from '../../ids.js';
 import { findContactRecord } from '../../services/contacts.js';
 import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { reactToMessage, sendReadReceipt, sendTyping } from '../../services/channel-signals.js';
+import { attachableMedia } from '../../services/media.js';
 import { sendChannelReply } from '../../services/send-channel.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
@@ -86,12 +87,7 @@ const ReactionBody = Type.Object({
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
-/** Until media upload lands: any `media_ids` is refused. */
-const noMedia = async (): Promise<never> => {
-  throw new AppError('validation_failed', 'Media cannot be attached yet.', { param: 'media_ids' });
-};
-
-export function conversationRoutes(app: Api, { store, clock, readCache, channels }: ApiContext): void {
+export function conversationRoutes(app: Api, { store, clock, readCache, channels, media }: ApiContext): void {
   const load = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
 
   app.get('/v1/conversations', {
@@ -289,9 +285,13 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
   }, async (request, reply) => {
     const principal = principalOf(request);
     const row = await load(request, request.params.id);
+    if (row.channel === 'email' && request.body.media_ids?.length) {
+      throw new AppError('validation_failed', 'Email replies do not carry uploaded media yet.', { param: 'media_ids', fix: 'Send the email reply without `media_ids`.' });
+    }
     const result = row.channel === 'email'
       ? await sendReply(store, principal.orgId, row.id, request.body, clock)
-      : await sendChannelReply(store, channels, principal.orgId, row.id, request.body, noMedia, clock);
+      : await sendChannelReply(store, channels, principal.orgId, row.id, request.body,
+        (tx, orgId, ids) => attachableMedia(tx, media, { orgId, identityId: principal.identityId }, ids), clock);
     if (result.status === 'sent') {
       // The message went out: a failure to record the training pair must not turn into
       // a 5xx, which a client would retry (sending the reply twice).

@@ -7,6 +7,7 @@ import type { TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { sendFirstMessage, type SendResult } from '../../services/send-email.js';
+import { MAX_MEDIA_PER_MESSAGE, mediaBytes } from '../../services/media.js';
 import type { Store } from '../../store/store.js';
 import { eventFromRow } from '../../store/timeline.js';
 import { principalOf } from '../auth.js';
@@ -30,6 +31,10 @@ export const SendReplyBody = Type.Object({
   text: Text,
   html: Type.Optional(Html),
   no_reply_after: Type.Optional(NoReplyAfter),
+  media_ids: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), {
+    maxItems: MAX_MEDIA_PER_MESSAGE,
+    description: 'uploads (`POST /v1/media`) to send with the text, on channels that carry media (HTTP/LinkedIn with PUBLIC_URL set); not on email yet',
+  })),
 }, { additionalProperties: false });
 
 const FirstMessageBody = Type.Object({
@@ -77,7 +82,7 @@ async function seesConversationOf(store: Store, p: Principal, conversationId: st
  */
 export async function sentBody(store: Store, orgId: string, result: SendResult) {
   if (result.status === 'failed') {
-    throw new AppError('upstream_failed', `The SMTP relay did not accept the message: ${result.error}`, { retryable: true });
+    throw new AppError('upstream_failed', `The relay or provider did not accept the message: ${result.error}`, { retryable: true });
   }
   const event = await findMessageEvent(store, orgId, result.messageId);
   const [message] = await loadMessageViews(store, orgId, event ? [event] : []);
@@ -89,7 +94,7 @@ export async function sendResponse(store: Store, orgId: string, result: SendResu
   return reply.status(201).send(await sentBody(store, orgId, result));
 }
 
-export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
+export function messageRoutes(app: Api, { store, clock, media }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 404: Problem };
 
   app.post('/v1/messages', {
@@ -139,17 +144,22 @@ export function messageRoutes(app: Api, { store, clock }: ApiContext): void {
 
   app.get('/v1/media/:id', {
     config: { permission: 'conversations:read' },
-    schema: { tags: ['messages'], summary: 'Download an attachment', params: IdParams, response: { 200: Binary, ...errors } },
+    schema: { tags: ['messages'], summary: 'Download an attachment or an upload', params: IdParams, response: { 200: Binary, ...errors } },
   }, async (request, reply) => {
     const principal = principalOf(request);
     const id = request.params.id;
     const row = isId('med', id)
       ? await store.db.selectFrom('media').leftJoin('messages', 'messages.id', 'media.message_id')
-        .select(['media.content', 'media.content_type', 'media.filename', 'messages.conversation_id'])
+        .select(['media.content', 'media.storage_key', 'media.content_type', 'media.filename', 'media.message_id', 'media.identity_id', 'messages.conversation_id'])
         .where('media.org_id', '=', principal.orgId).where('media.id', '=', id).executeTakeFirst()
       : undefined;
-    if (!row || !await seesConversationOf(store, principal, row.conversation_id)) throw notFound('media');
+    // An upload not yet attached belongs to the uploader's scope (the org, or the identity of a scoped key).
+    const visible = row && (row.message_id === null
+      ? principal.identityId === null || row.identity_id === principal.identityId
+      : await seesConversationOf(store, principal, row.conversation_id));
+    const bytes = visible ? await mediaBytes(media, row) : null;
+    if (!row || !bytes) throw notFound('media');
     if (row.filename) reply.header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(row.filename)}`);
-    return reply.type(row.content_type).header('x-content-type-options', 'nosniff').send(Buffer.from(row.content));
+    return reply.type(row.content_type).header('x-content-type-options', 'nosniff').send(bytes);
   });
 }

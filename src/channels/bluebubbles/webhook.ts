@@ -38,10 +38,13 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 
 const isObject = (v: unknown): v is Data => typeof v === 'object' && v !== null && !Array.isArray(v);
 const ignored = (reason: string): BlueBubblesEvent => ({ kind: 'ignored', reason });
 
-/** A BlueBubbles date (Unix ms), as RFC 3339, or null. */
+/** Largest time JavaScript dates hold (ECMA-262 §21.4.1.1), ms. */
+const MAX_DATE_MS = 8.64e15;
+
+/** A BlueBubbles date (Unix ms), as RFC 3339, or null (none, or out of range). */
 function date(v: unknown): string | null {
   const ms = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
-  return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
+  return Number.isFinite(ms) && ms > 0 && ms <= MAX_DATE_MS ? new Date(ms).toISOString() : null;
 }
 
 /**
