@@ -44,6 +44,14 @@ const ConfigSchema = Type.Object({
   webhookDisableAfterMs: Type.Integer({ minimum: 0 }),
   /** Per-attempt timeout of a webhook delivery, ms. */
   webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
+  /** Per-request timeout of a channel provider's API (Twilio, …), ms. */
+  providerTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
+  /**
+   * The URL providers reach this server at (`https://switchboard.example.com`, no trailing
+   * slash), for webhook signatures and the status callback URLs given to providers; null:
+   * taken from each request's protocol and Host header, and sends carry no status callback.
+   */
+  publicUrl: Type.Union([Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*[^/?#])?$' }), Type.Null()]),
   /** Bound of the cache of list pages and view counts (api/read-cache.ts), bytes; 0 turns it off. */
   readCacheBytes: Type.Integer({ minimum: 0 }),
   /**
@@ -70,7 +78,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * `MAX_JSON_BYTES` (1048576), `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
  * `SERVER_NAME` (`localhost`), `STREAM_HEARTBEAT_MS` (15000), `STREAM_SLOW_CLIENT_MS`
  * (30000), `SWEEP_INTERVAL_MS` (1000), `WEBHOOK_DISABLE_AFTER_MS`
- * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
+ * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `PROVIDER_TIMEOUT_MS` (15000), `PUBLIC_URL` (unset),
+ * `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
  * benchmark's baseline route, never for production).
  *
  * @throws Error naming each invalid setting.
@@ -95,6 +104,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     sweepIntervalMs: env.SWEEP_INTERVAL_MS ?? 1_000,
     webhookDisableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS ?? 5 * DAY_MS,
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS ?? 15_000,
+    providerTimeoutMs: env.PROVIDER_TIMEOUT_MS ?? 15_000,
+    publicUrl: env.PUBLIC_URL || null,
     readCacheBytes: env.READ_CACHE_BYTES ?? 64 * 1024 * 1024,
     benchConstantRoute: env.BENCH_CONSTANT_ROUTE ?? false,
     ...stripUndefined(overrides),

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   forbidden_identity: { status: 403, title: 'Forbidden identity', fix: 'This key is scoped to one identity: leave `identity_id` out or use that identity\'s id.' },
   missing_permission: { status: 403, title: 'Missing permission', fix: 'Use a key that holds the named permission (an owner or admin can create one).' },
   recipient_blocked: { status: 403, title: 'Recipient blocked', fix: 'A contact rule blocks this recipient; remove the rule (DELETE /v1/contact_rules/{id}) if the block is a mistake.' },
+  invalid_signature: { status: 403, title: 'Invalid signature', fix: 'Provider webhooks must carry the provider\'s signature of the exact URL it called: check the credentials in the channel account\'s config (PATCH /v1/channel_accounts/{id}) and that PUBLIC_URL is the URL the provider calls.' },
   not_found: { status: 404, title: 'Not found', fix: 'Check the id; list the collection to find the right one.' },
   idempotency_conflict: { status: 409, title: 'Idempotency key reused', fix: 'Use a new Idempotency-Key for a different request, or resend the identical body.' },
   address_in_use: { status: 409, title: 'Address already in use', fix: 'Choose another address; each mailbox address is routed to one mailbox.' },

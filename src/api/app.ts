@@ -33,6 +33,7 @@ import { trainingPairRoutes } from './routes/training-pairs.js';
 import { viewRoutes } from './routes/views.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { defaultAdapters } from '../channels/index.js';
+import { twilioRoutes } from '../channels/twilio/routes.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { ReadCache } from './read-cache.js';
 import { Problem } from './schemas.js';
@@ -126,6 +127,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   channelAccountRoutes(app, ctx);
   memberRoutes(app, ctx);
   inboundRoutes(app, ctx);
+  twilioRoutes(app, ctx);
   slaRoutes(app, ctx);
   viewRoutes(app, ctx);
   webhookRoutes(app, ctx);

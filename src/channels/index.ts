@@ -4,9 +4,11 @@
  */
 import type { Config } from '../config.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
+import { twilioAdapter } from './twilio/adapter.js';
 
 /** The adapters for a configuration (tests may pass their own to `buildApp`). */
 export function defaultAdapters(config: Config): ChannelAdapters {
-  void config;
-  return {};
+  return {
+    sms: twilioAdapter({ timeoutMs: config.providerTimeoutMs, publicUrl: config.publicUrl }),
+  };
 }
