@@ -38,7 +38,9 @@ export function conversationView(row: ConversationRow): ConversationView {
 }
 
 /** A `message` event as a message resource, with its current status. */
-export function messageView(event: TimelineEvent & { type: 'message' }, current?: { status: string; error: string | null }): MessageView {
+export function messageView(
+  event: TimelineEvent & { type: 'message' }, current?: { status: string; error: string | null; provider_message_id?: string | null },
+): MessageView {
   const { message_id, ...fields } = event.data as MessageData;
   return {
     type: 'message',
@@ -46,6 +48,8 @@ export function messageView(event: TimelineEvent & { type: 'message' }, current?
     conversation_id: event.conversation_id,
     at: event.at,
     ...fields,
+    // A channel message gets its provider id (Twilio's sid, …) once the provider accepted it, after its event.
+    provider_message_id: fields.provider_message_id ?? current?.provider_message_id ?? null,
     status: (current?.status ?? fields.status) as MessageView['status'],
     error: current?.error ?? null,
   } as MessageView;
