@@ -66,11 +66,15 @@ beforeAll(async () => {
   orgA.set('conversations', salesConv);
   orgA.set('webhook_endpoints', hook);
   orgA.set('contact_rules', rule);
+  const line = await h.request('POST', '/v1/channel_accounts', {
+    identity_id: salesIdn.identityId, channel: 'sms', address: '+14155550100', config: { account_sid: 'AC1', auth_token: 'secret' },
+  });
+  orgA.set('channel_accounts', line.body.id);
   const salesMessage = await db.selectFrom('messages').select('id').where('conversation_id', '=', salesConv).executeTakeFirstOrThrow();
   orgA.set('messages', salesMessage.id);
   const media = await db.selectFrom('media').select('id').where('message_id', '=', salesMessage.id).executeTakeFirstOrThrow();
   orgA.set('media', media.id);
-  for (const segment of ['identities', 'mailboxes', 'conversations', 'messages', 'media', 'contact_rules']) sales.set(segment, orgA.get(segment)!);
+  for (const segment of ['identities', 'mailboxes', 'channel_accounts', 'conversations', 'messages', 'media', 'contact_rules']) sales.set(segment, orgA.get(segment)!);
   const salesSuggestion = await db.selectFrom('suggestions').select('id').where('conversation_id', '=', salesConv).executeTakeFirst();
   if (salesSuggestion) { orgA.set('suggestions', salesSuggestion.id); sales.set('suggestions', salesSuggestion.id); }
   void support;
