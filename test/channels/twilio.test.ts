@@ -349,6 +349,11 @@ describe('POST /v1/messages on SMS', () => {
     expect(subject.status).toBe(400);
     expect(subject.body).toMatchObject({ code: 'validation_failed', param: 'subject' });
 
+    // An email first send still names its own fields.
+    const email = await h.request('POST', '/v1/messages', { identity_id: identityId, to: 'ann@example.test', text: 'x' });
+    expect(email.status).toBe(400);
+    expect(email.body).toMatchObject({ code: 'validation_failed', param: 'subject' });
+
     const other = (await h.request('POST', '/v1/identities', { handle: 'no-sms' })).body.id as string;
     const foreign = await h.request('POST', '/v1/messages', { channel: 'sms', identity_id: other, to: '+14155550197', text: 'x', account_id: accountId });
     expect(foreign.status).toBe(404);
