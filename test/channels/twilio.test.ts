@@ -233,6 +233,19 @@ describe('provider failures', () => {
     expect(twilio.requests.at(-1)!.answered).toBe('hung');
   });
 
+  it('answers an API nothing listens on with 502 upstream_failed', async () => {
+    const patch = (config: Record<string, string>) => h.request('PATCH', `/v1/channel_accounts/${accountId}`, { config });
+    await patch({ base_url: `http://127.0.0.1:${await freePort()}` });
+    try {
+      const res = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Hello from nowhere' });
+      expect(res.status).toBe(502);
+      expect(res.body).toMatchObject({ code: 'upstream_failed', retryable: true });
+      expect(res.body.detail).toMatch(/could not be reached \(ECONNREFUSED\)/);
+    } finally {
+      await patch({ base_url: twilio.baseUrl });
+    }
+  });
+
   it('sends once when a 502 is retried with the same Idempotency-Key', async () => {
     const acceptedBefore = twilio.accepted.length;
     const requestsBefore = twilio.requests.length;

@@ -17,15 +17,14 @@ import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
-import type { InboundMedia } from '../../services/ingest-channel.js';
 import { accountConfig } from '../../services/channel-accounts.js';
-import { applyProviderStatus } from '../../services/ingest-channel.js';
+import { applyProviderStatus, type InboundMedia } from '../../services/ingest-channel.js';
 import { receiveInbound } from '../../services/inbound.js';
 import { findAccountById, type AccountRow } from '../../store/identities.js';
 import type { Api, ApiContext } from '../../api/app.js';
 import { Problem } from '../../api/schemas.js';
-import { fetchMedia, twilioCredentials, type TwilioCredentials } from './client.js';
 import { UpstreamError } from '../adapter.js';
+import { fetchMedia, twilioCredentials, type TwilioCredentials } from './client.js';
 import { EMPTY_TWIML, isTwilioSignatureValid, parseIncoming, parseStatus, type TwilioIncoming, type TwilioParams } from './webhooks.js';
 
 const Params = Type.Object({ account_id: Type.String({ maxLength: 100 }) });
