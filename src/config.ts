@@ -44,8 +44,14 @@ const ConfigSchema = Type.Object({
   webhookDisableAfterMs: Type.Integer({ minimum: 0 }),
   /** Per-attempt timeout of a webhook delivery, ms. */
   webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
-  /** Per-call timeout of a channel provider's API (BlueBubbles, Twilio, the HTTP channel's outbound URL), ms. */
+  /** Per-request timeout of a channel provider's API (Twilio, BlueBubbles, the HTTP channel's outbound URL), ms. */
   providerTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
+  /**
+   * The URL providers reach this server at (`https://switchboard.example.com`, no trailing
+   * slash), for webhook signatures, the status callback URLs and signed media URLs given to providers; null:
+   * taken from each request's protocol and Host header, and sends carry no status callback.
+   */
+  publicUrl: Type.Union([Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*[^/?#])?$' }), Type.Null()]),
   /** Bound of the cache of list pages and view counts (api/read-cache.ts), bytes; 0 turns it off. */
   readCacheBytes: Type.Integer({ minimum: 0 }),
   /**
@@ -60,8 +66,6 @@ const ConfigSchema = Type.Object({
    * When unset, api/app.ts fills it in from `<dataDir>/media-url-secret` (created at first start).
    */
   mediaUrlSecret: Type.Union([Type.String({ minLength: 16 }), Type.Null()]),
-  /** Base URL at which providers reach this server (`https://switchboard.example.com`), for media URLs; null when unset. */
-  publicUrl: Type.Union([Type.String({ minLength: 1, pattern: '^https?://' }), Type.Null()]),
 });
 
 /** The whole server configuration, validated and frozen. */

@@ -40,6 +40,7 @@ import { httpChannelRoutes } from '../channels/http/routes.js';
 import { withMediaUrlSecret } from '../media/signed-url.js';
 import { DiskMediaStorage, type MediaStorage } from '../media/storage.js';
 import { mediaRoutes } from './routes/media.js';
+import { twilioRoutes } from '../channels/twilio/routes.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { ReadCache } from './read-cache.js';
 import { Problem } from './schemas.js';
@@ -145,6 +146,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   blueBubblesRoutes(app, ctx);
   httpChannelRoutes(app, ctx);
   mediaRoutes(app, ctx);
+  twilioRoutes(app, ctx);
   slaRoutes(app, ctx);
   viewRoutes(app, ctx);
   webhookRoutes(app, ctx);

@@ -8,7 +8,9 @@ import type { ConnectionRow } from '../store/connections.js';
 import type { ContactRuleRow } from '../store/contact-rules.js';
 import type { AccountRow, IdentityRow } from '../store/identities.js';
 import { summaryOf, type ConversationRow } from '../store/timeline.js';
-import type { CallView, ChannelAccountView, ConnectionView, ContactRuleView, ContactView, ConversationView, IdentityView, MailboxView, MessageView, NoteView } from './schemas.js';
+import type {
+  CallView, ChannelAccountView, ConnectionView, ContactRuleView, ContactView, ConversationView, IdentityView, MailboxView, MessageView, NoteView, SenderView,
+} from './schemas.js';
 
 export function conversationView(row: ConversationRow): ConversationView {
   const s = summaryOf(row);
@@ -115,6 +117,14 @@ export function channelAccountView(row: AccountRow): ChannelAccountView {
     last_sent_at: row.last_sent_at,
     created_at: row.created_at,
     updated_at: row.updated_at,
+  };
+}
+
+/** A conversation's sending account as the snapshot shows it (no config). */
+export function senderView(row: AccountRow): SenderView {
+  return {
+    id: row.id, channel: row.channel as Channel, address: row.address, display_name: row.display_name,
+    status: row.status as SenderView['status'], status_reason: row.status_reason,
   };
 }
 

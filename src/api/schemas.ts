@@ -239,8 +239,27 @@ export const ContactRule = Type.Object({
   created_at: Timestamp,
 }, { $id: 'ContactRule' });
 
+export const AccountStatus = Type.Union(
+  [Type.Literal('connected'), Type.Literal('active'), Type.Literal('warming'), Type.Literal('disconnected'), Type.Literal('error')],
+  { description: 'health: `connected`, `active` and `warming` can send; `disconnected` and `error` refuse sends with 409 `sender_disconnected`' },
+);
+
+/** The account a conversation sends through, with its health. */
+export const Sender = Type.Object({
+  id: Id('acct'),
+  channel: ChannelName,
+  address: Type.String(),
+  display_name: Nullable(Type.String()),
+  status: AccountStatus,
+  status_reason: Nullable(Type.String({ description: 'why, as the provider or adapter last said' })),
+}, { $id: 'Sender' });
+
 export const ConversationSnapshot = Type.Object({
   ...ConversationFields,
+  sender: Nullable(Sender, { description: 'the account replies go out through (the conversation\'s own); null when it was deleted' }),
+  sender_disconnected: Type.Boolean({
+    description: 'true when a reply cannot go out: the sender\'s `status` is `disconnected` or `error` (a send answers 409 `sender_disconnected`; reconnect the account), or it was deleted on a channel other than email (email falls back to another mailbox of the identity)',
+  }),
   contact: Nullable(Contact, { description: 'the counterpart\'s contact, with its profile' }),
   events: Type.Array(Event, { description: 'oldest first; the first page (see has_more_events)' }),
   has_more_events: Type.Boolean(),
@@ -300,10 +319,6 @@ export const Mailbox = Type.Object({
   updated_at: Timestamp,
 }, { $id: 'Mailbox' });
 
-export const AccountStatus = Type.Union(
-  [Type.Literal('connected'), Type.Literal('active'), Type.Literal('warming'), Type.Literal('disconnected'), Type.Literal('error')],
-  { description: 'health: `connected`, `active` and `warming` can send; `disconnected` and `error` refuse sends with 409 `sender_disconnected`' },
-);
 
 export const ChannelAccount = Type.Object({
   id: Id('acct'),
@@ -334,6 +349,7 @@ export type CallView = Static<typeof Call>;
 export type IdentityView = Static<typeof Identity>;
 export type MailboxView = Static<typeof Mailbox>;
 export type ChannelAccountView = Static<typeof ChannelAccount>;
+export type SenderView = Static<typeof Sender>;
 export type ContactView = Static<typeof Contact>;
 export type ContactRuleView = Static<typeof ContactRule>;
 export type ConnectionView = Static<typeof Connection>;

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { blueBubblesAdapter } from './bluebubbles/adapter.js';
 import { HttpChannelAdapter } from './http/adapter.js';
+import { twilioAdapter } from './twilio/adapter.js';
 
 /**
  * The adapters for a configuration (tests may pass their own to `buildApp`). The HTTP
@@ -16,5 +17,6 @@ export function defaultAdapters(config: Config): ChannelAdapters {
     imessage: blueBubblesAdapter({ timeoutMs: config.providerTimeoutMs }),
     linkedin: new HttpChannelAdapter('linkedin', config),
     http: new HttpChannelAdapter('http', config),
+    sms: twilioAdapter({ timeoutMs: config.providerTimeoutMs, publicUrl: config.publicUrl }),
   };
 }

@@ -82,14 +82,15 @@ export async function mediaBytes(storage: MediaStorage, row: Pick<MediaTable, 's
 /**
  * Loads uploads named by a send's `media_ids` inside the send's transaction (which holds
  * the org lock, so two sends cannot attach one upload): each must be an upload of the
- * scope (the identity's, for a scoped key) not yet attached to a message.
+ * scope (the identity's, for a scoped key) not yet attached to a message (or, with
+ * `attachedTo`, attached to that message: a retry sending it again).
  *
  * @returns the message's media refs and what the adapter reads, in the order given.
  * @throws AppError `not_found` (an id unknown, malformed, of another organization or
  *   identity; `param: media_ids`), `validation_failed` (repeated id, or already attached).
  */
 export async function attachableMedia(
-  tx: Transaction<Database>, storage: MediaStorage, scope: MediaScope, ids: readonly string[],
+  tx: Transaction<Database>, storage: MediaStorage, scope: MediaScope, ids: readonly string[], attachedTo?: string,
 ): Promise<{ refs: MediaRef[]; outbound: OutboundMedia[] }> {
   if (new Set(ids).size !== ids.length) throw new AppError('validation_failed', 'A media id is named twice.', { param: 'media_ids' });
   const wanted = ids.filter((id) => isId('med', id));
@@ -105,7 +106,7 @@ export async function attachableMedia(
     if (!row || !visible) {
       throw new AppError('not_found', `No uploaded media with id ${id}.`, { param: 'media_ids', fix: 'Upload the file with POST /v1/media and send the `id` it returns.' });
     }
-    if (row.message_id !== null) {
+    if (row.message_id !== (attachedTo ?? null)) {
       throw new AppError('validation_failed', `Media ${id} is already attached to a message.`, { param: 'media_ids', fix: 'Upload the file again (POST /v1/media): each upload is sent once.' });
     }
     const key = row.storage_key!;

@@ -27,6 +27,11 @@ export async function findAccount(db: Db, orgId: string, id: string): Promise<Ac
   return db.selectFrom('channel_accounts').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
 }
 
+/** An account by id in any org: for provider webhooks, whose URL names the account and whose signature proves the caller. */
+export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
+  return db.selectFrom('channel_accounts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 /** The account that receives mail for an address, in any org (inbound routing). */
 export async function findAccountByAddress(db: Db, channel: string, address: string): Promise<AccountRow | undefined> {
   return db.selectFrom('channel_accounts').selectAll()

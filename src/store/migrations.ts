@@ -439,6 +439,11 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await db.schema.alterTable('media').addColumn('storage_key', 'text').execute();
       // Uploads (POST /v1/media) belong to the uploading key's identity until attached.
       await db.schema.alterTable('media').addColumn('identity_id', t.key).execute();
+      // The Idempotency-Key that created an outbound channel message: a retry after a 502
+      // sends that message again instead of a second one (services/send-channel.ts).
+      await db.schema.alterTable('messages').addColumn('idempotency_key', 'text').execute();
+      await db.schema.createIndex('messages_idempotency_key').on('messages').columns(['org_id', 'idempotency_key'])
+        .where(sql.ref('idempotency_key'), 'is not', null).execute();
       // Non-email conversations are found by (account, counterpart).
       await db.schema.createIndex('conversations_account_counterpart').on('conversations')
         .columns(['org_id', 'account_id', 'counterpart', 'identity_id']).execute();

@@ -287,6 +287,8 @@ export interface MessagesTable {
   status: string;
   error: string | null;
   provider_message_id: string | null;
+  /** The `Idempotency-Key` of the request that created this outbound channel message, or null. */
+  idempotency_key: string | null;
   created_at: string;
   updated_at: string;
 }

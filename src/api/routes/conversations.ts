@@ -4,6 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { HEALTHY_STATUSES } from '../../channels/adapter.js';
 import { isoNow } from '../../clock.js';
 import type { EventType as EventTypeName, TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
@@ -17,6 +18,7 @@ import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
 import { findAnyView } from '../../services/views.js';
 import { listConversations, countOverdue } from '../../store/conversations.js';
+import { findAccount } from '../../store/identities.js';
 import { searchHits } from '../../store/search.js';
 import { listEvents, type ConversationRow } from '../../store/timeline.js';
 import { principalOf, requirePermission } from '../auth.js';
@@ -25,7 +27,7 @@ import { markRead } from '../../services/inbox.js';
 import { FilterFields, toStoreFilter } from '../conversation-filter.js';
 import { identityScope, visibleConversation } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
-import { callView, contactView, conversationView, noteView } from '../presenters.js';
+import { callView, contactView, conversationView, noteView, senderView } from '../presenters.js';
 import { narrowView } from '../view-filter.js';
 import {
   Call, Conversation, ConversationSnapshot, Event, EventType, IdParams, Label, Message, Note, Page, PageQuery, Problem, ReactionEvent,
@@ -157,8 +159,12 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
     const contact = row.contact_id ? await findContactRecord(store.db, row.org_id, row.contact_id) : null;
+    const sender = await findAccount(store.db, row.org_id, row.account_id);
     return {
-      ...conversationView(row), contact: contact && contactView(contact),
+      ...conversationView(row),
+      sender: sender ? senderView(sender) : null,
+      sender_disconnected: sender ? !(HEALTHY_STATUSES as readonly string[]).includes(sender.status) : row.channel !== 'email',
+      contact: contact && contactView(contact),
       events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor,
     };
   });
@@ -291,13 +297,14 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     const result = row.channel === 'email'
       ? await sendReply(store, principal.orgId, row.id, request.body, clock)
       : await sendChannelReply(store, channels, principal.orgId, row.id, request.body,
-        (tx, orgId, ids) => attachableMedia(tx, media, { orgId, identityId: principal.identityId }, ids), clock);
+        (tx, orgId, ids, attachedTo) => attachableMedia(tx, media, { orgId, identityId: principal.identityId }, ids, attachedTo), clock,
+        { idempotencyKey: request.idempotencyKey });
     if (result.status === 'sent') {
       // The message went out: a failure to record the training pair must not turn into
       // a 5xx, which a client would retry (sending the reply twice).
       await answerPendingSuggestion(store, principal, { conversationId: row.id, messageId: result.messageId, text: request.body.text }, clock)
         .catch((err: unknown) => request.log.error({ err }, 'recording the answer to a pending suggestion failed'));
     }
-    return sendResponse(store, principal.orgId, result, reply);
+    return sendResponse(store, principal.orgId, result, reply, row.channel !== 'email');
   });
 }

@@ -1,13 +1,15 @@
 /**
  * Messages: first send, read one (with its raw RFC 5322 source) and attachments.
  */
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { Value } from 'typebox/value';
 import type { TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
+import { sendFirstChannelMessage } from '../../services/send-channel.js';
 import { sendFirstMessage, type SendResult } from '../../services/send-email.js';
-import { MAX_MEDIA_PER_MESSAGE, mediaBytes } from '../../services/media.js';
+import { attachableMedia, MAX_MEDIA_PER_MESSAGE, mediaBytes } from '../../services/media.js';
 import type { Store } from '../../store/store.js';
 import { eventFromRow } from '../../store/timeline.js';
 import { principalOf } from '../auth.js';
@@ -37,7 +39,7 @@ export const SendReplyBody = Type.Object({
   })),
 }, { additionalProperties: false });
 
-const FirstMessageBody = Type.Object({
+const EmailFirstMessageBody = Type.Object({
   identity_id: Type.String({ maxLength: 100 }),
   channel: Type.Optional(Type.Literal('email', { default: 'email' })),
   to: Type.Union([EmailString, Type.Array(EmailString, { minItems: 1, maxItems: 50 })]),
@@ -47,7 +49,38 @@ const FirstMessageBody = Type.Object({
   html: Type.Optional(Html),
   account_id: Type.Optional(Type.String({ maxLength: 100, description: 'mailbox to send from; by default mailboxes take turns' })),
   no_reply_after: Type.Optional(NoReplyAfter),
-}, { additionalProperties: false });
+}, { additionalProperties: false, title: 'email' });
+
+const SmsFirstMessageBody = Type.Object({
+  identity_id: Type.String({ maxLength: 100 }),
+  channel: Type.Literal('sms'),
+  to: Type.String({ minLength: 1, maxLength: 64, description: 'a phone number, E.164 (`+14155550100`) or written with its country code; stored in E.164' }),
+  text: Type.String({ minLength: 1, maxLength: 1600, description: 'at most 1600 characters (Twilio\'s limit; longer texts go out as several segments)' }),
+  account_id: Type.Optional(Type.String({ maxLength: 100, description: 'the SMS account (number) to send from; by default the identity\'s first' })),
+  no_reply_after: Type.Optional(NoReplyAfter),
+}, { additionalProperties: false, title: 'sms' });
+
+const FirstMessageBody = Type.Union([EmailFirstMessageBody, SmsFirstMessageBody], {
+  description: 'an email (the default `channel`) or an SMS (`channel: "sms"`)',
+});
+
+/**
+ * Validates an SMS first send against its own schema, so its errors name its fields
+ * (the union's validation reports the email branch's first error).
+ */
+async function smsBodyFirst(request: FastifyRequest): Promise<void> {
+  const body = request.body as { channel?: unknown } | null;
+  if (!body || typeof body !== 'object' || body.channel !== 'sms') return;
+  const [first] = Value.Errors(SmsFirstMessageBody, body);
+  if (!first) return;
+  const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  if (first.schemaPath.endsWith('/additionalProperties')) {
+    throw new AppError('validation_failed', `${path} is not a field of an SMS send (identity_id, to, text, account_id, no_reply_after).`, { param: path });
+  }
+  const required = (first.params as { requiredProperties?: string[] }).requiredProperties?.[0];
+  if (required) throw new AppError('validation_failed', `${required} is required for an SMS send.`, { param: required });
+  throw new AppError('validation_failed', `${path || 'body'} ${first.message}`, { param: path || undefined });
+}
 
 export const SendResponse = Type.Object({ conversation_id: Type.String(), message: Message });
 
@@ -78,37 +111,47 @@ async function seesConversationOf(store: Store, p: Principal, conversationId: st
 /**
  * The body of an accepted send.
  *
+ * @param failedIsMessage answer a `failed` message as it is (channel sends: the provider
+ *   refused it for good, a retry would not help) instead of a 502 (the SMTP relay).
  * @throws AppError `upstream_failed` (502) when the relay refused it.
  */
-export async function sentBody(store: Store, orgId: string, result: SendResult) {
-  if (result.status === 'failed') {
-    throw new AppError('upstream_failed', `The relay or provider did not accept the message: ${result.error}`, { retryable: true });
+export async function sentBody(store: Store, orgId: string, result: SendResult, failedIsMessage = false) {
+  if (result.status === 'failed' && !failedIsMessage) {
+    throw new AppError('upstream_failed', `The SMTP relay did not accept the message: ${result.error}`, { retryable: true });
   }
   const event = await findMessageEvent(store, orgId, result.messageId);
   const [message] = await loadMessageViews(store, orgId, event ? [event] : []);
   return { conversation_id: result.conversationId, message: message! };
 }
 
-/** The 201 body of a send, or the 502 when the relay refused it. */
-export async function sendResponse(store: Store, orgId: string, result: SendResult, reply: FastifyReply) {
-  return reply.status(201).send(await sentBody(store, orgId, result));
+/** The 201 body of a send, or the 502 when the relay refused it (see {@link sentBody}). */
+export async function sendResponse(store: Store, orgId: string, result: SendResult, reply: FastifyReply, failedIsMessage = false) {
+  return reply.status(201).send(await sentBody(store, orgId, result, failedIsMessage));
 }
 
-export function messageRoutes(app: Api, { store, clock, media }: ApiContext): void {
+export function messageRoutes(app: Api, { store, clock, media, channels }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 404: Problem };
 
   app.post('/v1/messages', {
     config: { idempotent: true, permission: 'messages:send' },
     schema: {
-      tags: ['messages'], summary: 'Send a first message (opens a conversation)', body: FirstMessageBody,
+      tags: ['messages'], summary: 'Send a first message (opens a conversation): an email, or an SMS', body: FirstMessageBody,
       response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
+    preValidation: smsBodyFirst,
   }, async (request, reply) => {
     const principal = principalOf(request);
     const { orgId } = principal;
     const b = request.body;
     identityScope(principal, b.identity_id);
     if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+    if (b.channel === 'sms') {
+      const sent = await sendFirstChannelMessage(store, channels, orgId, {
+        identity_id: b.identity_id, channel: 'sms', to: b.to, text: b.text, account_id: b.account_id, no_reply_after: b.no_reply_after,
+      }, (tx, org, ids, attachedTo) => attachableMedia(tx, media, { orgId: org, identityId: principal.identityId }, ids, attachedTo),
+      clock, { idempotencyKey: request.idempotencyKey });
+      return sendResponse(store, orgId, sent, reply, true);
+    }
     const result = await sendFirstMessage(store, orgId, {
       identity_id: b.identity_id, to: ([] as string[]).concat(b.to), cc: b.cc, subject: b.subject,
       text: b.text, html: b.html, account_id: b.account_id, no_reply_after: b.no_reply_after,
