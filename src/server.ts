@@ -34,8 +34,27 @@ export interface StartOptions {
   readonly clock?: Clock;
 }
 
+/** Query parameters that carry secrets (a BlueBubbles webhook token, a media URL signature): never logged. */
+const SECRET_QUERY = /([?&](?:token|signature|password)=)[^&#]*/gi;
+
+/** A request URL as it may be logged: secret query values replaced by `[redacted]`. */
+export function loggableUrl(url: string): string {
+  return url.replace(SECRET_QUERY, '$1[redacted]');
+}
+
+/**
+ * The server's pino logger. Requests are logged as method, URL (secrets in its query
+ * redacted), host and remote address, never headers (API keys, signatures).
+ */
 export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel });
+  return pino({
+    level: config.logLevel,
+    serializers: {
+      req: (req: { method?: string; url?: string; host?: string; ip?: string }) => ({
+        method: req.method, url: req.url === undefined ? undefined : loggableUrl(req.url), host: req.host, remoteAddress: req.ip,
+      }),
+    },
+  });
 }
 
 /**

@@ -94,11 +94,31 @@ export function mailboxView(row: AccountRow): MailboxView {
 /** Config keys whose values are secrets: shown as `true` (set) instead of the value. */
 const SECRET_KEY = /token|secret|password|key/i;
 
-/** Settings with each secret (at any depth) replaced by whether it is set. */
+/** A URL setting without the secrets it may carry (user info, secret-named query parameters). */
+function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  const secretParams = [...url.searchParams.keys()].filter((name) => SECRET_KEY.test(name));
+  if (!url.username && !url.password && secretParams.length === 0) return text;
+  url.username = '';
+  url.password = '';
+  for (const name of secretParams) url.searchParams.set(name, 'redacted');
+  return url.toString();
+}
+
+/** Settings with each secret (at any depth, in objects and arrays) replaced by whether it is set, and URLs without their credentials. */
+function redactValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactValue);
+  if (v !== null && typeof v === 'object') return redactSecrets(v as Record<string, unknown>);
+  return typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? redactUrl(v) : v;
+}
+
 function redactSecrets(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k,
-    SECRET_KEY.test(k) ? v !== null && v !== undefined && v !== ''
-      : v !== null && typeof v === 'object' && !Array.isArray(v) ? redactSecrets(v as Record<string, unknown>) : v]));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? v !== null && v !== undefined && v !== '' : redactValue(v)]));
 }
 
 export function channelAccountView(row: AccountRow): ChannelAccountView {

@@ -17,6 +17,6 @@ export function defaultAdapters(config: Config): ChannelAdapters {
     imessage: blueBubblesAdapter({ timeoutMs: config.providerTimeoutMs }),
     linkedin: new HttpChannelAdapter('linkedin', config),
     http: new HttpChannelAdapter('http', config),
-    sms: twilioAdapter({ timeoutMs: config.providerTimeoutMs, publicUrl: config.publicUrl }),
+    sms: twilioAdapter({ timeoutMs: config.providerTimeoutMs, publicUrl: config.publicUrl, mediaUrlSecret: config.mediaUrlSecret }),
   };
 }

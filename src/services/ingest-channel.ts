@@ -40,6 +40,15 @@ export interface InboundMessage {
   readonly sentAt?: string | null;
 }
 
+/** A provider's send time as RFC 3339 UTC, or null when missing, unreadable or later than `nowIso` (clocks differ). */
+function sentAtOf(sentAt: string | null | undefined, nowIso: string): string | null {
+  if (!sentAt) return null;
+  const ms = Date.parse(sentAt);
+  if (!Number.isFinite(ms)) return null;
+  const iso = new Date(ms).toISOString();
+  return iso < nowIso ? iso : null;
+}
+
 /** The conversation of an identity with a counterpart through one account (the newest, if several). */
 export async function findChannelConversation(
   tx: Transaction<Database>, account: AccountRow, identityId: string, counterpart: string,
@@ -100,7 +109,7 @@ export async function ingestChannelMessage(
     subject: null, text: msg.text, html: null, snippet: snippetOf(msg.text, null), media,
     provider_message_id: msg.providerMessageId, status: 'delivered',
     headers: { message_id: null, in_reply_to: null, references: [] },
-    sent_at: msg.sentAt && msg.sentAt < nowIso ? msg.sentAt : null, parse_problems: [],
+    sent_at: sentAtOf(msg.sentAt, nowIso), parse_problems: [],
   };
   const reopen = conversation.archived === 1;
   const sla = await getSlaPolicy(tx, orgId);

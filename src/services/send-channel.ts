@@ -20,7 +20,7 @@ import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
 import { createConversation, findConversation } from '../store/conversations.js';
-import { findAccount, listAccounts, type AccountRow } from '../store/identities.js';
+import { findAccount, type AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
@@ -223,23 +223,27 @@ async function deliver(store: Store, orgId: string, p: Pending, clock: Clock): P
     status = outcome.status;
     providerMessageId = outcome.providerMessageId;
   } catch (err) {
-    if (!(err instanceof UpstreamError)) throw err;
-    upstream = err;
+    // Whatever failed (the provider, or reading the media for it), the message is failed,
+    // never left queued; only an UpstreamError a retry may fix is a 502.
+    upstream = err instanceof UpstreamError ? err : new UpstreamError((err as Error).message || 'the send failed', { retryable: true });
     status = 'failed';
-    error = err.message;
-    if (err.accountStatus) await setAccountHealth(store, p.account, err.accountStatus, err.message, clock);
+    error = upstream.message;
+    if (upstream.accountStatus) await setAccountHealth(store, p.account, upstream.accountStatus, upstream.message, clock);
   }
   await inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, p.conversation.id);
     if (!conversation) return;
     const at = isoNow(clock);
-    // A retry takes a failed message back to queued: the timeline says so too.
+    const current = await tx.selectFrom('messages').select(['status', 'provider_message_id']).where('id', '=', p.messageId).executeTakeFirst();
+    if (providerMessageId && !current?.provider_message_id) await recordProviderId(tx, p.account, providerMessageId, p.messageId, conversation.id);
+    // A status callback or echo may have arrived while the provider was answering: never
+    // move the message back (a retry takes a failed message back to queued, and says so).
+    if (current && current.status !== 'queued' && current.status !== 'failed' && !p.retry) return;
     if (status !== 'queued' || p.retry) {
       await appendEvents(tx, conversation, [{ type: 'message_status', at, data: { message_id: p.messageId, status, error } }]);
     }
-    await tx.updateTable('messages').set({ status, error, provider_message_id: providerMessageId, updated_at: at })
+    await tx.updateTable('messages').set({ status, error, provider_message_id: current?.provider_message_id ?? providerMessageId, updated_at: at })
       .where('id', '=', p.messageId).execute();
-    if (providerMessageId) await recordProviderId(tx, p.account, providerMessageId, p.messageId, conversation.id);
   });
   if (upstream?.retryable) {
     throw new AppError('upstream_failed', `The ${p.conversation.channel} provider failed: ${upstream.message}`, {
@@ -320,8 +324,16 @@ export async function sendFirstChannelMessage(
       if (!account || account.identity_id !== input.identity_id || account.channel !== input.channel) {
         throw new AppError('not_found', `No ${input.channel} account of this identity with that id.`, { param: 'account_id' });
       }
+      if (account.pool === 1) {
+        // Its replies would be routed by code, not to this identity (services/router.ts).
+        throw new AppError('validation_failed', 'A shared line cannot open a conversation: people connect to an identity on it by texting its routing code.', {
+          param: 'account_id', fix: 'Send from one of the identity\'s own (not shared) accounts, or wait for the person to text the routing code.',
+        });
+      }
     } else {
-      [account] = await listAccounts(tx, orgId, { identityId: input.identity_id, channel: input.channel, limit: 1 });
+      account = await tx.selectFrom('channel_accounts').selectAll()
+        .where('org_id', '=', orgId).where('identity_id', '=', input.identity_id).where('channel', '=', input.channel).where('pool', '=', 0)
+        .orderBy('id').limit(1).executeTakeFirst();
       if (!account) {
         throw new AppError('no_sender', `The identity has no ${input.channel} account to send from.`, {
           param: 'identity_id', fix: `Add a ${input.channel} account to the identity (POST /v1/channel_accounts) before sending.`,

@@ -133,7 +133,8 @@ async function markSent(
 
 /**
  * Sends a pending suggestion as a reply in its conversation (the draft, or `text` when
- * the human edited it) through {@link sendReply}.
+ * the human edited it) through `deliver` (by default {@link sendReply}, email; the route
+ * passes the conversation's channel).
  *
  * Order: the suggestion is first claimed (`sending`, committed), so a second send of it
  * gets 409 instead of mailing the customer twice; then the message is sent. Only when
@@ -148,6 +149,7 @@ async function markSent(
  */
 export async function sendSuggestion(
   store: Store, p: Principal, conversationId: string, id: string, input: { readonly text?: string }, clock: Clock = systemClock,
+  deliver: (text: string) => Promise<SendResult> = (text) => sendReply(store, p.orgId, conversationId, { text }, clock),
 ): Promise<{ result: SendResult; suggestion: SuggestionRow }> {
   const { orgId } = p;
   const claim = await inOrgTransaction(store, orgId, async (tx) => {
@@ -171,7 +173,7 @@ export async function sendSuggestion(
   const text = input.text ?? claim.row.text;
   let result: SendResult;
   try {
-    result = await sendReply(store, orgId, conversationId, { text }, clock);
+    result = await deliver(text);
   } catch (err) {
     await release();
     throw err;

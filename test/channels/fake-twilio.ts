@@ -31,6 +31,8 @@ export interface AcceptedMessage {
   readonly from: string;
   readonly body: string;
   readonly statusCallback: string | null;
+  /** The `MediaUrl` parameters (MMS), in order. */
+  readonly mediaUrls: string[];
 }
 
 /** A programmed answer for the next Messages API request. */
@@ -159,7 +161,8 @@ export class FakeTwilio {
     const error = (status: number, code: number, message: string) =>
       json(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
 
-    const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+    const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const form = Object.fromEntries(params);
     const authorized = this.#authorized(req);
     const answer = (status: number | 'hung') => this.requests.push({ method: req.method ?? '', path: url.pathname, authorized, form, answered: status });
     const failure = authorized ? this.#failures.shift() : undefined;
@@ -194,12 +197,12 @@ export class FakeTwilio {
       answer(400);
       return error(400, 21603, 'The \'From\' phone number is required.');
     }
-    if (!form.Body) {
+    if (!form.Body && !params.has('MediaUrl')) {
       answer(400);
       return error(400, 21602, 'Message body is required.');
     }
     const sid = `SM${crypto.randomBytes(16).toString('hex')}`;
-    this.accepted.push({ sid, to: form.To, from: form.From, body: form.Body, statusCallback: form.StatusCallback ?? null });
+    this.accepted.push({ sid, to: form.To, from: form.From, body: form.Body ?? '', statusCallback: form.StatusCallback ?? null, mediaUrls: params.getAll('MediaUrl') });
     answer(201);
     const now = new Date().toUTCString().replace('GMT', '+0000');
     json(201, {

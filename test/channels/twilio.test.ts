@@ -212,6 +212,26 @@ describe('provider failures', () => {
     conv = await conversationWith('+14155550130');
   });
 
+  it('sends an uploaded image as MMS: Twilio gets a signed MediaUrl that serves the same bytes', async () => {
+    await textIn('+14155550160', 'Photo of the label?');
+    const convId = await conversationWith('+14155550160');
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+    const form = new FormData();
+    form.append('file', new Blob([png], { type: 'image/png' }), 'label.png');
+    const uploaded = await fetch(`${publicUrl}/v1/media`, { method: 'POST', headers: { authorization: `Bearer ${h.key}` }, body: form });
+    expect(uploaded.status).toBe(201);
+    const media = await uploaded.json();
+    const reply = await h.request('POST', `/v1/conversations/${convId}/messages`, { text: 'Here it is', media_ids: [media.id] });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    const sent = twilio.accepted.at(-1)!;
+    expect(sent).toMatchObject({ to: '+14155550160', body: 'Here it is' });
+    expect(sent.mediaUrls).toHaveLength(1);
+    expect(sent.mediaUrls[0]!.startsWith(`${publicUrl}/media/${media.id}?`)).toBe(true);
+    const fetched = await fetch(sent.mediaUrls[0]!);
+    expect(fetched.status).toBe(200);
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(png)).toBe(true);
+  });
+
   it('answers a Twilio 5xx with 502 upstream_failed, retryable, and keeps the message as failed', async () => {
     twilio.failNext({ status: 503, message: 'Service Unavailable' });
     const res = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Checking' });

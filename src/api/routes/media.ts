@@ -4,6 +4,7 @@
  * media/signed-url.ts). `GET /v1/media/{id}` (with a key) is in routes/messages.ts.
  */
 import multipart from '@fastify/multipart';
+import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
@@ -33,6 +34,16 @@ export function cleanFilename(name: string | undefined): string | null {
 }
 
 const contentDisposition = (filename: string | null) => (filename ? `attachment; filename*=UTF-8''${encodeURIComponent(filename)}` : 'attachment');
+
+/**
+ * Sends media bytes as a download that a browser never renders in this server's origin:
+ * always `attachment`, `nosniff`, and a sandboxing CSP (inbound media types are the
+ * sender's word, and may say `text/html`).
+ */
+export function sendMediaBytes(reply: FastifyReply, row: { content_type: string; filename: string | null }, bytes: Buffer): FastifyReply {
+  return reply.type(row.content_type).header('x-content-type-options', 'nosniff').header('content-security-policy', 'sandbox')
+    .header('content-disposition', contentDisposition(row.filename)).send(bytes);
+}
 
 export function mediaRoutes(app: Api, { store, config, clock, media }: ApiContext): void {
   const maxBytes = config.maxMediaBytes;
@@ -95,7 +106,6 @@ export function mediaRoutes(app: Api, { store, config, clock, media }: ApiContex
       : undefined;
     const bytes = row && await mediaBytes(media, row);
     if (!row || !bytes) throw new AppError('not_found', 'No media with that id.');
-    return reply.type(row.content_type).header('x-content-type-options', 'nosniff').header('cache-control', 'private, max-age=300')
-      .header('content-disposition', contentDisposition(row.filename)).send(bytes);
+    return sendMediaBytes(reply.header('cache-control', 'private, max-age=300'), row, bytes);
   });
 }

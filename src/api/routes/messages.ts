@@ -16,6 +16,7 @@ import { principalOf } from '../auth.js';
 import { identityScope, visibleConversation } from '../scope.js';
 import type { Principal } from '../../services/access.js';
 import { messageView } from '../presenters.js';
+import { sendMediaBytes } from './media.js';
 import { Binary, EmailString, IdParams, Message, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
 
@@ -202,7 +203,6 @@ export function messageRoutes(app: Api, { store, clock, media, channels }: ApiCo
       : await seesConversationOf(store, principal, row.conversation_id));
     const bytes = visible ? await mediaBytes(media, row) : null;
     if (!row || !bytes) throw notFound('media');
-    if (row.filename) reply.header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(row.filename)}`);
-    return reply.type(row.content_type).header('x-content-type-options', 'nosniff').send(bytes);
+    return sendMediaBytes(reply, row, bytes);
   });
 }

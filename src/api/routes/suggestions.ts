@@ -9,6 +9,7 @@ import type { Clock } from '../../clock.js';
 import { SUGGESTION_STATUSES, type SuggestionStatus as SuggestionStatusName } from '../../domain/suggestion.js';
 import { notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
+import { sendChannelReply } from '../../services/send-channel.js';
 import { createSuggestion, dismissSuggestion, sendSuggestion, staleClaimsBefore, statusOf } from '../../services/suggestions.js';
 import { findSuggestion, listSuggestions, type SuggestionRow } from '../../store/suggestions.js';
 import { principalOf } from '../auth.js';
@@ -72,7 +73,10 @@ export function suggestionView(row: SuggestionRow, clock: Clock): SuggestionView
   };
 }
 
-export function suggestionRoutes(app: Api, { store, clock }: ApiContext): void {
+/** Suggestions are text only: nothing to attach. */
+const noAttachments = async () => ({ refs: [], outbound: [] });
+
+export function suggestionRoutes(app: Api, { store, clock, channels }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
   const conversation = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
   /** The suggestion `sid` of a visible conversation, or a 404. */
@@ -132,7 +136,10 @@ export function suggestionRoutes(app: Api, { store, clock }: ApiContext): void {
   }, async (request, reply) => {
     const principal = principalOf(request);
     const { row, suggestion } = await visibleSuggestion(request, request.params.id, request.params.sid);
-    const sent = await sendSuggestion(store, principal, row.id, suggestion.id, request.body, clock);
+    // Through the conversation's channel; a draft carries no media.
+    const deliver = row.channel === 'email' ? undefined
+      : (text: string) => sendChannelReply(store, channels, principal.orgId, row.id, { text }, noAttachments, clock, { idempotencyKey: request.idempotencyKey });
+    const sent = await sendSuggestion(store, principal, row.id, suggestion.id, request.body, clock, deliver);
     const body = await sentBody(store, principal.orgId, sent.result);
     return reply.status(201).send({ ...body, suggestion: suggestionView(sent.suggestion, clock) });
   });

@@ -48,6 +48,8 @@ export interface CreateMessageInput {
   readonly body: string;
   /** Where Twilio posts this message's status changes, or null for none. */
   readonly statusCallback: string | null;
+  /** Public URLs Twilio fetches the attachments from (MMS; one `MediaUrl` parameter each, at most 10). */
+  readonly mediaUrls?: readonly string[];
 }
 
 /** Twilio's error body (https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions). */
@@ -71,6 +73,7 @@ const MAX_ANSWER_BYTES = 256 * 1024;
 export async function createMessage(credentials: TwilioCredentials, input: CreateMessageInput, timeoutMs: number): Promise<{ sid: string }> {
   const form = new URLSearchParams({ To: input.to, From: input.from, Body: input.body });
   if (input.statusCallback) form.set('StatusCallback', input.statusCallback);
+  for (const url of input.mediaUrls ?? []) form.append('MediaUrl', url);
   const url = `${credentials.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(credentials.accountSid)}/Messages.json`;
   let res: Response;
   let text: string;
