@@ -79,7 +79,7 @@ export function viewRoutes(app: Api, { store, clock, readCache }: ApiContext): v
         data.push({ view_id: view.id, name: view.name, ...counts });
       }
       return Buffer.from(reply.serialize({ data }) as string);
-    });
+    }, principal.orgVersion);
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
