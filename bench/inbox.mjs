@@ -217,6 +217,15 @@ async function load(base, key, c, seconds) {
   });
   instance.on('response', (_client, status, _bytes, ms) => { if (status >= 200 && status < 300) latencies.push(ms); });
   const r = await instance;
+  // A case reported but not held to the targets (a read-cache miss) may be too slow for
+  // autocannon's 10 s timeout: its failures are counted and reported, not fatal.
+  if (c.ungated) {
+    latencies.sort((a, b) => a - b);
+    return {
+      p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), rps: r.requests.average, requests: latencies.length,
+      failed: r.non2xx + r.errors + r.timeouts,
+    };
+  }
   if (r.non2xx || r.errors || r.timeouts) {
     throw new Error(`${c.request}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts (${JSON.stringify(r.statusCodeStats)})`);
   }
@@ -246,13 +255,14 @@ async function measureStore(kind) {
         if (WARMUP_SECONDS > 0) await load(server.base, store.apiKey, c, WARMUP_SECONDS);
         const r = await load(server.base, store.apiKey, c, SECONDS);
         runs.get(c.id).push(r);
-        log(`inbox ${kind} run ${run}/${RUNS}: ${c.label}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${Math.round(r.rps)} req/s`);
+        log(`inbox ${kind} run ${run}/${RUNS}: ${c.label}: p50 ${r.p50?.toFixed(2)} ms, p99 ${r.p99?.toFixed(2)} ms, ${Math.round(r.rps)} req/s${r.failed ? `, ${r.failed} failed` : ''}`);
       }
     }
     const cases = prepared.cases.map((c) => {
       const rs = runs.get(c.id);
       if (!rs) return { ...c };
-      return { ...c, p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), rps: median(rs.map((r) => r.rps)), runs: rs };
+      const failedRuns = rs.reduce((n, r) => n + (r.failed ?? 0), 0);
+      return { ...c, p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), rps: median(rs.map((r) => r.rps)), runs: rs, failedRuns };
     });
     // Each run's list throughput over the same run's baseline, then the median of those.
     const constantRuns = runs.get('constant');
@@ -319,7 +329,8 @@ export function inboxSection(r) {
     '  median over the runs.',
     '- **Read cache:** nothing writes during the runs, so after its first request each case but "read cache missed" is',
     '  answered from the read cache (src/api/read-cache.ts) behind one read of the organization\'s version; the missed case',
-    '  sends a different `since` every request, so each one queries the store, fetches snippets and serializes.',
+    '  sends a different `since` (before all activity, so the same rows) with every request, so each one queries the store',
+    '  and serializes. It is reported, not held to the targets.',
     '',
   ];
   for (const s of r.stores) {
@@ -343,7 +354,7 @@ export function inboxSection(r) {
       '|---|---|---:|---:|---:|---:|',
       ...s.cases.map((c) => (c.missing
         ? `| ${c.label} | \`${c.request}\` | not available: ${c.missing} | | | |`
-        : `| ${c.label} | \`${c.request}\` | ${ms(c.p50)} | ${ms(c.p99)} | ${f0(c.rps)} | ${c.ratio !== undefined ? c.ratio.toFixed(2) : ''} |`)),
+        : `| ${c.label} | \`${c.request}\` | ${ms(c.p50)} | ${ms(c.p99)} | ${f0(c.rps)}${c.failedRuns ? ` (${c.failedRuns} requests over 10 s, not counted)` : ''} | ${c.ratio !== undefined ? c.ratio.toFixed(2) : ''} |`)),
       '',
       `**Targets:** p99 under ${TARGETS.p99Ms} ms for list and counts: **${p99Met ? 'met' : 'not met'}**`
         + ` (highest: ${worst.label}, ${ms(worst.p99)}${missing.length ? `; not measured: ${missing.map((c) => c.label).join(', ')}` : ''}).`

@@ -51,11 +51,13 @@ export class ReadCache {
    *
    * @param compute reads the store; called after the version was read, so what it
    *   returns is at least as new as the version it is filed under.
+   * @param knownVersion the org's version when the caller read it earlier in this request
+   *   (with its API key: `Principal.orgVersion`); read here when absent.
    * @throws whatever `compute` throws (nothing is kept).
    */
-  async get<T extends Value>(orgId: string, key: string, compute: () => Promise<T>): Promise<T> {
+  async get<T extends Value>(orgId: string, key: string, compute: () => Promise<T>, knownVersion?: number): Promise<T> {
     if (!this.#lru) return compute();
-    const version = await orgVersion(this.#store.db, orgId);
+    const version = knownVersion ?? await orgVersion(this.#store.db, orgId);
     const id = `${orgId}\n${key}`;
     const hit = this.#lru.get(id);
     if (hit && hit.version === version) return hit.value as T;

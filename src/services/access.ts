@@ -48,6 +48,11 @@ export interface Principal {
   /** The one identity the key sees, or null for an org-wide key. */
   readonly identityId: string | null;
   readonly permissions: ReadonlySet<Permission>;
+  /**
+   * The organization's state version read with the key at the start of the request
+   * (store/sequences.ts), for the read cache; absent for principals made otherwise.
+   */
+  readonly orgVersion?: number;
 }
 
 /**

@@ -109,5 +109,6 @@ export async function authenticate(store: Store, key: string | undefined): Promi
   return {
     orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId: row.identity_id,
     permissions: effectivePermissions(parsePermissions(row.permissions), role, row.identity_id !== null),
+    orgVersion: Number(row.org_version ?? 0),
   };
 }

@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import { BUILTIN_VIEWS, builtinView } from '../domain/views.js';
 import { AppError, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
-import { nextSeqs } from '../store/sequences.js';
+import { inOrgTransaction, nextSeqs } from '../store/sequences.js';
 import type { Db, Store } from '../store/store.js';
 import { countViews, deleteView, findView, insertView, listViews, updateView, type ViewRow } from '../store/views.js';
 
@@ -105,7 +105,8 @@ export async function changeView(store: Store, orgId: string, id: string, patch:
     filter: JSON.stringify(patch.filter ?? current.filter),
     updated_at: new Date(clock.now()).toISOString(),
   };
-  if (!await updateView(store.db, orgId, id, set)) throw notFound('view');
+  // Under the org lock, as every write of what counts show: it bumps the org's version (api/read-cache.ts).
+  if (!await inOrgTransaction(store, orgId, (tx) => updateView(tx, orgId, id, set))) throw notFound('view');
   return { ...current, name: set.name, filter: JSON.parse(set.filter) as ConversationFilterParams, updated_at: set.updated_at };
 }
 
@@ -116,5 +117,5 @@ export async function changeView(store: Store, orgId: string, id: string, patch:
  */
 export async function removeView(store: Store, orgId: string, id: string): Promise<void> {
   refuseBuiltin(id);
-  if (!isId('view', id) || !await deleteView(store.db, orgId, id)) throw notFound('view');
+  if (!isId('view', id) || !await inOrgTransaction(store, orgId, (tx) => deleteView(tx, orgId, id))) throw notFound('view');
 }

@@ -77,6 +77,26 @@ describe('the read cache', () => {
     expect(again.contact_id).toBeNull();
   });
 
+  it('serves counts of views saved, changed and deleted on the next read', async () => {
+    const same = async () => {
+      const cached = await get(h.app, '/v1/views/counts');
+      expect(cached.body).toBe((await get(uncached, '/v1/views/counts')).body);
+      return cached.json.data as { view_id: string; total: number }[];
+    };
+    await same();
+    const created = await h.app.inject({
+      method: 'POST', url: '/v1/views', headers: { authorization: `Bearer ${h.key}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'Archived', filter: { archived: true } }),
+    });
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id as string;
+    expect((await same()).map((c) => c.view_id)).toContain(id);
+    await write(h.app, 'PATCH', `/v1/views/${id}`, { filter: { archived: false } });
+    await same();
+    await write(otherNode, 'DELETE', `/v1/views/${id}`);
+    expect((await same()).map((c) => c.view_id)).not.toContain(id);
+  });
+
   it('keeps organizations apart: the same filter in another org is that org\'s page', async () => {
     const otherKey = await h.otherOrg();
     const otherOrgId = (await h.store.db.selectFrom('api_keys').select('org_id').where('org_id', '!=', h.orgId).executeTakeFirstOrThrow()).org_id;

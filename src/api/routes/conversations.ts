@@ -113,7 +113,7 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
         return hit ? { ...conversationView(r), search: hit } : conversationView(r);
       };
       return Buffer.from(reply.serialize(page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }))) as string);
-    });
+    }, principal.orgVersion);
     // A Buffer is sent as is (serialized above, with this route's schema; encoded once, not per request).
     return reply.type('application/json; charset=utf-8').send(body as never);
   });

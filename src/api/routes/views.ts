@@ -65,18 +65,22 @@ export function viewRoutes(app: Api, { store, clock, readCache }: ApiContext): v
       tags: ['views'], summary: 'Unread and total conversations of every view (exact; one count query per view)',
       querystring: CountsQuery, response: { 200: Type.Object({ data: Type.Array(ViewCount) }), ...errors },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const principal = principalOf(request);
     const params = { identity_id: request.query.identity_id };
-    const data = [];
-    for (const view of await allViews(store.db, principal.orgId)) {
-      const filter = narrowView(principal, view.filter, params);
-      const counts = filter
-        ? await readCache.get(principal.orgId, `count\n${JSON.stringify(filter)}`, () => countConversations(store.db, principal.orgId, filter))
-        : { unread: 0, total: 0 };
-      data.push({ view_id: view.id, name: view.name, ...counts });
-    }
-    return { data };
+    // What the answer depends on besides the store: who asks (identity scope, `me`) and the
+    // parameter. Saved views change only under the org lock, so the version covers them.
+    const key = `counts\n${JSON.stringify([principal.identityId, principal.memberId, params.identity_id ?? null])}`;
+    const body = await readCache.get(principal.orgId, key, async () => {
+      const data = [];
+      for (const view of await allViews(store.db, principal.orgId)) {
+        const filter = narrowView(principal, view.filter, params);
+        const counts = filter ? await countConversations(store.db, principal.orgId, filter) : { unread: 0, total: 0 };
+        data.push({ view_id: view.id, name: view.name, ...counts });
+      }
+      return Buffer.from(reply.serialize({ data }) as string);
+    }, principal.orgVersion);
+    return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
   app.post('/v1/views', {
