@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
 import { AppError } from '../errors.js';
 import { isUniqueViolation } from '../store/errors.js';
 import type { Store } from '../store/store.js';
@@ -20,9 +21,6 @@ declare module 'fastify' {
     idempotencyKey: string | null;
   }
 }
-
-/** How long a key is remembered, ms. */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** How long a first request may run before its key counts as abandoned, ms (longer than any send). */
 export const IN_PROGRESS_TTL_MS = 5 * 60 * 1000;

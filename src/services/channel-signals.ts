@@ -104,18 +104,6 @@ export async function reactToMessage(
 }
 
 /**
- * Refuses a read in a released shared-line conversation (SPEC: read receipts into a
- * released conversation are a 409), before anything is marked.
- *
- * @throws AppError `connection_released`.
- */
-export function assertReadable(conversation: ConversationRow): void {
-  if (conversation.connection_status === 'released') {
-    throw new AppError('connection_released', `${conversation.counterpart ?? 'The person'} released the connection on this shared line.`);
-  }
-}
-
-/**
  * Sends the read receipt of a conversation whose inbound messages were just marked read,
  * when its channel has read receipts. Best effort: the read is committed already, so a
  * provider failure (or an unhealthy account) is returned, for the caller to log, and

@@ -1,23 +1,72 @@
 /**
- * What a channel reports besides new messages (SPEC section 3): the person's reactions
- * (`reaction` events, inbound), the provider's id for a message we sent (learned from its
- * echo), and the person's typing (a live signal, never stored). Adapters' webhook routes
+ * What a channel reports besides new messages (SPEC section 3): delivery statuses of
+ * messages we sent, the person's reactions (`reaction` events, inbound), the provider's
+ * id for a message we sent (learned from its echo), and the person's typing (a live
+ * signal, never stored). A provider may name a message by its own id or by ours (the
+ * generic HTTP channel sends our `msg_…` id with every reply). Adapters' webhook routes
  * call these with what they translated; each commits before it resolves.
  */
+import type { Transaction } from 'kysely';
 import { isoNow, systemClock, type Clock } from '../clock.js';
+import type { MessageStatus } from '../domain/events.js';
 import { isId } from '../ids.js';
 import { findConversation } from '../store/conversations.js';
 import type { AccountRow } from '../store/identities.js';
+import type { Database } from '../store/schema.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
 import { appendEvents } from '../store/timeline.js';
-import { findByProviderId, recordProviderId } from './ingest-channel.js';
+import { applyProviderStatus, findByProviderId, recordProviderId } from './ingest-channel.js';
+
+/** A message the provider named, resolved on one account. */
+export interface MessageOnAccount {
+  readonly message_id: string;
+  readonly conversation_id: string;
+}
+
+/**
+ * The message `ref` names on `account`: a provider id recorded for the account, or our
+ * `msg_…` id of a message in one of the account's conversations; undefined otherwise.
+ */
+export async function findMessageRef(tx: Transaction<Database>, account: AccountRow, ref: string): Promise<MessageOnAccount | undefined> {
+  const known = await findByProviderId(tx, account, ref);
+  if (known || !isId('msg', ref)) return known;
+  return tx.selectFrom('messages').innerJoin('conversations', 'conversations.id', 'messages.conversation_id')
+    .select(['messages.id as message_id', 'messages.conversation_id'])
+    .where('messages.org_id', '=', account.org_id).where('messages.id', '=', ref)
+    .where('conversations.org_id', '=', account.org_id).where('conversations.account_id', '=', account.id)
+    .executeTakeFirst();
+}
+
+/**
+ * Applies a delivery status the provider reported for `ref` (its id or ours), forward
+ * only (services/ingest-channel.ts `applyProviderStatus`).
+ *
+ * @returns the message, and whether the status moved it; undefined for an unknown message.
+ */
+export async function receiveStatus(
+  store: Store, account: AccountRow, ref: string, status: MessageStatus, error: string | null, clock: Clock = systemClock,
+): Promise<(MessageOnAccount & { applied: boolean }) | undefined> {
+  const found = await inOrgTransaction(store, account.org_id, async (tx) => {
+    const message = await findMessageRef(tx, account, ref);
+    // Our own id becomes a provider id of the account, so the forward-only rule applies to it too.
+    if (message && !(await findByProviderId(tx, account, ref))) await recordProviderId(tx, account, ref, message.message_id, message.conversation_id);
+    return message;
+  });
+  if (!found) return undefined;
+  const applied = await applyProviderStatus(store, account, ref, status, error, clock);
+  return { ...found, applied };
+}
+
 
 /** A reaction the person gave (or took back) on a message of the conversation. */
 export interface InboundReaction {
-  /** The provider's id of the reaction itself (a BlueBubbles tapback is a message with its own guid): the dedup key. */
+  /**
+   * The dedup key: the provider's id of the reaction itself (a BlueBubbles tapback is a
+   * message with its own guid), or of the post that carried it (a Standard Webhooks `webhook-id`).
+   */
   readonly providerMessageId: string;
-  /** The provider's id of the message reacted to. */
+  /** The message reacted to: the provider's id, or our `msg_…` id. */
   readonly targetProviderId: string;
   readonly reaction: string;
   readonly removed: boolean;
@@ -39,7 +88,7 @@ export type ReactionOutcome =
 export async function receiveReaction(store: Store, account: AccountRow, input: InboundReaction, clock: Clock = systemClock): Promise<ReactionOutcome> {
   return inOrgTransaction(store, account.org_id, async (tx) => {
     if (await findByProviderId(tx, account, input.providerMessageId)) return { status: 'duplicate' };
-    const target = await findByProviderId(tx, account, input.targetProviderId);
+    const target = await findMessageRef(tx, account, input.targetProviderId);
     if (!target) return { status: 'unknown_message' };
     const conversation = await findConversation(tx, account.org_id, target.conversation_id);
     if (!conversation || (input.from !== null && conversation.counterpart !== input.from)) return { status: 'unknown_message' };

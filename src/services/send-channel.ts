@@ -9,7 +9,7 @@
  * message is what makes it one message, sent once).
  */
 import type { Transaction } from 'kysely';
-import { IDEMPOTENCY_TTL_MS } from '../api/idempotency.js';
+import { IDEMPOTENCY_TTL_MS } from '../domain/idempotency.js';
 import { isoNow, systemClock, type Clock } from '../clock.js';
 import type { ChannelAdapter, OutboundMedia } from '../channels/adapter.js';
 import { HEALTHY_STATUSES, UpstreamError } from '../channels/adapter.js';
@@ -52,31 +52,29 @@ export function adapterFor(adapters: ChannelAdapters, channel: string): ChannelA
 }
 
 /**
+ * Refuses to act in a conversation whose shared-line connection was released (sends,
+ * reactions, read receipts, typing).
+ *
+ * @throws AppError `connection_released` (409).
+ */
+export function assertNotReleased(conversation: ConversationRow): void {
+  if (conversation.connection_status === 'released') {
+    throw new AppError('connection_released', `${conversation.counterpart ?? 'The person'} released the connection on this shared line.`);
+  }
+}
+
+/**
  * Refuses to act through an account that is not healthy, or in a conversation whose
  * shared-line connection was released.
  *
  * @throws AppError `sender_disconnected` (409), `connection_released` (409).
  */
 export function assertCanSend(conversation: ConversationRow, account: AccountRow): void {
-  if (conversation.connection_status === 'released') {
-    throw new AppError('connection_released', `${conversation.counterpart ?? 'The person'} released the connection on this shared line.`);
-  }
+  assertNotReleased(conversation);
   if (!(HEALTHY_STATUSES as readonly string[]).includes(account.status)) {
     throw new AppError('sender_disconnected',
       `The sending account ${account.id} (${account.address}) is ${account.status}${account.status_reason ? `: ${account.status_reason}` : ''}.`);
   }
-}
-
-/** The conversation and its account, checked for sending. */
-export async function sendingContext(
-  db: Store['db'], orgId: string, conversationId: string,
-): Promise<{ conversation: ConversationRow; account: AccountRow }> {
-  const conversation = await findConversation(db, orgId, conversationId);
-  if (!conversation) throw notFound('conversation');
-  const account = await findAccount(db, orgId, conversation.account_id);
-  if (!account) throw notFound('conversation');
-  assertCanSend(conversation, account);
-  return { conversation, account };
 }
 
 /** What an idempotent send was called with: the request's `Idempotency-Key`. */

@@ -180,8 +180,12 @@ describe('replies and what the provider says about them', () => {
   it('appends an inbound reaction to the message it names', async () => {
     const sent = await h.request('POST', `/v1/conversations/${conversationId}/messages`, { text: 'React to this' });
     const providerId = provider.lastId!;
-    const res = await post({ type: 'reaction', message_id: providerId, reaction: '👍' });
-    expect(res.json().message_id).toBe(sent.body.message.id);
+    const signed = signedPost(secret, { type: 'reaction', message_id: providerId, reaction: '👍' });
+    const deliver = () => h.app.inject({ method: 'POST', url: `/v1/inbound/http/${accountId}`, headers: signed.headers, payload: signed.body });
+    const res = await deliver();
+    expect(res.json()).toMatchObject({ message_id: sent.body.message.id, duplicate: false });
+    // The provider retries the same post (same webhook-id): stored once.
+    expect((await deliver()).json()).toMatchObject({ duplicate: true });
     await post({ type: 'reaction', message_id: providerId, reaction: '👍', removed: true });
     const events = (await h.request('GET', `/v1/conversations/${conversationId}/events?types=reaction`)).body.data;
     expect(events.map((e: any) => e.data)).toEqual([

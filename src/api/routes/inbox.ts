@@ -7,7 +7,8 @@ import Type from 'typebox';
 import { AppError } from '../../errors.js';
 import { actorOf } from '../../services/access.js';
 import { markUnread, patchConversation } from '../../services/conversations.js';
-import { assertReadable, sendReadReceipt } from '../../services/channel-signals.js';
+import { sendReadReceipt } from '../../services/channel-signals.js';
+import { assertNotReleased } from '../../services/send-channel.js';
 import { addNote, assign, logCall, markRead } from '../../services/inbox.js';
 import { principalOf } from '../auth.js';
 import { instant } from '../conversation-filter.js';
@@ -55,7 +56,7 @@ export function inboxRoutes(app: Api, { store, clock, channels }: ApiContext): v
   }, async (request) => {
     const principal = principalOf(request);
     const row = await visibleConversation(store.db, principal, request.params.id);
-    assertReadable(row);
+    assertNotReleased(row);
     const out = await markRead(store, principal.orgId, row.id, actorOf(principal), clock);
     if (out.result.updated_count > 0) {
       // The read is committed: a receipt the provider refused is logged, never a failed read.

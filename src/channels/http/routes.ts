@@ -13,7 +13,7 @@ import type { Channel } from '../../domain/events.js';
 import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { accountConfig } from '../../services/channel-accounts.js';
-import { receiveReaction, receiveStatus } from '../../services/channel-events.js';
+import { receiveReaction, receiveStatus } from '../../services/inbound-signals.js';
 import { receiveInbound } from '../../services/inbound.js';
 import type { InboundMedia } from '../../services/ingest-channel.js';
 import type { AccountRow } from '../../store/identities.js';
@@ -116,8 +116,15 @@ export function httpChannelRoutes(app: Api, { store, config, clock }: ApiContext
           return { received: true as const, conversation_id: found?.conversation_id ?? null, message_id: found?.message_id ?? null, duplicate: false };
         }
         case 'reaction': {
-          const found = await receiveReaction(store, account, post.message_id, post.reaction, post.removed ?? false, clock);
-          return { received: true as const, conversation_id: found?.conversation_id ?? null, message_id: found?.message_id ?? null, duplicate: false };
+          // A retried post carries the same `webhook-id` (Standard Webhooks): the reaction is stored once.
+          const out = await receiveReaction(store, account, {
+            providerMessageId: `webhook:${String(request.headers['webhook-id'])}`, targetProviderId: post.message_id,
+            reaction: post.reaction, removed: post.removed ?? false, from: null,
+          }, clock);
+          return {
+            received: true as const, conversation_id: out.status === 'stored' ? out.conversationId : null,
+            message_id: out.status === 'stored' ? out.messageId : null, duplicate: out.status === 'duplicate',
+          };
         }
       }
     });

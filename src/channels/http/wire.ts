@@ -5,8 +5,6 @@
  */
 import Type, { type Static } from 'typebox';
 
-const ProviderId = Type.String({ minLength: 1, maxLength: 500 });
-
 /** One attachment of an inbound message: fetched from `url`, or inline as base64 `data`. */
 export const HttpInboundMedia = Type.Object({
   url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 4096, description: 'fetched once, when the message arrives' })),
