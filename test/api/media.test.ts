@@ -83,6 +83,19 @@ describe('POST /v1/media', () => {
     expect(wrongField.json().param).toBe('file');
   });
 
+  it('refuses a form the multipart parser cannot read (no boundary, a truncated part) with 400, never a 500', async () => {
+    const send = (type: string, payload: string) => h.app.inject({
+      method: 'POST', url: '/v1/media', headers: { authorization: `Bearer ${h.key}`, 'content-type': type }, payload,
+    });
+    const noBoundary = await send('multipart/form-data', '');
+    expect(noBoundary.statusCode).toBe(400);
+    expect(noBoundary.json()).toMatchObject({ code: 'validation_failed', param: 'file' });
+    const truncated = await send('multipart/form-data; boundary=b',
+      '--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\nabc');
+    expect(truncated.statusCode).toBeLessThan(500);
+    expect(truncated.statusCode).toBeGreaterThanOrEqual(400);
+  });
+
   it('keeps only the base name of a file name', async () => {
     const res = await upload([{ name: 'file', filename: '../../etc/passwd.txt', type: 'text/plain', data: 'x' }]);
     expect(res.json().filename).toBe('passwd.txt');

@@ -36,6 +36,20 @@ export function cleanFilename(name: string | undefined): string | null {
 const contentDisposition = (filename: string | null) => (filename ? `attachment; filename*=UTF-8''${encodeURIComponent(filename)}` : 'attachment');
 
 /**
+ * A form the multipart parser (busboy) could not read (no boundary, a truncated part):
+ * the client's fault, so 400, never a 500. Errors that already carry an HTTP status
+ * (the plugin's own limits) pass through to the problem handler.
+ *
+ * @throws always.
+ */
+function malformedForm(err: unknown): never {
+  if (err instanceof AppError || typeof (err as { statusCode?: unknown })?.statusCode === 'number') throw err;
+  throw new AppError('validation_failed', `The multipart body could not be read: ${(err as Error)?.message ?? 'malformed'}.`, {
+    param: 'file', fix: 'POST a well-formed multipart/form-data body with its boundary in Content-Type (curl -F file=@photo.jpg).',
+  });
+}
+
+/**
  * Sends media bytes as a download that a browser never renders in this server's origin:
  * always `attachment`, `nosniff`, and a sandboxing CSP (inbound media types are the
  * sender's word, and may say `text/html`).
@@ -67,7 +81,7 @@ export function mediaRoutes(app: Api, { store, config, clock, media }: ApiContex
           fix: 'POST multipart/form-data with one file field named `file` (curl -F file=@photo.jpg).',
         });
       }
-      const part = await request.file();
+      const part = await request.file().catch(malformedForm);
       if (!part) throw new AppError('validation_failed', 'The form has no file.', { param: 'file', fix: 'Send the file in a form field named `file` (curl -F file=@photo.jpg).' });
       if (part.fieldname !== 'file') {
         part.file.resume();
@@ -82,7 +96,7 @@ export function mediaRoutes(app: Api, { store, config, clock, media }: ApiContex
             param: 'file', fix: `Upload a file of at most ${maxBytes} bytes (the server's MAX_MEDIA_BYTES).`,
           });
         }
-        throw err;
+        return malformedForm(err);
       }
       const row = await uploadMedia(store, media, principal, { filename: cleanFilename(part.filename), contentType: part.mimetype, bytes }, clock);
       return reply.status(201).send({ id: row.id, filename: row.filename, content_type: row.content_type, size_bytes: row.size_bytes, created_at: row.created_at });
