@@ -12,6 +12,8 @@ import Type from 'typebox';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { Authenticator } from '../services/authentication.js';
+import { OrgVersions } from '../store/org-versions.js';
 import type { Store } from '../store/store.js';
 import { installAuth } from './auth.js';
 import { benchConstantRoute } from './routes/bench-constant.js';
@@ -109,7 +111,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   installProblemHandlers(app);
-  installAuth(app, store);
+  const versions = new OrgVersions(store.db);
+  installAuth(app, new Authenticator(store, versions));
   installNulGuard(app);
   installIdempotency(app, store);
   app.addSchema(Problem);
@@ -119,7 +122,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     config,
     media: options.media ?? new DiskMediaStorage(path.join(config.dataDir, 'media')),
     clock: options.clock ?? systemClock,
-    readCache: new ReadCache(store, config.readCacheBytes),
+    readCache: new ReadCache(versions, config.readCacheBytes),
     channels: options.channels ?? defaultAdapters(config),
     listenerPorts: options.listenerPorts ?? (() => {
       const address = app.server.address();

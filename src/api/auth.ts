@@ -5,8 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import type { Permission, Principal } from '../services/access.js';
-import { authenticate } from '../services/tenants.js';
-import type { Store } from '../store/store.js';
+import type { Authenticator } from '../services/authentication.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,7 +43,7 @@ const isV1 = (url: string) => url.startsWith('/v1/') || url === '/v1';
  * Authenticates every `/v1` request and checks its route's permission before the body
  * is read. A `/v1` route registered without a permission fails at startup.
  */
-export function installAuth(app: FastifyInstance, store: Store): void {
+export function installAuth(app: FastifyInstance, authenticator: Authenticator): void {
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
     const config = route.config as { permission?: Permission; providerAuth?: boolean } | undefined;
@@ -56,7 +55,7 @@ export function installAuth(app: FastifyInstance, store: Store): void {
     if (!isV1(request.url) || request.routeOptions.config.providerAuth) return;
     const header = request.headers.authorization;
     const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    const principal = await authenticate(store, key);
+    const principal = await authenticator.authenticate(key);
     request.principal = principal;
     const permission = request.routeOptions.config.permission;
     if (permission) requirePermission(principal, permission);

@@ -1,7 +1,7 @@
 /**
  * A cache of read answers (serialized list pages, view counts) per organization, kept
  * exact by the organization's state version (store/sequences.ts): every lookup first
- * reads the version (one primary-key read) and an entry counts only while the version
+ * reads the version (store/org-versions.ts: a read started after the lookup began) and an entry counts only while the version
  * it was computed under is still current. Any commit that took the org's write lock, on
  * this node, another node or another process on the same SQLite file, bumps the
  * version, so no answer outlives a write. Nothing is shared between organizations:
@@ -9,8 +9,7 @@
  * on (the resolved filter, the page position) into the key.
  */
 import { LRUCache } from 'lru-cache';
-import { orgVersion } from '../store/sequences.js';
-import type { Store } from '../store/store.js';
+import type { OrgVersions } from '../store/org-versions.js';
 
 /** A cached value: a serialized answer (Buffer) or a small object. */
 type Value = Buffer | object;
@@ -26,7 +25,7 @@ const OBJECT_BYTES = 64;
 const ENTRY_OVERHEAD_BYTES = 200;
 
 export class ReadCache {
-  readonly #store: Store;
+  readonly #versions: OrgVersions;
   readonly #lru: LRUCache<string, Entry> | null;
   /** Computations under way, by key and version: concurrent misses share one. */
   readonly #pending = new Map<string, Promise<Value>>();
@@ -34,8 +33,8 @@ export class ReadCache {
   /**
    * @param maxBytes the cache's size bound, bytes; 0 turns caching off (every lookup computes).
    */
-  constructor(store: Store, maxBytes: number) {
-    this.#store = store;
+  constructor(versions: OrgVersions, maxBytes: number) {
+    this.#versions = versions;
     this.#lru = maxBytes > 0
       ? new LRUCache<string, Entry>({
         maxSize: maxBytes,
@@ -57,7 +56,7 @@ export class ReadCache {
    */
   async get<T extends Value>(orgId: string, key: string, compute: () => Promise<T>, knownVersion?: number): Promise<T> {
     if (!this.#lru) return compute();
-    const version = knownVersion ?? await orgVersion(this.#store.db, orgId);
+    const version = knownVersion ?? await this.#versions.current(orgId);
     const id = `${orgId}\n${key}`;
     const hit = this.#lru.get(id);
     if (hit && hit.version === version) return hit.value as T;

@@ -130,13 +130,19 @@ export async function issueKey(store: Store, caller: Principal, input: KeyReques
   return { key, row: key.row };
 }
 
-/** Revokes a key of the org (again is a no-op). @throws AppError `not_found`. */
+/**
+ * Revokes a key of the org (again is a no-op), under the org's write lock: the version
+ * bump makes every node drop the key's remembered row (services/authentication.ts).
+ *
+ * @throws AppError `not_found`.
+ */
 export async function revokeKey(store: Store, orgId: string, id: string, now: string): Promise<ApiKeyRow> {
-  const row = isId('key', id)
-    ? await store.db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst()
-    : undefined;
-  if (!row) throw notFound('API key');
-  if (row.revoked_at) return row;
-  await store.db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).execute();
-  return { ...row, revoked_at: now };
+  if (!isId('key', id)) throw notFound('API key');
+  return inOrgTransaction(store, orgId, async (tx) => {
+    const row = await tx.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound('API key');
+    if (row.revoked_at) return row;
+    await tx.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).execute();
+    return { ...row, revoked_at: now };
+  });
 }

@@ -1,16 +1,15 @@
 /**
- * Organizations and API keys: creation, and authentication of a bearer key.
+ * Organizations and API keys: creation (authentication is services/authentication.ts).
  *
  * A key looks like `sb_key_<26 chars>_<43 chars>`: the key id, then a 256-bit secret
  * (base64url). Only the SHA-256 of the secret is stored; it is compared in constant time.
  */
 import crypto from 'node:crypto';
-import { AppError } from '../errors.js';
-import { isId, newId } from '../ids.js';
+import { newId } from '../ids.js';
 import { nextSeqs } from '../store/sequences.js';
 import type { Db, Store } from '../store/store.js';
-import { findApiKey, insertApiKey, insertOrganization, listOrganizations, touchApiKey, type ApiKeyRow } from '../store/tenants.js';
-import { effectivePermissions, parsePermissions, type Permission, type Principal, type Role } from './access.js';
+import { insertApiKey, insertOrganization, listOrganizations, type ApiKeyRow } from '../store/tenants.js';
+import type { Permission } from './access.js';
 
 export type { Principal } from './access.js';
 
@@ -22,9 +21,11 @@ export interface CreatedKey {
   readonly row: ApiKeyRow;
 }
 
-const KEY_PATTERN = /^sb_(key_[0-9a-z]{26})_([A-Za-z0-9_-]{43})$/;
+/** A key's text: `sb_`, the key id, `_`, the secret. */
+export const KEY_PATTERN = /^sb_(key_[0-9a-z]{26})_([A-Za-z0-9_-]{43})$/;
 
-function hashSecret(secret: string): Buffer {
+/** The SHA-256 of a key's secret, as stored (hex) in `api_keys.secret_hash`. */
+export function hashSecret(secret: string): Buffer {
   return crypto.createHash('sha256').update(secret).digest();
 }
 
@@ -82,33 +83,4 @@ export function createFirstOrganization(store: Store, name: string): Promise<Cre
     if ((await listOrganizations(tx)).length > 0) return null;
     return insertWithKey(tx, name);
   });
-}
-
-/** How often `last_used_at` is written for one key, ms (reads should not all write). */
-const TOUCH_INTERVAL_MS = 60_000;
-
-/**
- * Resolves a bearer key to its principal.
- *
- * @throws AppError `unauthenticated` for a missing, malformed, unknown or revoked key.
- */
-export async function authenticate(store: Store, key: string | undefined): Promise<Principal> {
-  const fail = () => new AppError('unauthenticated', key ? 'The API key is not valid.' : 'No API key was sent.');
-  const m = key ? KEY_PATTERN.exec(key) : null;
-  if (!m) throw fail();
-  const [, id, secret] = m as unknown as [string, string, string];
-  const row = isId('key', id) ? await findApiKey(store.db, id) : undefined;
-  const expected = row ? Buffer.from(row.secret_hash, 'hex') : crypto.randomBytes(32);
-  const ok = crypto.timingSafeEqual(expected, hashSecret(secret));
-  if (!row || !ok || row.revoked_at) throw fail();
-  const now = Date.now();
-  if (!row.last_used_at || now - Date.parse(row.last_used_at) > TOUCH_INTERVAL_MS) {
-    await touchApiKey(store.db, id, new Date(now).toISOString());
-  }
-  const role = (row.role ?? null) as Role | null;
-  return {
-    orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId: row.identity_id,
-    permissions: effectivePermissions(parsePermissions(row.permissions), role, row.identity_id !== null),
-    orgVersion: Number(row.org_version ?? 0),
-  };
 }
