@@ -52,6 +52,12 @@ const ConfigSchema = Type.Object({
    * taken from each request's protocol and Host header, and sends carry no status callback.
    */
   publicUrl: Type.Union([Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*[^/?#])?$' }), Type.Null()]),
+  /**
+   * Whether outbound requests to addresses tenants or provider webhooks choose (webhook
+   * targets, provider base URLs, inbound media URLs) may reach private, loopback and
+   * link-local addresses (net/outbound.ts); off by default (SSRF protection).
+   */
+  outboundAllowPrivate: Type.Boolean(),
   /** Bound of the cache of list pages and view counts (api/read-cache.ts), bytes; 0 turns it off. */
   readCacheBytes: Type.Integer({ minimum: 0 }),
   /**
@@ -88,7 +94,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
  * benchmark's baseline route, never for production), `PROVIDER_TIMEOUT_MS` (15000),
  * `MAX_MEDIA_BYTES` (5242880: 5 MiB), `MEDIA_URL_SECRET` (none: generated once and kept in
- * the data directory), `PUBLIC_URL` (none; trailing slashes dropped).
+ * the data directory), `PUBLIC_URL` (none; trailing slashes dropped), `OUTBOUND_ALLOW_PRIVATE`
+ * (`false`).
  *
  * @throws Error naming each invalid setting.
  */
@@ -114,6 +121,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS ?? 15_000,
     providerTimeoutMs: env.PROVIDER_TIMEOUT_MS ?? 15_000,
     readCacheBytes: env.READ_CACHE_BYTES ?? 64 * 1024 * 1024,
+    outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE ?? false,
     benchConstantRoute: env.BENCH_CONSTANT_ROUTE ?? false,
     maxMediaBytes: env.MAX_MEDIA_BYTES ?? 5 * 1024 * 1024,
     mediaUrlSecret: env.MEDIA_URL_SECRET || null,

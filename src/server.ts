@@ -83,7 +83,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       maxMessageBytes: config.maxMessageBytes, policy: config, clock,
     }, log.child({ component: 'smtp' }));
     timers = startSweeper('timer sweep', config.sweepIntervalMs, log.child({ component: 'timers' }), () => fireDueTimers(store, clock));
-    const worker: WebhookWorkerOptions = { clock, timeoutMs: config.webhookTimeoutMs, disableAfterMs: config.webhookDisableAfterMs, selfPorts: listenerPorts };
+    const worker: WebhookWorkerOptions = { clock, timeoutMs: config.webhookTimeoutMs, disableAfterMs: config.webhookDisableAfterMs, selfPorts: listenerPorts,
+      outboundAllowPrivate: config.outboundAllowPrivate };
     const w = startSweeper('webhook delivery', config.sweepIntervalMs, log.child({ component: 'webhooks' }), () => runWebhooks(store, worker));
     webhooks = w;
     stopKicking = store.commits.onAnyCommit(() => w.kick());

@@ -73,7 +73,8 @@ export interface Harness {
 export async function harness(overrides: ConfigOverrides = {}, options: { clock?: Clock; channels?: ChannelAdapters } = {}): Promise<Harness> {
   const dataDir = tempDir();
   const database = await freshDatabase();
-  const config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent', ...overrides }, {});
+  // The fake providers and webhook receivers of the tests listen on loopback.
+  const config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent', outboundAllowPrivate: true, ...overrides }, {});
   const store = await openStore(config);
   const app = await buildApp({ store, config, logger: false, isReady: () => true, clock: options.clock, channels: options.channels });
   await app.ready();

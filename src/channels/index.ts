@@ -14,9 +14,11 @@ import { twilioAdapter } from './twilio/adapter.js';
  */
 export function defaultAdapters(config: Config): ChannelAdapters {
   return {
-    imessage: blueBubblesAdapter({ timeoutMs: config.providerTimeoutMs }),
+    imessage: blueBubblesAdapter({ timeoutMs: config.providerTimeoutMs, outboundAllowPrivate: config.outboundAllowPrivate }),
     linkedin: new HttpChannelAdapter('linkedin', config),
     http: new HttpChannelAdapter('http', config),
-    sms: twilioAdapter({ timeoutMs: config.providerTimeoutMs, publicUrl: config.publicUrl, mediaUrlSecret: config.mediaUrlSecret }),
+    sms: twilioAdapter({
+      timeoutMs: config.providerTimeoutMs, publicUrl: config.publicUrl, mediaUrlSecret: config.mediaUrlSecret, outboundAllowPrivate: config.outboundAllowPrivate,
+    }),
   };
 }

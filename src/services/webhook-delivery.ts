@@ -28,6 +28,7 @@ import type { Store } from '../store/store.js';
 import { listOrgEventsAfter } from '../store/timeline.js';
 import { endpointFromRow, type DeliveryRow } from '../store/webhooks.js';
 import { assertWebhookTarget } from './webhook-target.js';
+import { outboundFailure, outboundFetch } from '../net/outbound.js';
 
 /** Wait before each retry, ms: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (the Standard Webhooks reference schedule). */
 export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
@@ -49,6 +50,8 @@ export interface WebhookWorkerOptions {
   readonly disableAfterMs: number;
   /** The ports this server listens on (deliveries to them are refused). */
   readonly selfPorts: () => readonly number[];
+  /** Whether deliveries may reach private, loopback and link-local addresses (net/outbound.ts). */
+  readonly outboundAllowPrivate: boolean;
 }
 
 /** The JSON body of a delivery: `{type, timestamp, data}` with the event as `data`. */
@@ -138,10 +141,10 @@ async function attempt(url: string, secret: string, d: DeliveryRow, o: WebhookWo
     statusCode, latencyMs: Math.round(performance.now() - started), error: error?.slice(0, ERROR_CHARS) ?? null,
   });
   try {
-    await assertWebhookTarget(url, o.selfPorts());
+    await assertWebhookTarget(url, { selfPorts: o.selfPorts(), outboundAllowPrivate: o.outboundAllowPrivate });
     // The signature's timestamp is wall-clock time: receivers check it against theirs.
     const signedAt = new Date();
-    const res = await fetch(url, {
+    const res = await outboundFetch(o, url, {
       method: 'POST',
       redirect: 'manual',
       signal: AbortSignal.timeout(o.timeoutMs),
@@ -157,8 +160,7 @@ async function attempt(url: string, secret: string, d: DeliveryRow, o: WebhookWo
     await res.body?.cancel();
     return done(res.status, res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`);
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    return done(null, e.name === 'TimeoutError' ? `timed out after ${o.timeoutMs} ms` : e.cause?.code ?? e.message);
+    return done(null, outboundFailure(err, o.timeoutMs));
   }
 }
 

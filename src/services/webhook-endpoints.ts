@@ -8,7 +8,7 @@ import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store/store.js';
 import { findDelivery, findEndpoint, type DeliveryRow, type EndpointRow } from '../store/webhooks.js';
-import { assertWebhookTarget } from './webhook-target.js';
+import { assertWebhookTarget, type WebhookTargetRules } from './webhook-target.js';
 
 export interface EndpointInput {
   readonly url: string;
@@ -26,11 +26,11 @@ export function newWebhookSecret(): string {
 /**
  * Creates an endpoint. It receives events committed after this call.
  *
- * @param ports this server's listening ports (a URL reaching them is refused).
+ * @param rules what the URL may reach (this server's ports are refused; private addresses unless allowed).
  * @throws AppError `validation_failed`, `webhook_target_refused`.
  */
-export async function createEndpoint(store: Store, orgId: string, input: EndpointInput, ports: readonly number[], clock: Clock): Promise<EndpointRow> {
-  await assertWebhookTarget(input.url, ports);
+export async function createEndpoint(store: Store, orgId: string, input: EndpointInput, rules: WebhookTargetRules, clock: Clock): Promise<EndpointRow> {
+  await assertWebhookTarget(input.url, rules);
   const now = new Date(clock.now()).toISOString();
   return store.transaction(async (tx) => {
     const seq = await tx.selectFrom('org_sequences').select('last_seq').where('org_id', '=', orgId).executeTakeFirst();
@@ -51,11 +51,11 @@ export async function createEndpoint(store: Store, orgId: string, input: Endpoin
  *
  * @throws AppError `not_found`, `no_valid_fields`, `validation_failed`, `webhook_target_refused`.
  */
-export async function updateEndpoint(store: Store, orgId: string, id: string, patch: Partial<EndpointInput>, ports: readonly number[], clock: Clock): Promise<EndpointRow> {
+export async function updateEndpoint(store: Store, orgId: string, id: string, patch: Partial<EndpointInput>, rules: WebhookTargetRules, clock: Clock): Promise<EndpointRow> {
   if (patch.url === undefined && patch.event_types === undefined && patch.description === undefined && patch.enabled === undefined) {
     throw new AppError('no_valid_fields', 'The body changes nothing: send `url`, `event_types`, `description` or `enabled`.');
   }
-  if (patch.url !== undefined) await assertWebhookTarget(patch.url, ports);
+  if (patch.url !== undefined) await assertWebhookTarget(patch.url, rules);
   const row = await findEndpoint(store.db, orgId, id);
   if (!row) throw notFound('webhook endpoint');
   const next = {

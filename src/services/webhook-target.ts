@@ -1,14 +1,26 @@
 /**
- * Refuses webhook URLs that point back at this server's own listeners (a delivery to
- * itself would loop: each delivery could cause events that cause deliveries). A URL is
- * refused when its host resolves to an address of this machine (loopback, unspecified
- * or one of its interfaces) and its port is one this server listens on. Other local
- * services, such as a receiver on another loopback port, are allowed.
+ * Refuses webhook URLs that reach a private, loopback or link-local address (SSRF; see
+ * net/outbound.ts, which checks every delivery's connection again) unless the operator
+ * allows them (`OUTBOUND_ALLOW_PRIVATE`), and always those that point back at this
+ * server's own listeners (a delivery to itself would loop: each delivery could cause
+ * events that cause deliveries): a host that resolves to an address of this machine
+ * (loopback, unspecified or one of its interfaces) on a port this server listens on.
+ * With private addresses allowed, other local services, such as a receiver on another
+ * loopback port, are allowed.
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { AppError } from '../errors.js';
+import { isPublicAddress } from '../net/outbound.js';
+
+/** What a webhook target may reach. */
+export interface WebhookTargetRules {
+  /** The TCP ports this server listens on. */
+  readonly selfPorts: readonly number[];
+  /** Whether private, loopback and link-local addresses may be targets. */
+  readonly outboundAllowPrivate: boolean;
+}
 
 /** Whether `address` (IPv4 or IPv6 text) belongs to this machine. */
 export function isLocalAddress(address: string): boolean {
@@ -18,14 +30,25 @@ export function isLocalAddress(address: string): boolean {
   return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address.toLowerCase() === a));
 }
 
+/** The addresses `host` (a name or an IP literal, IPv6 in brackets or not) resolves to; [] when it does not resolve now. */
+async function addressesOf(host: string): Promise<string[]> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (net.isIP(bare)) return [bare];
+  try {
+    return (await dns.lookup(bare, { all: true })).map((a) => a.address);
+  } catch {
+    return []; // unresolvable now: each delivery checks again
+  }
+}
+
 /**
  * Checks a webhook target.
  *
- * @param ports the TCP ports this server listens on.
  * @throws AppError `validation_failed` (not an http(s) URL, or credentials in it),
- *   `webhook_target_refused` (it reaches this server's own listeners).
+ *   `webhook_target_refused` (it reaches a non-public address while those are not
+ *   allowed, or this server's own listeners).
  */
-export async function assertWebhookTarget(url: string, ports: readonly number[]): Promise<URL> {
+export async function assertWebhookTarget(url: string, rules: WebhookTargetRules): Promise<URL> {
   let u: URL;
   try {
     u = new URL(url);
@@ -39,15 +62,17 @@ export async function assertWebhookTarget(url: string, ports: readonly number[])
     throw new AppError('validation_failed', 'url must not carry credentials; deliveries are signed instead.', { param: 'url' });
   }
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-  if (!ports.includes(port)) return u;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  let addresses: string[];
-  try {
-    addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);
-  } catch {
-    return u; // unresolvable now: each delivery checks again
+  const self = rules.selfPorts.includes(port);
+  if (!self && rules.outboundAllowPrivate) return u;
+  const addresses = await addressesOf(u.hostname);
+  const nonPublic = rules.outboundAllowPrivate ? undefined : addresses.find((a) => !isPublicAddress(a));
+  if (nonPublic) {
+    throw new AppError('webhook_target_refused', `url reaches ${nonPublic}, a private or reserved address.`, {
+      param: 'url',
+      fix: 'Point the endpoint at a public address. If the receiver is on your own network on purpose, the operator can set OUTBOUND_ALLOW_PRIVATE=true.',
+    });
   }
-  if (addresses.some(isLocalAddress)) {
+  if (self && addresses.some(isLocalAddress)) {
     throw new AppError('webhook_target_refused', `url reaches this server's own listener on port ${port}.`, { param: 'url' });
   }
   return u;

@@ -35,7 +35,7 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
   let store: Store;
 
   // Both nodes sweep for timers and webhook deliveries every 50 ms, so they race for them.
-  const env = () => ({ ...process.env, DATABASE_URL: database.url!, DATA_DIR: tempDir('switchboard-node-'), LOG_LEVEL: 'warn', SWEEP_INTERVAL_MS: '50' });
+  const env = () => ({ ...process.env, DATABASE_URL: database.url!, DATA_DIR: tempDir('switchboard-node-'), LOG_LEVEL: 'warn', SWEEP_INTERVAL_MS: '50', OUTBOUND_ALLOW_PRIVATE: 'true' });
 
   const api = async (node: Node, method: string, p: string, body?: unknown) => {
     const res = await fetch(`${node.base}${p}`, {

@@ -46,7 +46,7 @@ let conv: string;
 beforeEach(async () => {
   clock = new ManualClock(Date.parse('2026-06-01T08:00:00.000Z'));
   h = await harness({ port: 8123, smtpPort: 2625 }, { clock });
-  worker = { clock, timeoutMs: 2_000, disableAfterMs: 5 * 24 * HOUR, selfPorts: () => [8123, 2625] };
+  worker = { clock, timeoutMs: 2_000, disableAfterMs: 5 * 24 * HOUR, selfPorts: () => [8123, 2625], outboundAllowPrivate: true };
   await identityWithMailbox(h, 'hooks@shop.test', 'hooks');
   const res = await inbound(h, rawEmail({ from: 'x@x.test', to: 'hooks@shop.test', messageId: 'hook-seed@x.test' }));
   conv = res.body.results[0].conversation_id;

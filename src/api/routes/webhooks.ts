@@ -98,7 +98,7 @@ function deliveryView(d: DeliveryRow, attempts: readonly { at: string; status_co
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 const DeliveryParams = Type.Object({ id: Type.String({ maxLength: 100 }), did: Type.String({ maxLength: 100 }) });
 
-export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiContext): void {
+export function webhookRoutes(app: Api, { store, clock, config, listenerPorts }: ApiContext): void {
   const load = async (orgId: string, id: string) => {
     const row = isId('whk', id) ? await findEndpoint(store.db, orgId, id) : undefined;
     if (!row) throw notFound('webhook endpoint');
@@ -109,7 +109,7 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
     config: { idempotent: true, permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'Register a webhook endpoint (its secret is shown once)', body: CreateBody, response: { 201: EndpointWithSecret, ...errors, 422: Problem } },
   }, async (request, reply) => {
-    const row = await createEndpoint(store, principalOf(request).orgId, request.body, listenerPorts(), clock);
+    const row = await createEndpoint(store, principalOf(request).orgId, request.body, { selfPorts: listenerPorts(), outboundAllowPrivate: config.outboundAllowPrivate }, clock);
     return reply.status(201).send({ ...endpointView(row), secret: row.secret });
   });
 
@@ -134,7 +134,7 @@ export function webhookRoutes(app: Api, { store, clock, listenerPorts }: ApiCont
   }, async (request) => {
     const { orgId } = principalOf(request);
     const row = await load(orgId, request.params.id);
-    return endpointView(await updateEndpoint(store, orgId, row.id, request.body, listenerPorts(), clock));
+    return endpointView(await updateEndpoint(store, orgId, row.id, request.body, { selfPorts: listenerPorts(), outboundAllowPrivate: config.outboundAllowPrivate }, clock));
   });
 
   app.delete('/v1/webhook_endpoints/:id', {

@@ -25,6 +25,8 @@ export interface BlueBubblesAccountConfig extends Record<string, unknown> {
 export interface BlueBubblesAdapterOptions {
   /** Per-request timeout of the BlueBubbles API, ms (config `providerTimeoutMs`). */
   readonly timeoutMs: number;
+  /** Config `outboundAllowPrivate`: whether a server URL may reach a private address. */
+  readonly outboundAllowPrivate: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export function clientFor(account: AccountRow, options: BlueBubblesAdapterOption
     });
   }
   const method: SendMethod = config.method === 'private-api' ? 'private-api' : 'apple-script';
-  return { client: new BlueBubblesClient({ serverUrl: config.server_url, password: config.password, timeoutMs: options.timeoutMs }), method };
+  return { client: new BlueBubblesClient({ serverUrl: config.server_url, password: config.password, timeoutMs: options.timeoutMs, outboundAllowPrivate: options.outboundAllowPrivate }), method };
 }
 
 /**

@@ -12,6 +12,7 @@
  * are not retryable.
  */
 import { UpstreamError } from '../adapter.js';
+import { outboundFetch, readTextAtMost, refusalOf } from '../../net/outbound.js';
 
 /** The iMessage tapbacks BlueBubbles sends (`POST /api/v1/message/react`), in associatedMessageType order 2000–2005. */
 export const TAPBACKS = ['love', 'like', 'dislike', 'laugh', 'emphasize', 'question'] as const;
@@ -27,6 +28,8 @@ export interface BlueBubblesClientConfig {
   readonly password: string;
   /** Per-request timeout, ms. */
   readonly timeoutMs: number;
+  /** Whether the server may be on a private, loopback or link-local address (net/outbound.ts). */
+  readonly outboundAllowPrivate: boolean;
 }
 
 /** A message as BlueBubbles serializes it; only the fields this client reads. */
@@ -48,6 +51,9 @@ export function addressOfChatGuid(chatGuid: string): string | null {
 }
 
 /** One BlueBubbles server, reached with its password. */
+/** Read of a BlueBubbles answer, bytes (its JSON answers are small; the rest is not read). */
+const ANSWER_BYTES = 1024 * 1024;
+
 export class BlueBubblesClient {
   readonly #config: BlueBubblesClientConfig;
 
@@ -97,18 +103,20 @@ export class BlueBubblesClient {
     url.searchParams.set('password', this.#config.password);
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await outboundFetch(this.#config, url, {
         method,
         headers: body ? { 'content-type': 'application/json' } : {},
         body: body ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(this.#config.timeoutMs),
       });
     } catch (err) {
+      const refusal = refusalOf(err);
+      if (refusal) throw new UpstreamError(`The BlueBubbles server URL is refused: ${refusal.message}.`, { retryable: false, accountStatus: 'error' });
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       const why = timedOut ? `no answer within ${this.#config.timeoutMs} ms` : causeOf(err);
       throw new UpstreamError(`The BlueBubbles server at ${url.origin} is unreachable: ${why}.`, { retryable: true, accountStatus: 'disconnected' });
     }
-    const text = await res.text().catch(() => '');
+    const text = await readTextAtMost(res, ANSWER_BYTES);
     let parsed: { status?: unknown; message?: unknown; data?: unknown; error?: { error?: unknown; message?: unknown } } = {};
     try { parsed = JSON.parse(text) as typeof parsed; } catch { /* not JSON: a proxy's page */ }
     if (res.ok) return parsed.data;

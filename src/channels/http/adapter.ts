@@ -11,9 +11,12 @@ import { accountConfig } from '../../services/channel-accounts.js';
 import { UpstreamError, type ChannelAdapter, type OutboundMessage, type SendOutcome } from '../adapter.js';
 import { signatureHeaders } from './signing.js';
 import type { HttpOutboundAnswer, HttpOutboundMessage } from './wire.js';
+import { outboundFailure, outboundFetch, readTextAtMost, refusalOf } from '../../net/outbound.js';
 
 /** How long the media URLs of a send stay valid, ms (a provider fetches them soon after). */
 export const MEDIA_URL_TTL_MS = 24 * 60 * 60 * 1000;
+/** Read of a provider's answer to a send, bytes (an id, or an error; the rest is not read). */
+const ANSWER_BYTES = 64 * 1024;
 
 /** The account settings this channel reads from `config`. */
 export interface HttpAccountConfig extends Record<string, unknown> {
@@ -38,9 +41,9 @@ export class HttpChannelAdapter implements ChannelAdapter {
   readonly channel: Channel;
   /** Media need URLs providers can reach: only with `publicUrl` set. */
   readonly supportsMedia: boolean;
-  readonly #config: Pick<Config, 'providerTimeoutMs' | 'publicUrl' | 'mediaUrlSecret'>;
+  readonly #config: Pick<Config, 'providerTimeoutMs' | 'publicUrl' | 'mediaUrlSecret' | 'outboundAllowPrivate'>;
 
-  constructor(channel: 'linkedin' | 'http', config: Pick<Config, 'providerTimeoutMs' | 'publicUrl' | 'mediaUrlSecret'>) {
+  constructor(channel: 'linkedin' | 'http', config: Pick<Config, 'providerTimeoutMs' | 'publicUrl' | 'mediaUrlSecret' | 'outboundAllowPrivate'>) {
     this.channel = channel;
     this.#config = config;
     this.supportsMedia = config.publicUrl !== null;
@@ -61,7 +64,7 @@ export class HttpChannelAdapter implements ChannelAdapter {
     const body = JSON.stringify(payload);
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await outboundFetch(this.#config, url, {
         method: 'POST',
         redirect: 'manual',
         signal: AbortSignal.timeout(this.#config.providerTimeoutMs),
@@ -69,11 +72,11 @@ export class HttpChannelAdapter implements ChannelAdapter {
         body,
       });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const why = e.name === 'TimeoutError' ? `timed out after ${this.#config.providerTimeoutMs} ms` : e.cause?.code ?? e.message;
-      throw new UpstreamError(why, { retryable: true });
+      const refusal = refusalOf(err);
+      if (refusal) throw new UpstreamError(`the outbound_url is refused: ${refusal.message}`, { retryable: false, accountStatus: 'error' });
+      throw new UpstreamError(outboundFailure(err, this.#config.providerTimeoutMs), { retryable: true });
     }
-    const text = await res.text().catch(() => '');
+    const text = await readTextAtMost(res, ANSWER_BYTES);
     if (res.status >= 200 && res.status < 300) {
       return { providerMessageId: providerId(text), status: 'sent' };
     }

@@ -8,6 +8,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import type { Config } from '../../config.js';
 import { canonicalAddress } from '../../domain/addresses.js';
 import type { Channel } from '../../domain/events.js';
 import { AppError } from '../../errors.js';
@@ -24,6 +25,7 @@ import { rejectNul } from '../../api/validation.js';
 import type { HttpAccountConfig } from './adapter.js';
 import { verifySignature } from './signing.js';
 import { HttpInbound, HttpInboundAck } from './wire.js';
+import { outboundFailure, outboundFetch, refusalOf } from '../../net/outbound.js';
 
 /** The channels this webhook serves. */
 export const HTTP_CHANNELS: readonly Channel[] = ['linkedin', 'http'];
@@ -53,7 +55,7 @@ export function httpChannelRoutes(app: Api, { store, config, clock }: ApiContext
         if (!/^[A-Za-z0-9+/]*={0,2}$/.test(m.data)) throw new AppError('validation_failed', '`data` is not base64.', { param: `${param}.data` });
         content = Buffer.from(m.data, 'base64');
       } else {
-        content = await fetchMedia(m.url!, config.providerTimeoutMs, config.maxMediaBytes, param);
+        content = await fetchMedia(config, m.url!, config.maxMediaBytes, `${param}.url`);
       }
       if (content.length > config.maxMediaBytes) {
         throw new AppError('payload_too_large', `Media item ${i} is ${content.length} bytes; the limit is ${config.maxMediaBytes}.`, { param });
@@ -135,15 +137,17 @@ export function httpChannelRoutes(app: Api, { store, config, clock }: ApiContext
  * GETs an inbound attachment the provider gave by URL.
  *
  * @throws AppError `upstream_failed` (502, retryable: the provider retries the post),
+ *   `validation_failed` (the URL reaches a private address and those are not allowed),
  *   `payload_too_large` (over `maxBytes`).
  */
-async function fetchMedia(url: string, timeoutMs: number, maxBytes: number, param: string): Promise<Buffer> {
+async function fetchMedia(config: Pick<Config, 'providerTimeoutMs' | 'outboundAllowPrivate'>, url: string, maxBytes: number, param: string): Promise<Buffer> {
   let res: Response;
   try {
-    res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) });
+    res = await outboundFetch(config, url, { redirect: 'follow', signal: AbortSignal.timeout(config.providerTimeoutMs) });
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    throw new AppError('upstream_failed', `Fetching ${param} failed: ${e.name === 'TimeoutError' ? 'timed out' : e.cause?.code ?? e.message}.`, { param, retryable: true });
+    const refusal = refusalOf(err);
+    if (refusal) throw new AppError('validation_failed', `${param} is refused: ${refusal.message}.`, { param });
+    throw new AppError('upstream_failed', `Fetching ${param} failed: ${outboundFailure(err, config.providerTimeoutMs)}.`, { param, retryable: true });
   }
   if (!res.ok) {
     await res.body?.cancel();

@@ -17,6 +17,8 @@ export interface TwilioAdapterConfig {
   readonly publicUrl: string | null;
   /** Key of the signed media URLs Twilio fetches attachments from (config `mediaUrlSecret`). */
   readonly mediaUrlSecret: Config['mediaUrlSecret'];
+  /** Whether an account's `base_url` may reach a private address (config `outboundAllowPrivate`). */
+  readonly outboundAllowPrivate: boolean;
 }
 
 /** How long Twilio may fetch an attachment's URL, ms (it fetches when it sends, within seconds). */
@@ -45,7 +47,7 @@ export function twilioAdapter(config: TwilioAdapterConfig): ChannelAdapter {
       const mediaUrls = message.media.map((m) => signedMediaUrl(config, m.id, MEDIA_URL_TTL_MS));
       const { sid } = await createMessage(credentials, {
         to: message.to, from: message.account.address, body: message.text, statusCallback, mediaUrls,
-      }, config.timeoutMs);
+      }, config);
       return { providerMessageId: sid, status: 'queued' };
     },
   };

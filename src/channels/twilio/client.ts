@@ -8,6 +8,7 @@
  * https://www.twilio.com/docs/usage/requests-to-twilio (authentication, errors)
  */
 import { UpstreamError } from '../adapter.js';
+import { outboundFetch, refusalOf } from '../../net/outbound.js';
 
 /** Twilio's public API. */
 export const TWILIO_BASE_URL = 'https://api.twilio.com';
@@ -58,19 +59,28 @@ interface TwilioErrorBody {
   readonly message?: string;
 }
 
+/** How a request to Twilio (or the account's `base_url`) is made. */
+export interface TwilioRequestOptions {
+  /** The whole request's budget, ms. */
+  readonly timeoutMs: number;
+  /** Whether `base_url` and media URLs may reach private addresses (net/outbound.ts). */
+  readonly outboundAllowPrivate: boolean;
+}
+
 /** Largest provider answer read, bytes (a message resource is about 1 KB). */
 const MAX_ANSWER_BYTES = 256 * 1024;
 
 /**
  * Creates an outbound message.
  *
- * @param timeoutMs the whole request's budget, ms.
  * @returns the new message's `sid` (`SM…`).
  * @throws UpstreamError `retryable` for a 5xx, a timeout or an unreachable API; not
- *   retryable with `accountStatus: 'error'` for 401/403 (credentials refused); not
- *   retryable for other 4xx (e.g. 21211, an invalid `To`).
+ *   retryable with `accountStatus: 'error'` for 401/403 (credentials refused) and for a
+ *   `base_url` on a refused private address; not retryable for other 4xx (e.g. 21211,
+ *   an invalid `To`).
  */
-export async function createMessage(credentials: TwilioCredentials, input: CreateMessageInput, timeoutMs: number): Promise<{ sid: string }> {
+export async function createMessage(credentials: TwilioCredentials, input: CreateMessageInput, options: TwilioRequestOptions): Promise<{ sid: string }> {
+  const { timeoutMs } = options;
   const form = new URLSearchParams({ To: input.to, From: input.from, Body: input.body });
   if (input.statusCallback) form.set('StatusCallback', input.statusCallback);
   for (const url of input.mediaUrls ?? []) form.append('MediaUrl', url);
@@ -78,7 +88,7 @@ export async function createMessage(credentials: TwilioCredentials, input: Creat
   let res: Response;
   let text: string;
   try {
-    res = await fetch(url, {
+    res = await outboundFetch(options, url, {
       method: 'POST',
       headers: { authorization: basicAuth(credentials), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form,
@@ -104,11 +114,12 @@ export async function createMessage(credentials: TwilioCredentials, input: Creat
  *
  * @param maxBytes refused above this size, bytes.
  * @throws UpstreamError `retryable` for a 5xx, a timeout or an unreachable host; not
- *   retryable for a 4xx or a body over `maxBytes`.
+ *   retryable for a 4xx, a body over `maxBytes` or a refused private address.
  */
 export async function fetchMedia(
-  credentials: TwilioCredentials, url: string, maxBytes: number, timeoutMs: number,
+  credentials: TwilioCredentials, url: string, maxBytes: number, options: TwilioRequestOptions,
 ): Promise<{ content: Buffer; contentType: string | null }> {
+  const { timeoutMs } = options;
   let target: URL;
   try {
     target = new URL(url);
@@ -120,7 +131,7 @@ export async function fetchMedia(
   let res: Response;
   let content: Buffer;
   try {
-    res = await fetch(target, {
+    res = await outboundFetch(options, target, {
       headers: sameOrigin ? { authorization: basicAuth(credentials) } : {},
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -177,6 +188,8 @@ function answerError(status: number, body: TwilioErrorBody | null, what = 'the r
 /** The UpstreamError of a request that got no answer (timeout, refused or reset connection, DNS). */
 function networkError(err: unknown, timeoutMs: number): UpstreamError {
   if (err instanceof UpstreamError) return err;
+  const refusal = refusalOf(err);
+  if (refusal) return new UpstreamError(`Twilio's URL is refused: ${refusal.message}`, { retryable: false, accountStatus: 'error' });
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') {
     return new UpstreamError(`Twilio did not answer within ${timeoutMs} ms`, { retryable: true });

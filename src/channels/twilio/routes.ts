@@ -24,7 +24,7 @@ import { findAccountById, type AccountRow } from '../../store/identities.js';
 import type { Api, ApiContext } from '../../api/app.js';
 import { Problem } from '../../api/schemas.js';
 import { UpstreamError } from '../adapter.js';
-import { fetchMedia, twilioCredentials, type TwilioCredentials } from './client.js';
+import { fetchMedia, twilioCredentials, type TwilioCredentials, type TwilioRequestOptions } from './client.js';
 import { EMPTY_TWIML, isTwilioSignatureValid, parseIncoming, parseStatus, type TwilioIncoming, type TwilioParams } from './webhooks.js';
 
 const Params = Type.Object({ account_id: Type.String({ maxLength: 100 }) });
@@ -67,13 +67,13 @@ async function signedAccount(ctx: ApiContext, request: FastifyRequest, accountId
  * so the message is not stored without it and Twilio may retry.
  */
 async function incomingMedia(
-  request: FastifyRequest, credentials: TwilioCredentials, msg: TwilioIncoming, maxBytes: number, timeoutMs: number,
+  request: FastifyRequest, credentials: TwilioCredentials, msg: TwilioIncoming, maxBytes: number, options: TwilioRequestOptions,
 ): Promise<InboundMedia[]> {
   const out: InboundMedia[] = [];
   let left = maxBytes;
   for (const [i, item] of msg.media.entries()) {
     try {
-      const { content, contentType } = await fetchMedia(credentials, item.url, left, timeoutMs);
+      const { content, contentType } = await fetchMedia(credentials, item.url, left, options);
       left -= content.length;
       out.push({ filename: null, content_type: item.contentType ?? contentType ?? 'application/octet-stream', content });
     } catch (err) {
@@ -102,7 +102,9 @@ export function twilioRoutes(app: Api, ctx: ApiContext): void {
       const { account, credentials } = await signedAccount(ctx, request, request.params.account_id);
       const msg = parseIncoming(request.body);
       if (typeof msg === 'string') throw new AppError('validation_failed', `The webhook has no ${msg}.`, { param: msg });
-      const media = await incomingMedia(request, credentials, msg, config.maxMessageBytes, config.providerTimeoutMs);
+      const media = await incomingMedia(request, credentials, msg, config.maxMessageBytes, {
+        timeoutMs: config.providerTimeoutMs, outboundAllowPrivate: config.outboundAllowPrivate,
+      });
       await receiveInbound(store, account, { from: msg.from, text: msg.body, media, providerMessageId: msg.messageSid }, clock);
       return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
     });
