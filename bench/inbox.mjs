@@ -17,6 +17,8 @@
  * BENCH_INBOX_RUNS (3), BENCH_INBOX_SECONDS (10), BENCH_INBOX_WARMUP_SECONDS (2),
  * BENCH_INBOX_CONNECTIONS (32), BENCH_INBOX_DEEP_PAGES (200), BENCH_INBOX_Q (`patch`),
  * BENCH_INBOX_FILTER (`starred=true&label=customers`), BENCH_INBOX_LOG_LEVEL (`warn`),
+ * BENCH_INBOX_CASES (all; a comma-separated list of case ids, for experiments: the
+ * section is then not rewritten),
  * BENCH_CORPUS (../shared/corpus).
  */
 import { spawn } from 'node:child_process';
@@ -41,6 +43,8 @@ const LOG_LEVEL = env.BENCH_INBOX_LOG_LEVEL ?? 'warn';
 const CORPUS = path.resolve(env.BENCH_CORPUS ?? path.join(ROOT, '..', 'shared', 'corpus'));
 const PG_URL = env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL ?? null;
 const STORES = (env.BENCH_INBOX_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
+/** Case ids to run (`first,deep,filtered,q,counts,miss,constant`); all when unset. */
+const CASES = env.BENCH_INBOX_CASES ? new Set(env.BENCH_INBOX_CASES.split(',').map((s) => s.trim())) : null;
 
 /** The issue's targets. */
 export const TARGETS = { p99Ms: 20, listToConstant: 0.5 };
@@ -247,7 +251,7 @@ async function measureStore(kind) {
   const server = await startServe(store);
   try {
     const prepared = await prepareCases(server.base, store.apiKey, scale);
-    const runnable = prepared.cases.filter((c) => !c.missing);
+    const runnable = prepared.cases.filter((c) => !c.missing && (!CASES || CASES.has(c.id)));
     for (const c of prepared.cases.filter((x) => x.missing)) log(`inbox ${kind}: ${c.label}: not available: ${c.missing}`);
     const runs = new Map(runnable.map((c) => [c.id, []]));
     for (let run = 1; run <= RUNS; run++) {
@@ -403,7 +407,8 @@ export function currentInboxSection(file = path.join(ROOT, 'docs', 'benchmarks.m
 async function main() {
   const result = await inboxBenchmark();
   const file = path.join(ROOT, 'docs', 'benchmarks.md');
-  fs.writeFileSync(file, replaceSection(fs.readFileSync(file, 'utf8'), SECTION, inboxSection(result)));
+  // A subset of the cases is an experiment: printed, not written to the results table.
+  if (!CASES) fs.writeFileSync(file, replaceSection(fs.readFileSync(file, 'utf8'), SECTION, inboxSection(result)));
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 

@@ -7,6 +7,13 @@
  * version, so no answer outlives a write. Nothing is shared between organizations:
  * keys are prefixed with the org id, and callers put everything else the answer depends
  * on (the resolved filter, the page position) into the key.
+ *
+ * An answer is kept only for a key asked for before (a "doorkeeper", as in TinyLFU's
+ * admission policy): a key seen once, such as a sync poll's ever-new `since` or a random
+ * deep cursor, is computed and answered but not stored, so a stream of one-off requests
+ * neither evicts the hot pages nor fills the heap with bytes nobody reads again (the
+ * inbox benchmark's cache-miss case did both; docs/benchmarks.md). The second request
+ * for a key stores its answer; after a write, a key seen before is stored at once.
  */
 import { LRUCache } from 'lru-cache';
 import type { OrgVersions } from '../store/org-versions.js';
@@ -23,10 +30,14 @@ interface Entry {
 const OBJECT_BYTES = 64;
 /** Bytes counted per entry beyond its value (key, version, LRU links). */
 const ENTRY_OVERHEAD_BYTES = 200;
+/** Keys remembered as asked for (the doorkeeper), most recent first. */
+const SEEN_KEYS = 20_000;
 
 export class ReadCache {
   readonly #versions: OrgVersions;
   readonly #lru: LRUCache<string, Entry> | null;
+  /** Keys asked for before: only their answers are stored. */
+  readonly #seen = new LRUCache<string, true>({ max: SEEN_KEYS });
   /** Computations under way, by key and version: concurrent misses share one. */
   readonly #pending = new Map<string, Promise<Value>>();
 
@@ -46,7 +57,8 @@ export class ReadCache {
 
   /**
    * The value of `key` for `orgId` as of now: cached when nothing committed for the org
-   * since it was computed, else `compute()`d (once for concurrent callers) and kept.
+   * since it was computed, else `compute()`d (once for concurrent callers) and kept if
+   * the key was asked for before.
    *
    * @param compute reads the store; called after the version was read, so what it
    *   returns is at least as new as the version it is filed under.
@@ -64,6 +76,10 @@ export class ReadCache {
     const pending = this.#pending.get(pendingId);
     if (pending) return pending as Promise<T>;
     const computing = compute().then((value) => {
+      if (!hit && !this.#seen.has(id)) {
+        this.#seen.set(id, true); // a first request: answered, not stored
+        return value;
+      }
       const current = this.#lru!.get(id);
       if (!current || current.version <= version) this.#lru!.set(id, { version, value });
       return value;
