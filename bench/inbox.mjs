@@ -45,6 +45,8 @@ const PG_URL = env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL ?? null;
 const STORES = (env.BENCH_INBOX_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
 /** Case ids to run (`first,deep,filtered,q,counts,miss,constant`); all when unset. */
 const CASES = env.BENCH_INBOX_CASES ? new Set(env.BENCH_INBOX_CASES.split(',').map((s) => s.trim())) : null;
+const CASE_IDS = ['first', 'deep', 'filtered', 'q', 'counts', 'miss', 'constant'];
+for (const id of CASES ?? []) if (!CASE_IDS.includes(id)) throw new Error(`BENCH_INBOX_CASES: no case ${id} (cases: ${CASE_IDS.join(', ')})`);
 
 /** The issue's targets. */
 export const TARGETS = { p99Ms: 20, listToConstant: 0.5 };
@@ -270,7 +272,7 @@ async function measureStore(kind) {
     });
     // Each run's list throughput over the same run's baseline, then the median of those.
     const constantRuns = runs.get('constant');
-    for (const c of cases) if (c.list && c.runs) c.ratio = median(c.runs.map((r, k) => r.rps / constantRuns[k].rps));
+    if (constantRuns) for (const c of cases) if (c.list && c.runs) c.ratio = median(c.runs.map((r, k) => r.rps / constantRuns[k].rps));
     return {
       kind,
       store: kind === 'postgres' ? `PostgreSQL ${await pgServerVersion(store.databaseUrl)}` : 'SQLite (embedded)',

@@ -23,23 +23,48 @@ import { Agent, buildConnector } from 'undici';
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
   let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  if (parsed.kind() === 'ipv6') {
+    const v6 = parsed as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
+    // IPv4-compatible (::a.b.c.d, RFC 4291 2.5.5.1, deprecated): ipaddr.js calls it unicast.
+    else if (v6.parts.slice(0, 6).every((p) => p === 0)) return false;
+  }
   return parsed.range() === 'unicast';
 }
 
-/** Thrown (as the `cause` of fetch's TypeError) when a connection would reach a non-public address. */
+/**
+ * Thrown (as the `cause` of fetch's TypeError) when a connection would reach a
+ * non-public address. The message names the host, never the address it resolved to
+ * (tenants read it; an internal DNS answer is not theirs to learn): `address` has it.
+ */
 export class RefusedAddressError extends Error {
   readonly code = 'EADDRREFUSED_PRIVATE';
   constructor(readonly host: string, readonly address: string) {
-    super(`${host} resolves to ${address}, a private or reserved address; outbound requests may only reach public addresses (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`);
+    super(`${net.isIP(host) ? `${host} is` : `${host} resolves to`} a private or reserved address; outbound requests may only reach public addresses`);
     this.name = 'RefusedAddressError';
   }
 }
 
+/**
+ * The first address `host` (a name, or an IP literal with or without IPv6 brackets)
+ * resolves to that is not public, or null when all are public or it does not resolve
+ * now (a connection checks again: {@link outboundFetch}).
+ */
+export async function nonPublicAddressOf(host: string): Promise<string | null> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  let addresses: string[];
+  try {
+    addresses = net.isIP(bare) ? [bare] : (await dns.promises.lookup(bare, { all: true })).map((a) => a.address);
+  } catch {
+    return null;
+  }
+  return addresses.find((a) => !isPublicAddress(a)) ?? null;
+}
+
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
 
-/** dns.lookup, failing when any address the name resolves to is not public. */
-function publicLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
+/** dns.lookup, failing when any address the name resolves to is not public (the connector's `lookup`; exported for tests). */
+export function publicLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
   dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     const refused = addresses.find((a) => !isPublicAddress(a.address));

@@ -3,7 +3,8 @@
  * memory between requests.
  *
  * A key's row (its secret's hash, revocation, grant) and its member's role change only
- * in transactions that take the organization's write lock (services/members.ts), which
+ * in transactions that take the organization's write lock (services/members.ts: issue,
+ * revocation, member changes and removal), which
  * bump the organization's state version (store/sequences.ts). A remembered row is
  * therefore used only while the version it was read under is still the current one,
  * read for this request ({@link OrgVersions}): a key revoked, or a member demoted, on

@@ -107,14 +107,20 @@ export interface KeyRequest {
  *   `missing_permission` (a permission the caller lacks).
  */
 export async function issueKey(store: Store, caller: Principal, input: KeyRequest): Promise<{ key: CreatedKey; row: ApiKeyRow }> {
+  // Under the org lock: a member removed meanwhile (which revokes their keys) cannot
+  // leave behind a key issued for them whose role then reads as none (every permission).
+  return inOrgTransaction(store, caller.orgId, (tx) => issueKeyIn(tx, caller, input));
+}
+
+async function issueKeyIn(db: Db, caller: Principal, input: KeyRequest): Promise<{ key: CreatedKey; row: ApiKeyRow }> {
   const { orgId } = caller;
   let role: Role | null = null;
   if (input.member_id != null) {
-    const member = isId('mem', input.member_id) ? await findMember(store.db, orgId, input.member_id) : undefined;
+    const member = isId('mem', input.member_id) ? await findMember(db, orgId, input.member_id) : undefined;
     if (!member) throw new AppError('not_a_member', `${input.member_id} is not a member of this organization.`, { param: 'member_id' });
     role = member.role as Role;
   }
-  if (input.identity_id != null && !(isId('idn', input.identity_id) && await findIdentity(store.db, orgId, input.identity_id))) {
+  if (input.identity_id != null && !(isId('idn', input.identity_id) && await findIdentity(db, orgId, input.identity_id))) {
     throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
   }
   const granted = effectivePermissions(input.permissions ?? null, role, input.identity_id != null);
@@ -124,7 +130,7 @@ export async function issueKey(store: Store, caller: Principal, input: KeyReques
       param: 'permissions', fix: 'List only permissions your own key holds in `permissions`.',
     });
   }
-  const key = await createApiKey(store.db, orgId, input.name, {
+  const key = await createApiKey(db, orgId, input.name, {
     memberId: input.member_id ?? null, identityId: input.identity_id ?? null, permissions: input.permissions ?? null,
   });
   return { key, row: key.row };

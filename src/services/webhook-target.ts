@@ -12,7 +12,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { AppError } from '../errors.js';
-import { isPublicAddress } from '../net/outbound.js';
+import { nonPublicAddressOf } from '../net/outbound.js';
 
 /** What a webhook target may reach. */
 export interface WebhookTargetRules {
@@ -64,15 +64,13 @@ export async function assertWebhookTarget(url: string, rules: WebhookTargetRules
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   const self = rules.selfPorts.includes(port);
   if (!self && rules.outboundAllowPrivate) return u;
-  const addresses = await addressesOf(u.hostname);
-  const nonPublic = rules.outboundAllowPrivate ? undefined : addresses.find((a) => !isPublicAddress(a));
-  if (nonPublic) {
-    throw new AppError('webhook_target_refused', `url reaches ${nonPublic}, a private or reserved address.`, {
+  if (!rules.outboundAllowPrivate && await nonPublicAddressOf(u.hostname)) {
+    throw new AppError('webhook_target_refused', 'url reaches a private or reserved address.', {
       param: 'url',
-      fix: 'Point the endpoint at a public address. If the receiver is on your own network on purpose, the operator can set OUTBOUND_ALLOW_PRIVATE=true.',
+      fix: 'Point the endpoint at a public address. If the receiver is on your own network on purpose, the server\'s operator can allow private addresses (OUTBOUND_ALLOW_PRIVATE).',
     });
   }
-  if (self && addresses.some(isLocalAddress)) {
+  if (self && (await addressesOf(u.hostname)).some(isLocalAddress)) {
     throw new AppError('webhook_target_refused', `url reaches this server's own listener on port ${port}.`, { param: 'url' });
   }
   return u;

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPublicAddress, outboundFetch, refusalOf } from '../../src/net/outbound.js';
+import { isPublicAddress, outboundFetch, publicLookup, refusalOf } from '../../src/net/outbound.js';
 import { harness, type Harness } from '../helpers.js';
 import { FakeTwilio } from '../channels/fake-twilio.js';
 
@@ -18,6 +18,7 @@ const NOT_PUBLIC = [
   '0.0.0.0', '10.1.2.3', '100.64.0.1', '127.0.0.1', '127.8.9.10', '169.254.169.254', '172.16.0.1', '172.31.255.254',
   '192.0.0.8', '192.168.1.1', '198.18.0.1', '224.0.0.1', '240.0.0.1', '255.255.255.255',
   '::', '::1', 'fe80::1', 'fc00::1', 'fd12:3456::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:169.254.169.254',
+  '::a9fe:a9fe', '::7f00:1', // IPv4-compatible (RFC 4291 2.5.5.1): 169.254.169.254, 127.0.0.1
   'not an address', '',
 ];
 const PUBLIC = ['1.1.1.1', '8.8.8.8', '93.184.216.34', '172.32.0.1', '2606:4700:4700::1111', '2a00:1450:4001:82a::200e', '::ffff:8.8.8.8'];
@@ -57,6 +58,12 @@ describe('outboundFetch', () => {
     expect(hits).toBe(before);
   });
 
+  it.each([{ all: true }, {}])('refuses a name that resolves to loopback in its lookup (options %j), without naming the address', async (options) => {
+    const err = await new Promise<unknown>((resolve) => publicLookup('localhost', options, (e) => resolve(e)));
+    expect(refusalOf(err)?.message).toMatch(/^localhost resolves to a private or reserved address/);
+    expect(String((err as Error).message)).not.toMatch(/127\.0\.0\.1|::1/);
+  });
+
   it('reaches it when the operator allows private addresses', async () => {
     const res = await outboundFetch({ outboundAllowPrivate: true }, `http://127.0.0.1:${port}/`);
     expect(await res.text()).toBe('internal');
@@ -81,9 +88,23 @@ describe('with private addresses refused (the default)', () => {
       expect(res.status).toBe(422);
       expect(res.body.code).toBe('webhook_target_refused');
       expect(res.body.fix).toMatch(/OUTBOUND_ALLOW_PRIVATE/);
+      expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1(?!:9)|"::1"/); // the resolved address is not told
       expect((await h.request('GET', '/v1/webhook_endpoints')).body.data).toEqual([]);
     },
   );
+
+  it.each(['10.0.0.5', 'localhost', '169.254.169.254'])('refuses a mailbox SMTP relay on %s, on create and on change', async (host) => {
+    const identityId = (await h.request('POST', '/v1/identities', { handle: `mail-${host.replace(/\W/g, '')}` })).body.id;
+    const created = await h.request('POST', '/v1/mailboxes', { identity_id: identityId, address: `a@${host.replace(/\W/g, '')}.test`, smtp: { host, port: 25 } });
+    expect(created.status).toBe(400);
+    expect(created.body).toMatchObject({ code: 'validation_failed', param: 'smtp.host' });
+    const plain = await h.request('POST', '/v1/mailboxes', { identity_id: identityId, address: `b@${host.replace(/\W/g, '')}.test` });
+    expect(plain.status).toBe(201);
+    const patched = await h.request('PATCH', `/v1/mailboxes/${plain.body.id}`, { smtp: { host, port: 25 } });
+    expect(patched.status).toBe(400);
+    expect(patched.body.param).toBe('smtp.host');
+    expect((await h.request('GET', `/v1/mailboxes/${plain.body.id}`)).body.smtp).toBeNull();
+  });
 
   it('does not call a Twilio base_url on loopback: the send fails and the account shows why', async () => {
     const identityId = (await h.request('POST', '/v1/identities', { handle: 'texts' })).body.id;

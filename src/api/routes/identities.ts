@@ -16,6 +16,7 @@ import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { identityView, mailboxView } from '../presenters.js';
 import { EmailString, IdParams, Identity, Mailbox, Page, PageQuery, Problem, RoutingCodeInput, SmtpRelayInput } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
+import { nonPublicAddressOf } from '../../net/outbound.js';
 
 const Handle = Type.String({ minLength: 1, maxLength: 320, pattern: '^[^\\s]+$', description: 'unique in the organization' });
 const DisplayName = Type.Union([Type.String({ maxLength: 200 }), Type.Null()]);
@@ -41,7 +42,21 @@ const relay = (s: { host: string; port: number; secure?: boolean; user?: string 
   s === undefined ? undefined : s === null ? null
     : { host: s.host, port: s.port, secure: s.secure ?? false, user: s.user ?? null, password: s.password ?? null };
 
-export function identityRoutes(app: Api, { store }: ApiContext): void {
+export function identityRoutes(app: Api, { store, config }: ApiContext): void {
+  /**
+   * The relay of a mailbox body, refused when its host reaches a private address and
+   * those are not allowed (SSRF: the relay's answers reach the tenant as send errors).
+   */
+  const checkedRelay = async (smtp: Parameters<typeof relay>[0]) => {
+    const r = relay(smtp);
+    if (r && !config.outboundAllowPrivate && await nonPublicAddressOf(r.host)) {
+      throw new AppError('validation_failed', 'smtp.host reaches a private or reserved address.', {
+        param: 'smtp.host',
+        fix: 'Use your relay\'s public host name. If it is on your own network on purpose, the server\'s operator can allow private addresses (OUTBOUND_ALLOW_PRIVATE).',
+      });
+    }
+    return r;
+  };
   const identityId = (id: string) => {
     if (!isId('idn', id)) throw notFound('identity');
     return id;
@@ -113,7 +128,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
     const b = request.body;
     if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
     const row = await createMailbox(store, principalOf(request).orgId, {
-      identity_id: b.identity_id, address: b.address, display_name: b.display_name, smtp: relay(b.smtp),
+      identity_id: b.identity_id, address: b.address, display_name: b.display_name, smtp: await checkedRelay(b.smtp),
     });
     return reply.status(201).send(mailboxView(row));
   });
@@ -153,7 +168,7 @@ export function identityRoutes(app: Api, { store }: ApiContext): void {
     if (body.display_name === undefined && body.smtp === undefined) {
       throw new AppError('no_valid_fields', 'The body changes nothing: send `display_name` or `smtp`.');
     }
-    return mailboxView(await updateMailbox(store, principalOf(request).orgId, id, { display_name: body.display_name, smtp: relay(body.smtp) }));
+    return mailboxView(await updateMailbox(store, principalOf(request).orgId, id, { display_name: body.display_name, smtp: await checkedRelay(body.smtp) }));
   });
 
   app.delete('/v1/mailboxes/:id', {

@@ -50,10 +50,10 @@ export function addressOfChatGuid(chatGuid: string): string | null {
   return m ? m[1]! : null;
 }
 
-/** One BlueBubbles server, reached with its password. */
 /** Read of a BlueBubbles answer, bytes (its JSON answers are small; the rest is not read). */
 const ANSWER_BYTES = 1024 * 1024;
 
+/** One BlueBubbles server, reached with its password. */
 export class BlueBubblesClient {
   readonly #config: BlueBubblesClientConfig;
 
