@@ -46,19 +46,25 @@ export class RefusedAddressError extends Error {
 }
 
 /**
- * The first address `host` (a name, or an IP literal with or without IPv6 brackets)
- * resolves to that is not public, or null when all are public or it does not resolve
- * now (a connection checks again: {@link outboundFetch}).
+ * The addresses `host` (a name, or an IP literal with or without IPv6 brackets) resolves
+ * to; [] when it does not resolve now.
  */
-export async function nonPublicAddressOf(host: string): Promise<string | null> {
+export async function addressesOf(host: string): Promise<string[]> {
   const bare = host.replace(/^\[|\]$/g, '');
-  let addresses: string[];
+  if (net.isIP(bare)) return [bare];
   try {
-    addresses = net.isIP(bare) ? [bare] : (await dns.promises.lookup(bare, { all: true })).map((a) => a.address);
+    return (await dns.promises.lookup(bare, { all: true })).map((a) => a.address);
   } catch {
-    return null;
+    return [];
   }
-  return addresses.find((a) => !isPublicAddress(a)) ?? null;
+}
+
+/**
+ * Whether `host` resolves to an address that is not public (false when it does not
+ * resolve now: a connection checks again, {@link outboundFetch}).
+ */
+export async function reachesNonPublic(host: string): Promise<boolean> {
+  return (await addressesOf(host)).some((a) => !isPublicAddress(a));
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
@@ -116,8 +122,8 @@ export function outboundFailure(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   const refusal = refusalOf(err);
   if (refusal) return refusal.message;
-  if (e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
-  return e.cause?.code ?? e.message;
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
 }
 
 /** The refusal behind a failed outbound fetch, or null when it failed otherwise. */
@@ -127,22 +133,37 @@ export function refusalOf(err: unknown): RefusedAddressError | null {
 }
 
 /**
- * A response body as text, at most `maxBytes` of it: a longer body is cut there and the
- * rest is not read (a provider's answer or error page should be small; this bounds what
- * a misbehaving one costs). A body that cannot be read counts as empty.
+ * A response body, at most `maxBytes` of it: reading stops there (leaving the loop
+ * cancels the stream), and at once when `Content-Length` already says more.
+ *
+ * @returns the bytes read and whether they are the whole body.
+ * @throws the stream's error when the body breaks off midway (an attachment cut short
+ *   must not pass for a whole one).
  */
-export async function readTextAtMost(res: Response, maxBytes: number): Promise<string> {
+export async function readAtMost(res: Response, maxBytes: number): Promise<{ body: Buffer; complete: boolean }> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel().catch(() => {});
+    return { body: Buffer.alloc(0), complete: false };
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  try {
-    for await (const chunk of res.body ?? []) {
-      const b = Buffer.from(chunk as Uint8Array);
-      chunks.push(size + b.length > maxBytes ? b.subarray(0, maxBytes - size) : b);
-      size += b.length;
-      if (size >= maxBytes) break; // leaving the loop cancels the stream
+  for await (const chunk of res.body ?? []) {
+    const b = Buffer.from(chunk as Uint8Array);
+    if (size + b.length > maxBytes) {
+      chunks.push(b.subarray(0, maxBytes - size));
+      return { body: Buffer.concat(chunks), complete: false };
     }
-  } catch {
-    /* a body cut off midway: what arrived */
+    chunks.push(b);
+    size += b.length;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return { body: Buffer.concat(chunks), complete: true };
+}
+
+/**
+ * A response body as text, at most `maxBytes` of it (a provider's answer or error page;
+ * longer is cut); empty when it cannot be read.
+ */
+export async function readTextAtMost(res: Response, maxBytes: number): Promise<string> {
+  return (await readAtMost(res, maxBytes).catch(() => ({ body: Buffer.alloc(0) }))).body.toString('utf8');
 }

@@ -17,7 +17,7 @@ import { AppError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { OrgVersions } from '../store/org-versions.js';
 import type { Store } from '../store/store.js';
-import { findApiKey, touchApiKey, type ApiKeyRow } from '../store/tenants.js';
+import { findApiKey, touchApiKey } from '../store/tenants.js';
 import { effectivePermissions, parsePermissions, type Principal, type Role } from './access.js';
 import { hashSecret, KEY_PATTERN } from './tenants.js';
 
@@ -27,9 +27,11 @@ const TOUCH_INTERVAL_MS = 60_000;
 const REMEMBERED_KEYS = 10_000;
 
 interface Remembered {
-  readonly row: ApiKeyRow & { role: string | null };
-  /** The organization's version the row was read under. */
-  readonly version: number;
+  /** The secret's SHA-256, as stored. */
+  readonly secretHash: Buffer;
+  readonly revoked: boolean;
+  /** What the key may do, worked out once from the row (its `orgVersion` is the version it was read under). */
+  readonly principal: Principal & { readonly orgVersion: number };
   /** When `last_used_at` was last written (or read), ms since the epoch; 0 for never. */
   touchedAt: number;
 }
@@ -57,31 +59,33 @@ export class Authenticator {
     if (!m) throw fail();
     const [, id, secret] = m as unknown as [string, string, string];
     let known = this.#keys.get(id);
-    if (known && known.version !== await this.#versions.current(known.row.org_id)) known = undefined;
+    if (known && known.principal.orgVersion !== await this.#versions.current(known.principal.orgId)) known = undefined;
     if (!known) known = await this.#read(id);
-    const expected = known ? Buffer.from(known.row.secret_hash, 'hex') : crypto.randomBytes(32);
-    const ok = crypto.timingSafeEqual(expected, hashSecret(secret));
-    if (!known || !ok || known.row.revoked_at) throw fail();
-    const { row } = known;
+    const ok = crypto.timingSafeEqual(known?.secretHash ?? crypto.randomBytes(32), hashSecret(secret));
+    if (!known || !ok || known.revoked) throw fail();
     const now = Date.now();
     if (now - known.touchedAt > TOUCH_INTERVAL_MS) {
       known.touchedAt = now;
       await touchApiKey(this.#store.db, id, new Date(now).toISOString());
     }
-    const role = (row.role ?? null) as Role | null;
-    return {
-      orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId: row.identity_id,
-      permissions: effectivePermissions(parsePermissions(row.permissions), role, row.identity_id !== null),
-      orgVersion: known.version,
-    };
+    return known.principal;
   }
 
-  /** Reads a key's row with its organization's version (one query) and remembers it. */
+  /** Reads a key's row with its organization's version (one query) and remembers what it grants. */
   async #read(id: string): Promise<Remembered | undefined> {
-    const found = isId('key', id) ? await findApiKey(this.#store.db, id) : undefined;
-    if (!found) return undefined;
-    const { org_version: version, ...row } = found;
-    const known = { row, version: Number(version ?? 0), touchedAt: (row.last_used_at && Date.parse(row.last_used_at)) || 0 };
+    const row = isId('key', id) ? await findApiKey(this.#store.db, id) : undefined;
+    if (!row) return undefined;
+    const role = (row.role ?? null) as Role | null;
+    const known: Remembered = {
+      secretHash: Buffer.from(row.secret_hash, 'hex'),
+      revoked: row.revoked_at !== null,
+      principal: {
+        orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId: row.identity_id,
+        permissions: effectivePermissions(parsePermissions(row.permissions), role, row.identity_id !== null),
+        orgVersion: Number(row.org_version ?? 0),
+      },
+      touchedAt: (row.last_used_at && Date.parse(row.last_used_at)) || 0,
+    };
     this.#keys.set(id, known);
     return known;
   }

@@ -141,7 +141,8 @@ async function attempt(url: string, secret: string, d: DeliveryRow, o: WebhookWo
     statusCode, latencyMs: Math.round(performance.now() - started), error: error?.slice(0, ERROR_CHARS) ?? null,
   });
   try {
-    await assertWebhookTarget(url, { selfPorts: o.selfPorts(), outboundAllowPrivate: o.outboundAllowPrivate });
+    // Private addresses are refused by the connection itself (outboundFetch), after its own lookup.
+    await assertWebhookTarget(url, { selfPorts: o.selfPorts(), refusePrivate: false });
     // The signature's timestamp is wall-clock time: receivers check it against theirs.
     const signedAt = new Date();
     const res = await outboundFetch(o, url, {

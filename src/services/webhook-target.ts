@@ -8,18 +8,21 @@
  * With private addresses allowed, other local services, such as a receiver on another
  * loopback port, are allowed.
  */
-import dns from 'node:dns/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { AppError } from '../errors.js';
-import { nonPublicAddressOf } from '../net/outbound.js';
+import { addressesOf, isPublicAddress } from '../net/outbound.js';
 
 /** What a webhook target may reach. */
 export interface WebhookTargetRules {
   /** The TCP ports this server listens on. */
   readonly selfPorts: readonly number[];
-  /** Whether private, loopback and link-local addresses may be targets. */
-  readonly outboundAllowPrivate: boolean;
+  /**
+   * Whether to refuse a host that resolves to a private, loopback or link-local address
+   * (when an endpoint is saved and private addresses are not allowed; a delivery leaves it
+   * to its connection, which net/outbound.ts checks, and resolves nothing twice).
+   */
+  readonly refusePrivate: boolean;
 }
 
 /** Whether `address` (IPv4 or IPv6 text) belongs to this machine. */
@@ -28,17 +31,6 @@ export function isLocalAddress(address: string): boolean {
   if (net.isIPv4(a) && (a.startsWith('127.') || a === '0.0.0.0')) return true;
   if (a === '::1' || a === '::') return true;
   return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address.toLowerCase() === a));
-}
-
-/** The addresses `host` (a name or an IP literal, IPv6 in brackets or not) resolves to; [] when it does not resolve now. */
-async function addressesOf(host: string): Promise<string[]> {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (net.isIP(bare)) return [bare];
-  try {
-    return (await dns.lookup(bare, { all: true })).map((a) => a.address);
-  } catch {
-    return []; // unresolvable now: each delivery checks again
-  }
 }
 
 /**
@@ -63,14 +55,15 @@ export async function assertWebhookTarget(url: string, rules: WebhookTargetRules
   }
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   const self = rules.selfPorts.includes(port);
-  if (!self && rules.outboundAllowPrivate) return u;
-  if (!rules.outboundAllowPrivate && await nonPublicAddressOf(u.hostname)) {
+  if (!self && !rules.refusePrivate) return u;
+  const addresses = await addressesOf(u.hostname); // [] when it does not resolve now: each delivery checks again
+  if (rules.refusePrivate && addresses.some((a) => !isPublicAddress(a))) {
     throw new AppError('webhook_target_refused', 'url reaches a private or reserved address.', {
       param: 'url',
       fix: 'Point the endpoint at a public address. If the receiver is on your own network on purpose, the server\'s operator can allow private addresses (OUTBOUND_ALLOW_PRIVATE).',
     });
   }
-  if (self && (await addressesOf(u.hostname)).some(isLocalAddress)) {
+  if (self && addresses.some(isLocalAddress)) {
     throw new AppError('webhook_target_refused', `url reaches this server's own listener on port ${port}.`, { param: 'url' });
   }
   return u;

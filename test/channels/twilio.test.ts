@@ -248,7 +248,7 @@ describe('provider failures', () => {
     const res = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Still checking' });
     expect(res.status).toBe(502);
     expect(res.body).toMatchObject({ code: 'upstream_failed', retryable: true });
-    expect(res.body.detail).toMatch(/did not answer within/);
+    expect(res.body.detail).toMatch(/timed out after 400 ms/);
     expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 5_000);
     expect(twilio.requests.at(-1)!.answered).toBe('hung');
   });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPublicAddress, outboundFetch, publicLookup, refusalOf } from '../../src/net/outbound.js';
+import { isPublicAddress, outboundFetch, publicLookup, readAtMost, refusalOf } from '../../src/net/outbound.js';
 import { harness, type Harness } from '../helpers.js';
 import { FakeTwilio } from '../channels/fake-twilio.js';
 
@@ -37,6 +37,29 @@ describe('isPublicAddress', () => {
       fc.tuple(octet, octet).map(([c, d]) => `169.254.${c}.${d}`),
     );
     fc.assert(fc.property(block, fc.boolean(), (a, mapped) => !isPublicAddress(mapped ? `::ffff:${a}` : a)));
+  });
+});
+
+describe('readAtMost', () => {
+  const streamed = (parts: string[], fail = false) => new Response(new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+      if (fail) c.error(new Error('connection reset')); else c.close();
+    },
+  }));
+
+  it('reads a body up to the bound whole, and says when there was more', async () => {
+    expect(await readAtMost(streamed(['abc', 'de']), 5)).toEqual({ body: Buffer.from('abcde'), complete: true });
+    expect(await readAtMost(streamed(['abc', 'def']), 5)).toEqual({ body: Buffer.from('abcde'), complete: false });
+  });
+
+  it('stops at a Content-Length over the bound without reading', async () => {
+    const res = new Response('x'.repeat(100), { headers: { 'content-length': '100' } });
+    expect(await readAtMost(res, 10)).toEqual({ body: Buffer.alloc(0), complete: false });
+  });
+
+  it('throws for a body that breaks off, so a cut attachment never passes for a whole one', async () => {
+    await expect(readAtMost(streamed(['abc'], true), 100)).rejects.toThrow('connection reset');
   });
 });
 

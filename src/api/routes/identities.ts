@@ -16,7 +16,7 @@ import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { identityView, mailboxView } from '../presenters.js';
 import { EmailString, IdParams, Identity, Mailbox, Page, PageQuery, Problem, RoutingCodeInput, SmtpRelayInput } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
-import { nonPublicAddressOf } from '../../net/outbound.js';
+import { reachesNonPublic } from '../../net/outbound.js';
 
 const Handle = Type.String({ minLength: 1, maxLength: 320, pattern: '^[^\\s]+$', description: 'unique in the organization' });
 const DisplayName = Type.Union([Type.String({ maxLength: 200 }), Type.Null()]);
@@ -49,7 +49,7 @@ export function identityRoutes(app: Api, { store, config }: ApiContext): void {
    */
   const checkedRelay = async (smtp: Parameters<typeof relay>[0]) => {
     const r = relay(smtp);
-    if (r && !config.outboundAllowPrivate && await nonPublicAddressOf(r.host)) {
+    if (r && !config.outboundAllowPrivate && await reachesNonPublic(r.host)) {
       throw new AppError('validation_failed', 'smtp.host reaches a private or reserved address.', {
         param: 'smtp.host',
         fix: 'Use your relay\'s public host name. If it is on your own network on purpose, the server\'s operator can allow private addresses (OUTBOUND_ALLOW_PRIVATE).',

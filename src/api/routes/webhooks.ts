@@ -109,7 +109,7 @@ export function webhookRoutes(app: Api, { store, clock, config, listenerPorts }:
     config: { idempotent: true, permission: 'webhooks:manage' },
     schema: { tags: ['webhooks'], summary: 'Register a webhook endpoint (its secret is shown once)', body: CreateBody, response: { 201: EndpointWithSecret, ...errors, 422: Problem } },
   }, async (request, reply) => {
-    const row = await createEndpoint(store, principalOf(request).orgId, request.body, { selfPorts: listenerPorts(), outboundAllowPrivate: config.outboundAllowPrivate }, clock);
+    const row = await createEndpoint(store, principalOf(request).orgId, request.body, { selfPorts: listenerPorts(), refusePrivate: !config.outboundAllowPrivate }, clock);
     return reply.status(201).send({ ...endpointView(row), secret: row.secret });
   });
 
@@ -134,7 +134,7 @@ export function webhookRoutes(app: Api, { store, clock, config, listenerPorts }:
   }, async (request) => {
     const { orgId } = principalOf(request);
     const row = await load(orgId, request.params.id);
-    return endpointView(await updateEndpoint(store, orgId, row.id, request.body, { selfPorts: listenerPorts(), outboundAllowPrivate: config.outboundAllowPrivate }, clock));
+    return endpointView(await updateEndpoint(store, orgId, row.id, request.body, { selfPorts: listenerPorts(), refusePrivate: !config.outboundAllowPrivate }, clock));
   });
 
   app.delete('/v1/webhook_endpoints/:id', {

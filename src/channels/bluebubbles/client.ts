@@ -12,7 +12,7 @@
  * are not retryable.
  */
 import { UpstreamError } from '../adapter.js';
-import { outboundFetch, readTextAtMost, refusalOf } from '../../net/outbound.js';
+import { outboundFailure, outboundFetch, readTextAtMost, refusalOf } from '../../net/outbound.js';
 
 /** The iMessage tapbacks BlueBubbles sends (`POST /api/v1/message/react`), in associatedMessageType order 2000–2005. */
 export const TAPBACKS = ['love', 'like', 'dislike', 'laugh', 'emphasize', 'question'] as const;
@@ -112,8 +112,7 @@ export class BlueBubblesClient {
     } catch (err) {
       const refusal = refusalOf(err);
       if (refusal) throw new UpstreamError(`The BlueBubbles server URL is refused: ${refusal.message}.`, { retryable: false, accountStatus: 'error' });
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const why = timedOut ? `no answer within ${this.#config.timeoutMs} ms` : causeOf(err);
+      const why = outboundFailure(err, this.#config.timeoutMs);
       throw new UpstreamError(`The BlueBubbles server at ${url.origin} is unreachable: ${why}.`, { retryable: true, accountStatus: 'disconnected' });
     }
     const text = await readTextAtMost(res, ANSWER_BYTES);
@@ -128,9 +127,4 @@ export class BlueBubblesClient {
     }
     throw new UpstreamError(message, { retryable: res.status >= 500, status: res.status });
   }
-}
-
-function causeOf(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
 }

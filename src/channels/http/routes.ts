@@ -25,7 +25,7 @@ import { rejectNul } from '../../api/validation.js';
 import type { HttpAccountConfig } from './adapter.js';
 import { verifySignature } from './signing.js';
 import { HttpInbound, HttpInboundAck } from './wire.js';
-import { outboundFailure, outboundFetch, refusalOf } from '../../net/outbound.js';
+import { outboundFailure, outboundFetch, readAtMost, refusalOf } from '../../net/outbound.js';
 
 /** The channels this webhook serves. */
 export const HTTP_CHANNELS: readonly Channel[] = ['linkedin', 'http'];
@@ -153,17 +153,7 @@ async function fetchMedia(config: Pick<Config, 'providerTimeoutMs' | 'outboundAl
     await res.body?.cancel();
     throw new AppError('upstream_failed', `Fetching ${param} failed: HTTP ${res.status}.`, { param, retryable: true });
   }
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) {
-    await res.body?.cancel();
-    throw new AppError('payload_too_large', `${param} is ${declared} bytes; the limit is ${maxBytes}.`, { param });
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.length;
-    if (size > maxBytes) throw new AppError('payload_too_large', `${param} is over the limit of ${maxBytes} bytes.`, { param });
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+  const { body, complete } = await readAtMost(res, maxBytes);
+  if (!complete) throw new AppError('payload_too_large', `${param} is over the limit of ${maxBytes} bytes.`, { param });
+  return body;
 }

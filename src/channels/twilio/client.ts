@@ -8,7 +8,7 @@
  * https://www.twilio.com/docs/usage/requests-to-twilio (authentication, errors)
  */
 import { UpstreamError } from '../adapter.js';
-import { outboundFetch, refusalOf } from '../../net/outbound.js';
+import { outboundFailure, outboundFetch, readAtMost, refusalOf } from '../../net/outbound.js';
 
 /** Twilio's public API. */
 export const TWILIO_BASE_URL = 'https://api.twilio.com';
@@ -149,19 +149,9 @@ export async function fetchMedia(
 
 /** Reads a response body, refusing one over `maxBytes`. */
 async function readBounded(res: Response, maxBytes: number): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel();
-    throw new UpstreamError(`the answer is ${declared} bytes, over the limit of ${maxBytes}`, { retryable: false, status: res.status });
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.length;
-    if (size > maxBytes) throw new UpstreamError(`the answer is over the limit of ${maxBytes} bytes`, { retryable: false, status: res.status });
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+  const { body, complete } = await readAtMost(res, maxBytes);
+  if (!complete) throw new UpstreamError(`the answer is over the limit of ${maxBytes} bytes`, { retryable: false, status: res.status });
+  return body;
 }
 
 function parseJson<T>(text: string): T | null {
@@ -190,10 +180,5 @@ function networkError(err: unknown, timeoutMs: number): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const refusal = refusalOf(err);
   if (refusal) return new UpstreamError(`Twilio's URL is refused: ${refusal.message}`, { retryable: false, accountStatus: 'error' });
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-    return new UpstreamError(`Twilio did not answer within ${timeoutMs} ms`, { retryable: true });
-  }
-  const reason = e.cause?.code ?? e.cause?.message ?? e.message ?? 'unknown error';
-  return new UpstreamError(`Twilio could not be reached (${reason})`, { retryable: true });
+  return new UpstreamError(`Twilio could not be reached (${outboundFailure(err, timeoutMs)})`, { retryable: true });
 }
