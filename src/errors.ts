@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },
   not_a_member: { status: 422, title: 'Not a member', fix: 'Assign to a member of this organization (GET /v1/members), or null to unassign.' },
+  identity_mismatch: { status: 422, title: 'Identity mismatch', fix: 'Merge only conversations of one identity (`identity_id` of both must be the same); conversations of different identities stay apart.' },
   unknown_recipient: { status: 422, title: 'Unknown recipient', fix: 'Create a mailbox for the address first, or name one with the `to` parameter.' },
   webhook_target_refused: { status: 422, title: 'Webhook target refused', fix: 'Point the endpoint at a receiver other than this server\'s own HTTP or SMTP listener.' },
   no_sender: { status: 422, title: 'No sending account', fix: 'Add a mailbox to the identity (POST /v1/mailboxes) before sending.' },

@@ -151,6 +151,11 @@ export const Event = Type.Union([
   ReactionEvent,
   Type.Object({ ...EventBase, type: Type.Literal('connection_activated'), data: ConnectionData }),
   Type.Object({ ...EventBase, type: Type.Literal('connection_released'), data: ConnectionData }),
+  Type.Object({ ...EventBase, type: Type.Literal('merged'), data: Type.Object({
+    into: Type.String({ description: '`conv_…` id of the conversation this one became part of; requests naming this one act on it' }),
+    reason: Type.Union([Type.Literal('threading'), Type.Literal('manual')], { description: '`threading`: a message linked the two; `manual`: POST …/merge' }),
+    by: Nullable(Actor, { description: 'who merged them (manual merges); null for threading' }),
+  }) }),
 ], { $id: 'Event', description: 'timeline event, discriminated on `type`' });
 
 /** An internal note as `/messages?include=notes` lists it. */
@@ -261,6 +266,9 @@ export const ConversationSnapshot = Type.Object({
     description: 'true when a reply cannot go out: the sender\'s `status` is `disconnected` or `error` (a send answers 409 `sender_disconnected`; reconnect the account), or it was deleted on a channel other than email (email falls back to another mailbox of the identity)',
   }),
   contact: Nullable(Contact, { description: 'the counterpart\'s contact, with its profile' }),
+  merged_from: Type.Array(Type.String(), {
+    description: '`conv_…` ids of the conversations merged into this one (their events are part of its timeline; requests naming them act on this one). Asked by a merged id, the answer is this conversation: its `id` differs from the one asked for',
+  }),
   events: Type.Array(Event, { description: 'oldest first; the first page (see has_more_events)' }),
   has_more_events: Type.Boolean(),
   events_next_cursor: Nullable(Type.String()),

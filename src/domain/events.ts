@@ -197,6 +197,21 @@ export interface ConnectionData {
   readonly by: Actor | null;
 }
 
+/**
+ * Payload of `merged`: this conversation and `into` turned out to be one (threading found
+ * a message linking them, or a person merged them). The last event of the merged
+ * conversation; its timeline, summary and everything attached to it now belong to
+ * `into`, the older of the two (docs/api.md, "Merged conversations").
+ */
+export interface MergedData {
+  /** `conv_…` id of the conversation this one became part of (at the time of the merge). */
+  readonly into: string;
+  /** `threading`: a message linked the two; `manual`: `POST /v1/conversations/{id}/merge`. */
+  readonly reason: 'threading' | 'manual';
+  /** Who merged them, for a manual merge; null for threading. */
+  readonly by: Actor | null;
+}
+
 /** The event union, discriminated on `type`. */
 export type EventBody =
   | { readonly type: 'message'; readonly data: MessageData }
@@ -219,14 +234,15 @@ export type EventBody =
   | { readonly type: 'suggestion_dismissed'; readonly data: SuggestionDismissedData }
   | { readonly type: 'reaction'; readonly data: ReactionData }
   | { readonly type: 'connection_activated'; readonly data: ConnectionData }
-  | { readonly type: 'connection_released'; readonly data: ConnectionData };
+  | { readonly type: 'connection_released'; readonly data: ConnectionData }
+  | { readonly type: 'merged'; readonly data: MergedData };
 
 export type EventType = EventBody['type'];
 
 export const EVENT_TYPES: readonly EventType[] = [
   'message', 'message_status', 'label_added', 'label_removed', 'archived', 'unarchived', 'no_reply_expired', 'sla_breached',
   'read', 'unread', 'starred', 'unstarred', 'assigned', 'note', 'call', 'suggestion_created', 'suggestion_sent', 'suggestion_dismissed',
-  'reaction', 'connection_activated', 'connection_released',
+  'reaction', 'connection_activated', 'connection_released', 'merged',
 ];
 
 /** A committed timeline entry. */

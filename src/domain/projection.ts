@@ -3,7 +3,7 @@
  * The store applies it to the stored summary in the same transaction that appends the
  * event, so reads never scan the timeline.
  */
-import type { Direction, EventBody, SlaTarget } from './events.js';
+import type { Direction, EventBody, SlaTarget, TimelineEvent } from './events.js';
 
 export interface LatestMessage {
   /** Preview text (the snippet). */
@@ -134,6 +134,10 @@ export function applyEvent(s: ConversationSummary, event: EventBody & { readonly
       return { ...s, last_event_at, connection_status: 'active' };
     case 'connection_released':
       return { ...s, last_event_at, connection_status: 'released' };
+    case 'merged':
+      // The merged conversation's own clocks stop; its summary lives on in `into`'s
+      // (combineSummaries), and bookkeeping does not move it in the list.
+      return { ...s, no_reply_at: null, no_reply_since: null, sla_due_at: null, sla_target: null, overdue: false };
     case 'reaction':
     case 'note':
     case 'call':
@@ -142,6 +146,92 @@ export function applyEvent(s: ConversationSummary, event: EventBody & { readonly
     case 'suggestion_dismissed':
       return { ...s, last_event_at };
   }
+}
+
+/**
+ * The summary of `survivor` after `merged` became part of it (docs/api.md, "Merged
+ * conversations"): what a fold of both timelines gives when each is folded on its own
+ * up to the `merged` event and the two results are joined there.
+ *
+ * - counts are summed: messages, unread (each half's unread messages stay unread) and
+ *   outbound;
+ * - the latest message is the newer one (the survivor's on a tie), `last_event_at` the
+ *   later, `last_no_reply_at` the later;
+ * - labels are the union (the survivor's first); archived only if both were; starred if
+ *   either was; the assignee and the router connection are the survivor's, else the
+ *   merged one's;
+ * - a half's armed no-reply timer is kept unless the other half's latest message is an
+ *   inbound one no older than the send that armed it (the reply came in the other
+ *   half); of two kept, the later send's;
+ * - the SLA clock: the earlier deadline of the halves awaiting a response, with its
+ *   target; overdue if either half was.
+ */
+export function combineSummaries(survivor: ConversationSummary, merged: ConversationSummary): ConversationSummary {
+  const a = survivor;
+  const b = merged;
+  const latest = a.latest_message === null ? b.latest_message
+    : b.latest_message === null ? a.latest_message
+    : Date.parse(b.latest_message.at) > Date.parse(a.latest_message.at) ? b.latest_message : a.latest_message;
+  const noReply = [keptNoReply(a, b), keptNoReply(b, a)]
+    .filter((x): x is { at: string; since: string } => x !== null)
+    .reduce<{ at: string; since: string } | null>((best, x) => (best === null || Date.parse(x.since) > Date.parse(best.since) ? x : best), null);
+  const sla = [a, b].filter((x) => x.sla_due_at !== null)
+    .reduce<ConversationSummary | null>((best, x) => (best === null || Date.parse(x.sla_due_at!) < Date.parse(best.sla_due_at!) ? x : best), null);
+  return {
+    message_count: a.message_count + b.message_count,
+    unread_count: a.unread_count + b.unread_count,
+    outbound_count: a.outbound_count + b.outbound_count,
+    latest_message: latest,
+    last_event_at: maxIso(a.last_event_at, b.last_event_at),
+    last_no_reply_at: a.last_no_reply_at === null ? b.last_no_reply_at
+      : b.last_no_reply_at === null ? a.last_no_reply_at : maxIso(a.last_no_reply_at, b.last_no_reply_at),
+    labels: [...new Set([...a.labels, ...b.labels])],
+    archived: a.archived && b.archived,
+    starred: a.starred || b.starred,
+    assigned_to: a.assigned_to ?? b.assigned_to,
+    connection_status: a.connection_status ?? b.connection_status,
+    no_reply_at: noReply?.at ?? null,
+    no_reply_since: noReply?.since ?? null,
+    sla_due_at: sla?.sla_due_at ?? null,
+    sla_target: sla?.sla_target ?? null,
+    overdue: a.overdue || b.overdue,
+  };
+}
+
+/** `half`'s armed no-reply timer, unless `other` holds a reply to the send that armed it. */
+function keptNoReply(half: ConversationSummary, other: ConversationSummary): { at: string; since: string } | null {
+  if (half.no_reply_at === null) return null;
+  const since = half.no_reply_since ?? half.no_reply_at;
+  const reply = other.latest_message;
+  if (reply !== null && reply.direction === 'inbound' && Date.parse(reply.at) >= Date.parse(since)) return null;
+  return { at: half.no_reply_at, since };
+}
+
+/**
+ * Folds a timeline from scratch: the summary of every conversation the events belong to,
+ * the way the store keeps them event by event. Events are taken in `seq` (commit) order,
+ * each conversation's on its own summary; a `merged` event joins its conversation's
+ * summary into `into`'s ({@link combineSummaries}) and then stops its clocks. Give it
+ * the events of a conversation and of every conversation merged into it, and its entry
+ * for that conversation is the summary the store holds (SLA deadlines aside: they count
+ * from the clock time of each write, which `ctxOf` may supply).
+ *
+ * @param ctxOf the SLA policy and clock time each event was written under (none by default).
+ * @returns summary per conversation id.
+ */
+export function foldTimeline(
+  events: readonly TimelineEvent[], ctxOf: (e: TimelineEvent) => ApplyContext = () => ({}),
+): Map<string, ConversationSummary> {
+  const out = new Map<string, ConversationSummary>();
+  for (const e of [...events].sort((x, y) => x.seq - y.seq)) {
+    const s = out.get(e.conversation_id) ?? emptySummary(e.at);
+    if (e.type === 'merged') {
+      const into = out.get(e.data.into) ?? emptySummary(e.at);
+      out.set(e.data.into, combineSummaries(into, s));
+    }
+    out.set(e.conversation_id, applyEvent(s, e, ctxOf(e)));
+  }
+  return out;
 }
 
 function startSla(s: ConversationSummary, ctx: ApplyContext): Partial<ConversationSummary> {

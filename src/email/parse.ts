@@ -7,7 +7,7 @@
 import PostalMime from 'postal-mime';
 import type { Address, Email } from 'postal-mime';
 import type { EmailAddress } from '../domain/events.js';
-import { normalizeMessageId, parseMessageIds } from '../domain/threading.js';
+import { normalizeMessageId, parseInReplyTo, parseMessageIds } from '../domain/threading.js';
 
 export interface ParsedAttachment {
   readonly filename: string | null;
@@ -80,7 +80,7 @@ async function parseMime(bytes: Buffer): Promise<ParsedEmail> {
   }
   return {
     messageId: normalizeMessageId(email.messageId ?? header('message-id')),
-    inReplyTo: parseMessageIds(header('in-reply-to')),
+    inReplyTo: parseInReplyTo(header('in-reply-to')),
     references: parseMessageIds(header('references')),
     subject: repairC1(email.subject ?? null),
     from: firstAddress(email.from ? [email.from] : email.sender ? [email.sender] : []),
@@ -208,7 +208,7 @@ function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
   };
   return {
     messageId: normalizeMessageId(fields.get('message-id')),
-    inReplyTo: parseMessageIds(fields.get('in-reply-to')),
+    inReplyTo: parseInReplyTo(fields.get('in-reply-to')),
     references: parseMessageIds(fields.get('references')),
     subject: fields.get('subject') ?? null,
     from: addr(fields.get('from'))[0] ?? null,

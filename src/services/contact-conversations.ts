@@ -60,7 +60,7 @@ export async function openContactConversation(
     await assertRecipientsAllowed(tx, orgId, input.identityId, [{ address, param: input.address !== undefined ? 'address' : undefined }]);
 
     const existing = await tx.selectFrom('conversations').selectAll()
-      .where('org_id', '=', orgId).where('identity_id', '=', input.identityId).where('channel', '=', 'email')
+      .where('org_id', '=', orgId).where('merged_into', 'is', null).where('identity_id', '=', input.identityId).where('channel', '=', 'email')
       .where('counterpart', '=', address).where('archived', '=', 0).where('is_blocked', '=', 0)
       .orderBy('last_event_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
     if (existing) return { row: existing, created: false };

@@ -3,9 +3,13 @@
  * the events that change something (a repeated command appends nothing), appended in
  * one transaction.
  */
-import { systemClock, type Clock } from '../clock.js';
+import { isoNow, systemClock, type Clock } from '../clock.js';
 import type { Actor, EventBody } from '../domain/events.js';
 import type { ConversationSummary } from '../domain/projection.js';
+import { AppError, notFound } from '../errors.js';
+import { findConversation } from '../store/conversations.js';
+import { mergeConversations } from '../store/merge.js';
+import { inOrgTransaction } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
 import type { ConversationRow } from '../store/timeline.js';
 import { runCommand } from './inbox.js';
@@ -69,4 +73,30 @@ export async function markUnread(store: Store, orgId: string, id: string, by: Ac
     events: patchEvents(s, { unread_count: Math.max(s.unread_count, 1) }, by, at), result: null,
   }));
   return out.conversation;
+}
+
+/**
+ * Merges two conversations of one identity (`POST /v1/conversations/{id}/merge`): the
+ * older survives and absorbs the other, exactly as when threading finds them linked
+ * (store/merge.ts), with a `merged` event of reason `manual`. Conversations that are one
+ * already (the same id, or merged before) are left as they are.
+ *
+ * @returns the survivor after the merge.
+ * @throws AppError `not_found` (param `conversation_id` for the second) when either is not the org's;
+ *   `identity_mismatch` when they belong to different identities.
+ */
+export async function mergeManually(
+  store: Store, orgId: string, id: string, otherId: string, by: Actor, clock: Clock = systemClock,
+): Promise<ConversationRow> {
+  return inOrgTransaction(store, orgId, async (tx) => {
+    const a = await findConversation(tx, orgId, id);
+    if (!a) throw notFound('conversation');
+    const b = await findConversation(tx, orgId, otherId);
+    if (!b) throw new AppError('not_found', 'No conversation with that id.', { param: 'conversation_id' });
+    if (a.identity_id !== b.identity_id) {
+      throw new AppError('identity_mismatch', `${a.id} belongs to identity ${a.identity_id} and ${b.id} to ${b.identity_id}; only conversations of one identity can be merged.`, { param: 'conversation_id' });
+    }
+    if (a.id === b.id) return a;
+    return mergeConversations(tx, [a, b], { reason: 'manual', by, at: isoNow(clock) });
+  });
 }

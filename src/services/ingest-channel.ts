@@ -11,7 +11,7 @@ import type { Channel, MediaRef, MessageData, MessageStatus } from '../domain/ev
 import { snippetOf } from '../domain/snippet.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
-import { createConversation, findConversation } from '../store/conversations.js';
+import { createConversation, findConversation, liveConversation } from '../store/conversations.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import { inOrgTransaction } from '../store/sequences.js';
@@ -49,14 +49,19 @@ function sentAtOf(sentAt: string | null | undefined, nowIso: string): string | n
   return iso < nowIso ? iso : null;
 }
 
-/** The conversation of an identity with a counterpart through one account (the newest, if several). */
+/**
+ * The conversation of an identity with a counterpart through one account (the newest, if
+ * several); when that one was merged into another, the one it is part of now.
+ */
 export async function findChannelConversation(
   tx: Transaction<Database>, account: AccountRow, identityId: string, counterpart: string,
 ): Promise<ConversationRow | undefined> {
-  return tx.selectFrom('conversations').selectAll()
+  const row = await tx.selectFrom('conversations').selectAll()
     .where('org_id', '=', account.org_id).where('account_id', '=', account.id)
     .where('counterpart', '=', counterpart).where('identity_id', '=', identityId)
+    .orderBy((eb) => eb.case().when('merged_into', 'is', null).then(0).else(1).end())
     .orderBy('last_event_at', 'desc').limit(1).executeTakeFirst();
+  return row && liveConversation(tx, row);
 }
 
 /** The message a provider id names on an account, or undefined. */

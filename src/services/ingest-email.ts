@@ -17,6 +17,7 @@ import { addParticipants, ensureContacts } from '../store/contacts.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import { createConversation, findConversation } from '../store/conversations.js';
 import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
+import { mergeConversations } from '../store/merge.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import { getSlaPolicy } from '../store/sla.js';
@@ -82,14 +83,21 @@ export async function ingestEmail(
       new Date(now.getTime() - policy.subjectFallbackWindowMs).toISOString());
   }
   const placement = placeMessage(threading, known, { subjectFallback: policy.threadBySubject }, subjectCandidate);
-  if (placement.kind === 'duplicate') return { status: 'duplicate', conversationId: placement.conversationId };
+  if (placement.kind === 'duplicate') {
+    // Stored once; but a copy whose headers name ids the first did not still links them.
+    const conversationId = placement.linked.length > 1
+      ? (await linkConversations(tx, orgId, placement.linked, nowIso))?.id ?? placement.conversationId
+      : placement.conversationId;
+    await recordMessageIds(tx, orgId, identityId, indexEntries(threading, known, conversationId).filter((r) => !r.stored));
+    return { status: 'duplicate', conversationId };
+  }
 
   const at = options.at === 'date' && parsed.date && parsed.date < nowIso ? parsed.date : nowIso;
   const external = externalAddresses(parsed, account.address);
   const contacts = await ensureContacts(tx, orgId, 'email', external, nowIso);
 
   let conversation: ConversationRow | undefined;
-  if (placement.kind === 'join') conversation = await findConversation(tx, orgId, placement.conversationId);
+  if (placement.kind === 'join') conversation = await linkConversations(tx, orgId, placement.linked, nowIso);
   const newConversation = !conversation;
   if (!conversation) {
     conversation = await createConversation(tx, {
@@ -143,6 +151,23 @@ export async function ingestEmail(
   await recordMessageIds(tx, orgId, identityId, indexEntries(threading, known, conversation.id));
   await addParticipants(tx, orgId, conversation.id, external.map((a) => a.address));
   return { status: 'stored', conversationId: conversation.id, messageId, seq: event.seq, newConversation };
+}
+
+/**
+ * The one conversation that `ids` (conversations a message's ids are known in, the
+ * first preferred) make up: when they are several, the message links them, and they are
+ * merged into the oldest (store/merge.ts). Undefined when none of them exists.
+ */
+async function linkConversations(
+  tx: Transaction<Database>, orgId: string, ids: readonly string[], at: string,
+): Promise<ConversationRow | undefined> {
+  const rows = new Map<string, ConversationRow>();
+  for (const id of ids) {
+    const row = await findConversation(tx, orgId, id);
+    if (row && !rows.has(row.id)) rows.set(row.id, row);
+  }
+  if (rows.size <= 1) return rows.values().next().value;
+  return mergeConversations(tx, [...rows.values()], { reason: 'threading', by: null, at });
 }
 
 /**

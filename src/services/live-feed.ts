@@ -59,7 +59,8 @@ export interface FeedSubscription {
 
 function matches(e: TimelineEvent, f: FeedFilter): boolean {
   return (f.types === undefined || f.types.length === 0 || f.types.includes(e.type))
-    && (f.conversationId === undefined || e.conversation_id === f.conversationId);
+    && (f.conversationId === undefined || e.conversation_id === f.conversationId
+      || (e.type === 'merged' && e.data.into === f.conversationId));
 }
 
 class OrgTail {

@@ -15,7 +15,7 @@ import { deliverEmail } from '../email/transport.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { addParticipants, domainOf, ensureContacts } from '../store/contacts.js';
-import { createConversation, findConversation } from '../store/conversations.js';
+import { createConversation, findConversation, timelineIds } from '../store/conversations.js';
 import { recordMessageIds } from '../store/email-index.js';
 import { findAccount, listAccounts, type AccountRow } from '../store/identities.js';
 import { inOrgTransaction } from '../store/sequences.js';
@@ -65,7 +65,7 @@ interface ThreadContext {
  */
 async function threadContext(tx: Transaction<Database>, conversation: ConversationRow, own: string): Promise<ThreadContext> {
   const rows = await tx.selectFrom('events').selectAll()
-    .where('conversation_id', '=', conversation.id).where('type', '=', 'message')
+    .where('conversation_id', 'in', await timelineIds(tx, conversation.org_id, conversation.id)).where('type', '=', 'message')
     .orderBy('at', 'desc').orderBy('seq', 'desc').limit(THREAD_LOOKBACK).execute();
   const messages = rows.map(eventFromRow).map((e) => (e as Extract<TimelineEvent, { type: 'message' }>).data);
   const parent = messages.find((m) => m.headers.message_id);
@@ -82,9 +82,10 @@ async function threadContext(tx: Transaction<Database>, conversation: Conversati
     cc = last ? [...last.cc] : [];
   }
   if (to.length === 0 && conversation.counterpart) to = [{ address: conversation.counterpart, name: null }];
-  const references = parent
-    ? [...new Set([...parent.headers.references, parent.headers.message_id!])]
-    : [];
+  // RFC 5322 section 3.6.4: the parent's References (or, without them, its one
+  // In-Reply-To id), then the parent's own id.
+  const parentRefs = parent?.headers.references.length ? parent.headers.references : parent?.headers.in_reply_to ? [parent.headers.in_reply_to] : [];
+  const references = parent ? [...new Set([...parentRefs, parent.headers.message_id!])] : [];
   return { to, cc, inReplyTo: parent?.headers.message_id ?? null, references };
 }
 

@@ -36,6 +36,7 @@ export async function createConversation(db: Db, c: NewConversation): Promise<Co
     contact_id: c.contactId,
     created_at: new Date().toISOString(),
     subject_key: subjectKey(c.subject),
+    merged_into: null,
     ...summaryColumns(emptySummary(c.at)),
   } as ConversationRow;
   await db.insertInto('conversations').values(row).execute();
@@ -45,15 +46,51 @@ export async function createConversation(db: Db, c: NewConversation): Promise<Co
 /** Conversations of the org (or one identity) past their SLA deadline; an index lookup. */
 export async function countOverdue(db: Db, orgId: string, identityId?: string): Promise<number> {
   let q = db.selectFrom('conversations').select((eb) => eb.fn.countAll<number | string>().as('n'))
-    .where('org_id', '=', orgId).where('overdue', '=', 1);
+    .where('org_id', '=', orgId).where('merged_into', 'is', null).where('overdue', '=', 1);
   if (identityId !== undefined) q = q.where('identity_id', '=', identityId);
   const row = await q.executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
-/** A conversation of the org, or undefined (missing and foreign look the same). */
+/** Longest chain of merges followed (a guard: merges only go into older conversations, so chains end). */
+const MAX_MERGE_HOPS = 64;
+
+/**
+ * A conversation of the org, or undefined (missing and foreign look the same). An id
+ * that was merged into another conversation finds the one it is part of now (following
+ * a chain of merges), so every request naming a merged id acts on the survivor.
+ */
 export async function findConversation(db: Db, orgId: string, id: string): Promise<ConversationRow | undefined> {
+  let row = await findConversationRow(db, orgId, id);
+  for (let hops = 0; row?.merged_into && hops < MAX_MERGE_HOPS; hops++) row = await findConversationRow(db, orgId, row.merged_into);
+  return row;
+}
+
+/** The row of exactly this id, merged or not. */
+export async function findConversationRow(db: Db, orgId: string, id: string): Promise<ConversationRow | undefined> {
   return db.selectFrom('conversations').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+}
+
+/** A row as it is now: the conversation it was merged into (following chains), else itself. */
+export async function liveConversation(db: Db, row: ConversationRow): Promise<ConversationRow | undefined> {
+  return row.merged_into === null ? row : findConversation(db, row.org_id, row.merged_into);
+}
+
+/**
+ * The ids whose events make up a conversation's timeline: its own, then those of every
+ * conversation merged into it, directly or through a chain, oldest merge first. One
+ * index lookup (`conversations_merged_into`) for a conversation nothing was merged into.
+ */
+export async function timelineIds(db: Db, orgId: string, id: string): Promise<string[]> {
+  const out = [id];
+  let frontier = [id];
+  while (frontier.length > 0 && out.length < 10_000) {
+    const rows = await db.selectFrom('conversations').select('id')
+      .where('merged_into', 'in', frontier).where('org_id', '=', orgId).orderBy('id').execute();
+    frontier = rows.map((r) => r.id);
+    out.push(...frontier);
+  }
+  return out;
 }
 
 export interface ConversationFilter {
@@ -100,13 +137,15 @@ function likeLiteral(text: string): string {
 type ConversationQuery = SelectQueryBuilder<Database, 'conversations', object>;
 
 /**
- * Narrows a query on `conversations` to the org and a filter (shared by lists and counts).
+ * Narrows a query on `conversations` to the org's live (not merged) conversations and a
+ * filter (shared by lists and counts).
  *
  * @param search the condition for `q.q`, from store/search.ts `searchClause` (it may have
  *   to query first); required when `q.q` is given.
  */
 export function whereFilter<Q extends ConversationQuery>(query: Q, orgId: string, q: ConversationFilter, search?: Expression<SqlBool>): Q {
-  let out = query.where('conversations.org_id', '=', orgId) as Q;
+  // Merged conversations are never listed or counted (the partial indexes of migration 0008 hold only live rows).
+  let out = query.where('conversations.org_id', '=', orgId).where('conversations.merged_into', 'is', null) as Q;
   const where = (f: (q: Q) => unknown) => { out = f(out) as Q; };
   if (q.q?.length) {
     if (!search) throw new Error('whereFilter: a filter with q needs its searchClause');

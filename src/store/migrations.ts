@@ -476,5 +476,30 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
         .where(sql.ref('status'), '=', 'active').execute();
     },
   },
+  '0008_merges': {
+    // Merged conversations (store/merge.ts): a merged row stays, pointing at the one it
+    // became part of, and drops out of every list and count. The list and count indexes
+    // become partial (`merged_into is null`, which every such query states), and those
+    // that counts read alone also hold `merged_into` itself: SQLite uses a partial index
+    // as covering only when it holds every column the query names.
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('conversations').addColumn('merged_into', t.key).execute();
+      const live = (name: string, columns: string[]) => db.schema.createIndex(name).on('conversations').columns(columns)
+        .where(sql.ref('merged_into'), 'is', null).execute();
+      for (const name of ['conversations_org_recent', 'conversations_identity_recent', 'conversations_subject',
+        'conversations_org_overdue', 'conversations_org_inbox', 'conversations_org_starred']) {
+        await db.schema.dropIndex(name).execute();
+      }
+      await live('conversations_org_recent', ['org_id', 'last_event_at desc', 'id desc']);
+      await live('conversations_identity_recent', ['org_id', 'identity_id', 'last_event_at desc', 'id desc']);
+      await live('conversations_subject', ['org_id', 'identity_id', 'counterpart', 'subject_key']);
+      await live('conversations_org_overdue', ['org_id', 'overdue', 'merged_into']);
+      await live('conversations_org_inbox', ['org_id', 'is_blocked', 'archived', 'unread_count', 'merged_into']);
+      await live('conversations_org_starred', ['org_id', 'is_blocked', 'starred', 'unread_count', 'merged_into']);
+      // The conversations merged into one (its timeline reads theirs too).
+      await db.schema.createIndex('conversations_merged_into').on('conversations').columns(['merged_into'])
+        .where(sql.ref('merged_into'), 'is not', null).execute();
+    },
+  },
 };
 }

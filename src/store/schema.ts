@@ -137,6 +137,11 @@ export interface ConversationsTable {
   is_blocked: number;
   /** Projection: the router connection's state on a shared line (`active`, `released`), or null. */
   connection_status: string | null;
+  /**
+   * The conversation this one was merged into (migration 0008), or null for a live one.
+   * A merged row is kept for its id and never listed or counted.
+   */
+  merged_into: string | null;
 }
 
 export interface ContactRulesTable {

@@ -103,10 +103,23 @@ export async function appendEvents(
   await indexEvents(tx, conversation, out);
   const before = summary;
   for (const e of events) summary = applyEvent(summary, e, ctx);
-  const columns = summaryColumns(summary);
+  return { events: out, conversation: await writeSummary(tx, conversation, before, summary) };
+}
+
+/**
+ * Writes a conversation's new summary, and the `timers` rows whose due time changed
+ * between `before` and `after`, in the caller's transaction.
+ *
+ * @returns the row with the new summary.
+ */
+export async function writeSummary(
+  tx: Transaction<Database>, conversation: ConversationRow, before: ConversationSummary, after: ConversationSummary,
+  extra: Partial<ConversationRow> = {},
+): Promise<ConversationRow> {
+  const columns = { ...summaryColumns(after), ...extra };
   await tx.updateTable('conversations').set(columns).where('id', '=', conversation.id).execute();
-  await syncTimers(tx, conversation, before, summary);
-  return { events: out, conversation: { ...conversation, ...columns } };
+  await syncTimers(tx, conversation, before, after);
+  return { ...conversation, ...columns };
 }
 
 /** The timers a summary arms: kind → due time (RFC 3339). */
@@ -145,7 +158,8 @@ export function eventFromRow(row: Selectable<EventsTable>): TimelineEvent {
 }
 
 export interface EventPageQuery {
-  readonly conversationId: string;
+  /** The conversation's timeline ids (store/conversations.ts `timelineIds`: its own and those merged into it). */
+  readonly conversationIds: readonly string[];
   readonly order: 'asc' | 'desc';
   readonly limit: number;
   readonly types?: readonly EventType[];
@@ -158,7 +172,7 @@ export interface EventPageQuery {
  * ties in commit order. Reads `limit + 1` rows so the caller knows whether more follow.
  */
 export async function listEvents(db: Db, q: EventPageQuery): Promise<TimelineEvent[]> {
-  let query = db.selectFrom('events').selectAll().where('conversation_id', '=', q.conversationId);
+  let query = db.selectFrom('events').selectAll().where('conversation_id', 'in', [...q.conversationIds]);
   if (q.types?.length) query = query.where('type', 'in', [...q.types]);
   if (q.after) {
     const { at, seq } = q.after;
@@ -176,6 +190,7 @@ export interface OrgEventQuery {
   readonly afterSeq: number;
   readonly limit: number;
   readonly types?: readonly EventType[];
+  /** Only this conversation's events, and the `merged` events of conversations merged into it. */
   readonly conversationId?: string;
   /** Only events of this identity's conversations whose counterpart is not blocked (identity-scoped keys). */
   readonly identityId?: string;
@@ -190,7 +205,15 @@ export interface OrgEventQuery {
 export async function listOrgEventsAfter(db: Db, q: OrgEventQuery): Promise<TimelineEvent[]> {
   let query = db.selectFrom('events').selectAll().where('org_id', '=', q.orgId).where('seq', '>', q.afterSeq);
   if (q.types?.length) query = query.where('type', 'in', [...q.types]);
-  if (q.conversationId !== undefined) query = query.where('conversation_id', '=', q.conversationId);
+  if (q.conversationId !== undefined) {
+    // The conversation's own events, and the `merged` events of those merged into it.
+    const id = q.conversationId;
+    query = query.where((eb) => eb.or([
+      eb('conversation_id', '=', id),
+      eb.and([eb('type', '=', 'merged'), eb('conversation_id', 'in', eb.selectFrom('conversations').select('conversations.id')
+        .where('conversations.org_id', '=', q.orgId).where('conversations.merged_into', '=', id))]),
+    ]));
+  }
   if (q.identityId !== undefined) {
     const identityId = q.identityId;
     query = query.where('conversation_id', 'in', (eb) => eb.selectFrom('conversations').select('conversations.id')

@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Direction, EventBody, MediaRef, MessageData } from '../../src/domain/events.js';
-import { applyEvent, emptySummary, type ConversationSummary } from '../../src/domain/projection.js';
+import type { Direction, EventBody, MediaRef, MessageData, TimelineEvent } from '../../src/domain/events.js';
+import { applyEvent, combineSummaries, emptySummary, foldTimeline, type ConversationSummary } from '../../src/domain/projection.js';
 
 type Ev = EventBody & { readonly at: string };
 
@@ -262,5 +262,128 @@ describe('timers', () => {
     expect(applyEvent(s, message({ at: at(2) }))).toMatchObject({ no_reply_at: null, no_reply_since: null });
     s = applyEvent(s, { type: 'no_reply_expired', at: at(31), data: { waited_ms: 31 * 60_000, no_reply_at: at(30) } });
     expect(s).toMatchObject({ no_reply_at: null, last_no_reply_at: at(31) });
+  });
+});
+
+describe('combineSummaries (a merged conversation joining its survivor, docs/api.md "Merged conversations")', () => {
+  const by = { member_id: null, key_id: 'key_1' };
+  const half = (events: readonly Ev[]) => fold(events);
+
+  it('sums messages, unread and outbound counts: each half\'s unread messages stay unread', () => {
+    const a = half([message({ at: at(1) }), message({ at: at(2) }), message({ at: at(3), direction: 'outbound' })]);
+    const b = half([message({ at: at(4) }), { type: 'read', at: at(5), data: { updated_count: 1, by } }, message({ at: at(6) })]);
+    const c = combineSummaries(a, b);
+    expect(c.message_count).toBe(5);
+    expect(c.unread_count).toBe(a.unread_count + b.unread_count);
+    expect(c.unread_count).toBe(3);
+    expect(c.outbound_count).toBe(1);
+  });
+
+  it('keeps the newer latest message and the later last_event_at, whichever half holds them', () => {
+    const a = half([message({ at: at(10), snippet: 'newer' })]);
+    const b = half([message({ at: at(5), snippet: 'older' })]);
+    expect(combineSummaries(a, b).latest_message?.text).toBe('newer');
+    expect(combineSummaries(b, a).latest_message?.text).toBe('newer');
+    expect(combineSummaries(b, a).last_event_at).toBe(at(10));
+  });
+
+  it('unites labels (the survivor\'s first), stars if either was, archives only if both were', () => {
+    const a = half([message({ at: at(1) }), labelAdded('x', at(2)), archived(at(3))]);
+    const b = half([message({ at: at(1) }), labelAdded('y', at(2)), labelAdded('x', at(2)), { type: 'starred', at: at(3), data: { by } }]);
+    const c = combineSummaries(a, b);
+    expect(c.labels).toEqual(['x', 'y']);
+    expect(c.starred).toBe(true);
+    expect(c.archived).toBe(false);
+    expect(combineSummaries(a, half([archived(at(4))])).archived).toBe(true);
+  });
+
+  it('keeps the survivor\'s assignee, else the merged one\'s', () => {
+    const mine = half([{ type: 'assigned', at: at(1), data: { assigned_to: 'mem_a', by } }]);
+    const theirs = half([{ type: 'assigned', at: at(1), data: { assigned_to: 'mem_b', by } }]);
+    const none = half([]);
+    expect(combineSummaries(mine, theirs).assigned_to).toBe('mem_a');
+    expect(combineSummaries(none, theirs).assigned_to).toBe('mem_b');
+  });
+
+  it('cancels a no-reply timer when the reply arrived in the other half, and keeps it otherwise', () => {
+    const sent = half([{ ...message({ at: at(10), direction: 'outbound' }), data: { ...message({ at: at(10), direction: 'outbound' }).data as MessageData, no_reply_at: at(100) } } as Ev]);
+    expect(sent.no_reply_at).toBe(at(100));
+    const reply = half([message({ at: at(20) })]);
+    const older = half([message({ at: at(5) })]);
+    expect(combineSummaries(sent, reply).no_reply_at).toBeNull();
+    expect(combineSummaries(reply, sent).no_reply_at).toBeNull();
+    expect(combineSummaries(sent, older).no_reply_at).toBe(at(100));
+  });
+
+  it('takes the earlier SLA deadline, and is overdue if either half was', () => {
+    const sla = { first_response_ms: 60_000, next_response_ms: 60_000 };
+    const a = applyEvent(emptySummary(T0), message({ at: at(1) }), { sla, now: at(1) });
+    const b = applyEvent(emptySummary(T0), message({ at: at(3) }), { sla, now: at(3) });
+    expect(combineSummaries(b, a).sla_due_at).toBe(a.sla_due_at);
+    const breached = applyEvent(b, { type: 'sla_breached', at: at(5), data: { target: 'first_response', due_at: b.sla_due_at! } });
+    expect(combineSummaries(a, breached).overdue).toBe(true);
+  });
+});
+
+describe('foldTimeline', () => {
+  const by = { member_id: null, key_id: 'key_1' };
+  let seq = 0;
+  const ev = (conversation: string, body: Ev) => ({ ...body, id: `evt_${++seq}`, seq, conversation_id: conversation }) as TimelineEvent;
+  const merged = (from: string, into: string, t: string) => ev(from, { type: 'merged', at: t, data: { into, reason: 'threading', by: null } });
+
+  it('folds each conversation on its own and joins a merged one into its survivor at the merged event', () => {
+    const events = [
+      ev('conv_a', message({ at: at(1) })),
+      ev('conv_b', message({ at: at(2) })),
+      ev('conv_b', { type: 'read', at: at(3), data: { updated_count: 1, by } }),
+      ev('conv_a', message({ at: at(4) })),
+      merged('conv_b', 'conv_a', at(5)),
+      ev('conv_a', message({ at: at(6) })),
+    ];
+    const out = foldTimeline(events);
+    // b's read cleared only b's message: a's two and the one after the merge stay unread.
+    expect(out.get('conv_a')?.unread_count).toBe(3);
+    expect(out.get('conv_a')?.message_count).toBe(4);
+  });
+
+  it('property: a fold of the whole timeline equals the summaries kept event by event, merges (and chains of them) included', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('event' as const), conversation: fc.nat(4), event: fc.nat(7), minute: fc.nat(600) }),
+      fc.record({ kind: fc.constant('merge' as const), a: fc.nat(4), b: fc.nat(4), minute: fc.nat(600) }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const ids = ['conv_0', 'conv_1', 'conv_2', 'conv_3', 'conv_4'];
+      const kept = new Map<string, ConversationSummary>();
+      const into = new Map<string, string>();
+      const live = (id: string): string => (into.has(id) ? live(into.get(id)!) : id);
+      const events: TimelineEvent[] = [];
+      const append = (conversation: string, body: Ev) => {
+        const e = ev(conversation, body);
+        events.push(e);
+        kept.set(conversation, applyEvent(kept.get(conversation) ?? emptySummary(body.at), body));
+      };
+      const bodies = (t: string): Ev[] => [
+        message({ at: t }), message({ at: t, direction: 'outbound' }), labelAdded('a', t), labelRemoved('a', t),
+        archived(t), { type: 'read', at: t, data: { updated_count: 0, by } }, { type: 'starred', at: t, data: { by } },
+        { type: 'assigned', at: t, data: { assigned_to: 'mem_x', by } },
+      ];
+      for (const o of ops) {
+        if (o.kind === 'event') {
+          const c = live(ids[o.conversation]!);
+          const body = bodies(at(o.minute))[o.event]!;
+          // `read` clears what is unread at the time, as services/inbox.ts writes it.
+          append(c, body.type === 'read' ? { ...body, data: { ...body.data, updated_count: kept.get(c)?.unread_count ?? 0 } } : body);
+        } else {
+          const [x, y] = [live(ids[o.a]!), live(ids[o.b]!)].sort() as [string, string];
+          if (x === y || !kept.has(x) || !kept.has(y)) continue;
+          // The store's way: join the summaries, then the merged one's own event.
+          kept.set(x, combineSummaries(kept.get(x)!, kept.get(y)!));
+          append(y, { type: 'merged', at: at(o.minute), data: { into: x, reason: 'manual', by } });
+          into.set(y, x);
+        }
+      }
+      const folded = foldTimeline(events);
+      for (const id of ids) if (!into.has(id) && kept.has(id)) expect(folded.get(id)).toEqual(kept.get(id));
+    }), { numRuns: 300 });
   });
 });

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_REFERENCES, indexEntries, lookupIds, normalizeMessageId, parseMessageIds, placeMessage, referencedIds,
+  MAX_REFERENCES, indexEntries, lookupIds, normalizeMessageId, parseInReplyTo, parseMessageIds, placeMessage, referencedIds,
   subjectKey, wantsSubjectFallback, type IndexedId, type Placement, type ThreadingInput,
 } from '../../src/domain/threading.js';
 
@@ -19,7 +19,11 @@ function msg(p: Partial<ThreadingInput> & { messageId: string | null }): Threadi
   return { inReplyTo: [], references: [], subject: 'Hello', ...p };
 }
 
-/** An in-memory Message-ID index for one identity, with the store's write rules. */
+/**
+ * An in-memory Message-ID index for one identity, with the store's write rules (new ids
+ * inserted, a ghost becoming stored keeps its conversation, a stored id never moves) and
+ * its merges (the oldest linked conversation survives; the others' ids move to it).
+ */
 class MemoryIndex {
   readonly rows = new Map<string, IndexedId>();
   #next = 0;
@@ -33,18 +37,31 @@ class MemoryIndex {
     return known;
   }
 
+  /** Merges `linked` into the oldest (smallest number), as store/merge.ts does. */
+  #merge(linked: readonly string[]): string {
+    const survivor = [...linked].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)))[0]!;
+    for (const [id, row] of this.rows) {
+      if (linked.includes(row.conversationId)) this.rows.set(id, { ...row, conversationId: survivor });
+    }
+    return survivor;
+  }
+
   /** Threads and records one message the way ingest does; returns the placement and its conversation. */
   deliver(input: ThreadingInput, options = OFF): { placement: Placement; conversationId: string } {
     const known = this.lookup(lookupIds(input));
     const placement = placeMessage(input, known, options);
-    if (placement.kind === 'duplicate') return { placement, conversationId: placement.conversationId };
-    const conversationId = placement.kind === 'join' ? placement.conversationId : `conv${++this.#next}`;
+    const conversationId = placement.kind === 'new' ? `conv${++this.#next}` : this.#merge(placement.linked);
     for (const r of indexEntries(input, known, conversationId)) {
       const row = this.rows.get(r.id);
       if (!row) this.rows.set(r.id, { conversationId: r.conversationId, stored: r.stored });
       else if (r.stored) this.rows.set(r.id, { conversationId: row.conversationId, stored: true });
     }
     return { placement, conversationId };
+  }
+
+  /** The conversation a stored message is in now. */
+  conversationOf(messageId: string): string | undefined {
+    return this.rows.get(messageId)?.conversationId;
   }
 }
 
@@ -113,6 +130,68 @@ describe('parseMessageIds (RFC 5322 section 3.6.4)', () => {
   });
 });
 
+describe('parseInReplyTo (RFC 5322 section 3.6.4, and the phrase forms older clients write)', () => {
+  it('reads every id of the RFC 5322 list form, comments skipped', () => {
+    expect(parseInReplyTo('<a@x.org>')).toEqual(['a@x.org']);
+    expect(parseInReplyTo('<a@x.org> <b@x.org>')).toEqual(['a@x.org', 'b@x.org']);
+    // Gnus puts the quoted author in a comment after the id.
+    expect(parseInReplyTo('<87k7@gnus.example> (Tom Smith\'s message of "Mon, 05 Aug 2002 21:39:59 EDT")')).toEqual(['87k7@gnus.example']);
+  });
+
+  it('drops the quoted author\'s address of an exmh/nmh "Message from NAME <address> of DATE <id>" phrase', () => {
+    expect(parseInReplyTo('Message from Tom <tom@example.org> of "Mon, 05 Aug 2002 21:39:59 EDT." <20020806014000.48D429E@example.org>'))
+      .toEqual(['20020806014000.48D429E@example.org']);
+    expect(parseInReplyTo('Message from "Craig R.Hughes"\r\n    <craig@deersoft.example> of\r\n    "Thu, 22 Aug 2002 10:45:04 PDT." <B624EDE6@deersoft.example>'))
+      .toEqual(['B624EDE6@deersoft.example']);
+    // Two ids after the author (the parent's own In-Reply-To carried along): both are parents.
+    expect(parseInReplyTo('Message from Rick <rick@lab.example> of Mon, 09 Sep 2002 12:21:42 PDT <p1@a.example> <p2@b.example>'))
+      .toEqual(['p1@a.example', 'p2@b.example']);
+    // No id at all: the address is still not one.
+    expect(parseInReplyTo('Message from Tom <tom@example.org> of "Mon, 05 Aug 2002"')).toEqual([]);
+  });
+
+  it('keeps the id when the author\'s address is written bare', () => {
+    expect(parseInReplyTo('Message from Valdis.Kletnieks@vt.example of\r\n    "Mon, 26 Aug 2002 14:22:46 EDT."\r\n    <200208261822.g7QIMk7P005756@vt.example>'))
+      .toEqual(['200208261822.g7QIMk7P005756@vt.example']);
+  });
+
+  it('reads the id of nmh\'s, elm\'s and old mutt\'s phrases', () => {
+    expect(parseInReplyTo('Your message of "Thu, 22 Aug 2002 14:43:03 EDT." <20020822184303.2E5BCF5B3@tater>')).toEqual(['20020822184303.2E5BCF5B3@tater']);
+    expect(parseInReplyTo('<id1@host.example> from "Tom Smith" at Aug 5, 2002 09:39:59 pm')).toEqual(['id1@host.example']);
+    expect(parseInReplyTo('<20020721091108.085bee34.kilroy@k.example>; from kilroy@k.example on Sun, Jul 21, 2002 at 09:11:08AM -0500'))
+      .toEqual(['20020721091108.085bee34.kilroy@k.example']);
+  });
+
+  it('finds no id in text without angle brackets (Gnus: "tom@example.org\'s message of …")', () => {
+    expect(parseInReplyTo('yyyy@spamassassin.example\'s message of "Wed, 09 Oct 2002 13:21:11 +0100"')).toEqual([]);
+    expect(parseInReplyTo('Craig R.Hughes\'s message of "Tue, 20 Aug 2002 18:46:56 -0700"')).toEqual([]);
+  });
+
+  it('reads an id folded over two lines as the same id written on one', () => {
+    expect(parseInReplyTo('<20020806014000.48D429E\r\n @example.org>')).toEqual(parseInReplyTo('<20020806014000.48D429E@example.org>'));
+    expect(normalizeMessageId('<abc.def\r\n\t@example.org>')).toBe('abc.def@example.org');
+  });
+
+  it('property: whatever the input, it returns ids that parseMessageIds would read too, without repeats', () => {
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), (value) => {
+      const ids = parseInReplyTo(value);
+      expect(new Set(ids).size).toBe(ids.length);
+      const all = new Set(parseMessageIds(value));
+      for (const i of ids) expect(all.has(i)).toBe(true);
+    }));
+  });
+
+  it('property: an address quoted as "Message from NAME <address> of" never comes back, whatever the ids around it', () => {
+    const part = fc.stringMatching(/^[A-Za-z0-9.]{1,12}$/);
+    const address = fc.tuple(part, part).map(([l, d]) => `${l}@${d}.example`);
+    const name = fc.constantFrom('Tom', 'Tom Reingold', '"Craig R.Hughes"', '"Smith, J."');
+    fc.assert(fc.property(address, name, fc.array(fc.tuple(part, part).map(([l, d]) => `${l}.${d}@ids.example`), { maxLength: 3 }), (addr, who, ids) => {
+      const value = `Message from ${who} <${addr}> of "Mon, 05 Aug 2002 21:39:59 EDT." ${ids.map((i) => `<${i}>`).join(' ')}`;
+      expect(parseInReplyTo(value)).toEqual([...new Set(ids)].filter((i) => i !== addr));
+    }));
+  });
+});
+
 describe('normalizeMessageId', () => {
   it('strips angle brackets and surrounding space', () => {
     expect(normalizeMessageId('<abc@example.org>')).toBe('abc@example.org');
@@ -174,7 +253,7 @@ describe('placeMessage', () => {
   it('joins the parent\'s conversation through In-Reply-To', () => {
     const known = new Map([['parent@x', stored('c1')]]);
     expect(placeMessage(msg({ messageId: 'reply@x', inReplyTo: ['parent@x'] }), known, OFF))
-      .toEqual({ kind: 'join', conversationId: 'c1', reason: 'reference' });
+      .toEqual({ kind: 'join', conversationId: 'c1', linked: ['c1'], reason: 'reference' });
   });
 
   it('threads a reply that only has References', () => {
@@ -196,31 +275,41 @@ describe('placeMessage', () => {
       .toMatchObject({ kind: 'join', conversationId: 'c7' });
   });
 
-  it('with ids of two conversations, joins the most recent reference\'s (SPEC 4 rule 2)', () => {
+  it('with ids of two conversations, links both, the most recent reference\'s first', () => {
     const known = new Map([['old@x', stored('c-old')], ['new@x', stored('c-new')]]);
     // References is oldest first: the last entry is the most recent.
     expect(placeMessage(msg({ messageId: 'm@x', references: ['old@x', 'new@x'] }), known, OFF))
-      .toMatchObject({ kind: 'join', conversationId: 'c-new' });
-    // In-Reply-To names the direct parent and beats References.
+      .toEqual({ kind: 'join', conversationId: 'c-new', linked: ['c-new', 'c-old'], reason: 'reference' });
+    // In-Reply-To names the direct parent and comes first.
     expect(placeMessage(msg({ messageId: 'm@x', inReplyTo: ['old@x'], references: ['old@x', 'new@x'] }), known, OFF))
-      .toMatchObject({ kind: 'join', conversationId: 'c-old' });
+      .toMatchObject({ kind: 'join', conversationId: 'c-old', linked: ['c-old', 'c-new'] });
+  });
+
+  it('links the conversation its own id is a ghost in with the ones it references (a parent that arrives last)', () => {
+    // A reply opened c-child (this id is a ghost there); this message's own parent is in c-root.
+    const known = new Map([['parent@x', ghost('c-child')], ['root@x', stored('c-root')]]);
+    expect(placeMessage(msg({ messageId: 'parent@x', inReplyTo: ['root@x'] }), known, OFF))
+      .toEqual({ kind: 'join', conversationId: 'c-root', linked: ['c-root', 'c-child'], reason: 'reference' });
   });
 
   it('reports a message whose own id is stored as a duplicate (SPEC 4 rule 5)', () => {
+    expect(placeMessage(msg({ messageId: 'm@x' }), new Map([['m@x', stored('c1')]]), OFF))
+      .toEqual({ kind: 'duplicate', conversationId: 'c1', linked: ['c1'] });
+    // A copy whose headers name another conversation's id still links the two.
     const known = new Map([['m@x', stored('c1')], ['p@x', stored('c2')]]);
-    expect(placeMessage(msg({ messageId: 'm@x', inReplyTo: ['p@x'] }), known, OFF)).toEqual({ kind: 'duplicate', conversationId: 'c1' });
+    expect(placeMessage(msg({ messageId: 'm@x', inReplyTo: ['p@x'] }), known, OFF)).toEqual({ kind: 'duplicate', conversationId: 'c1', linked: ['c1', 'c2'] });
   });
 
   it('joins the conversation of a child that arrived first and named this message', () => {
     const known = new Map([['parent@x', ghost('c-child')]]);
     expect(placeMessage(msg({ messageId: 'parent@x' }), known, OFF))
-      .toEqual({ kind: 'join', conversationId: 'c-child', reason: 'referenced_by' });
+      .toEqual({ kind: 'join', conversationId: 'c-child', linked: ['c-child'], reason: 'referenced_by' });
   });
 
   it('does not treat a self-reference as a known parent', () => {
     const known = new Map([['m@x', ghost('c1')]]);
     const p = placeMessage(msg({ messageId: 'm@x', references: ['m@x'] }), known, OFF);
-    expect(p).toEqual({ kind: 'join', conversationId: 'c1', reason: 'referenced_by' });
+    expect(p).toEqual({ kind: 'join', conversationId: 'c1', linked: ['c1'], reason: 'referenced_by' });
   });
 
   describe('subject fallback (SPEC 4 rule 3: switchable, off by default)', () => {
@@ -232,7 +321,7 @@ describe('placeMessage', () => {
     });
 
     it('joins the candidate when on, for a Re: subject without reference headers', () => {
-      expect(placeMessage(reply, new Map(), ON, candidate)).toEqual({ kind: 'join', conversationId: 'c-subject', reason: 'subject' });
+      expect(placeMessage(reply, new Map(), ON, candidate)).toEqual({ kind: 'join', conversationId: 'c-subject', linked: ['c-subject'], reason: 'subject' });
     });
 
     it('does not apply to a subject that is not a reply', () => {
@@ -313,7 +402,7 @@ describe('threading over arrival order (in-memory index)', () => {
     const index = new MemoryIndex();
     const first = index.deliver(msg({ messageId: 'm@x' }));
     const again = index.deliver(msg({ messageId: 'm@x' }));
-    expect(again.placement).toEqual({ kind: 'duplicate', conversationId: first.conversationId });
+    expect(again.placement).toEqual({ kind: 'duplicate', conversationId: first.conversationId, linked: [first.conversationId] });
   });
 
   it('keeps unrelated messages apart', () => {
@@ -326,29 +415,35 @@ describe('threading over arrival order (in-memory index)', () => {
   /**
    * A forest of reply trees. Each reply carries what RFC 5322 section 3.6.4 asks of a
    * reply: In-Reply-To the parent, References the parent's References plus the parent's
-   * id. Some clients trim References to the first id and the last few; `trim` models
-   * that (the first id is always kept). Some send References without In-Reply-To.
+   * id. Some clients trim References to the first id and the last few (`trim`; the first
+   * id is always kept), some send References without In-Reply-To, and some (old ones,
+   * many list managers' digests) send only In-Reply-To (`refs: false`): then a reply links
+   * to its parent alone, and replies arriving before the messages between them and the
+   * root open conversations that must merge later.
    */
-  interface Node { readonly tree: number; readonly parent: number | null; readonly trim: number | null; readonly irt: boolean }
+  interface Node { readonly parent: number | null; readonly trim: number | null; readonly irt: boolean; readonly refs: boolean }
   const forestArb = fc.array(
     fc.integer({ min: 1, max: 9 }).chain((n) => fc.tuple(
       ...Array.from({ length: n }, (_, i) => fc.record({
         parent: i === 0 ? fc.constant(null) : fc.integer({ min: 0, max: i - 1 }),
         trim: fc.option(fc.integer({ min: 1, max: 3 })),
         irt: fc.boolean(),
+        refs: fc.boolean(),
       })),
     )),
     { minLength: 1, maxLength: 3 },
   );
 
-  function buildMessages(forest: readonly (readonly Omit<Node, 'tree'>[])[]): { input: ThreadingInput; tree: number }[] {
+  function buildMessages(forest: readonly (readonly Node[])[]): { input: ThreadingInput; tree: number }[] {
     const out: { input: ThreadingInput; tree: number }[] = [];
     forest.forEach((nodes, tree) => {
       const id = (i: number) => `t${tree}.m${i}@example.org`;
       const refs: string[][] = [];
       nodes.forEach((node, i) => {
         let references: string[] = [];
-        if (node.parent !== null) {
+        // A reply names its parent somewhere: References, In-Reply-To, or both.
+        const withRefs = node.refs || !node.irt;
+        if (node.parent !== null && withRefs) {
           const chain = [...refs[node.parent]!, id(node.parent)];
           references = node.trim !== null && chain.length > node.trim + 1 ? [chain[0]!, ...chain.slice(-node.trim)] : chain;
         }
@@ -367,7 +462,18 @@ describe('threading over arrival order (in-memory index)', () => {
     return out;
   }
 
-  it('property: every arrival order (with redeliveries) puts each reply tree in exactly one conversation of its own', () => {
+  it('merges two conversations when the message between them arrives last', () => {
+    const index = new MemoryIndex();
+    const root = index.deliver(msg({ messageId: 'root@x' }));
+    const grandchild = index.deliver(msg({ messageId: 'grandchild@x', inReplyTo: ['child@x'] }));
+    expect(grandchild.conversationId).not.toBe(root.conversationId);
+    const child = index.deliver(msg({ messageId: 'child@x', inReplyTo: ['root@x'] }));
+    expect(child.placement).toMatchObject({ kind: 'join', linked: [root.conversationId, grandchild.conversationId] });
+    expect(child.conversationId).toBe(root.conversationId);
+    expect(index.conversationOf('grandchild@x')).toBe(root.conversationId);
+  });
+
+  it('property: every arrival order (with redeliveries) ends with each reply tree in exactly one conversation of its own', () => {
     const scenario = forestArb.chain((forest) => {
       const messages = buildMessages(forest);
       const deliveries = fc.array(fc.integer({ min: 0, max: messages.length - 1 }), { maxLength: 4 })
@@ -376,27 +482,22 @@ describe('threading over arrival order (in-memory index)', () => {
     });
     fc.assert(fc.property(scenario, ([messages, order]) => {
       const index = new MemoryIndex();
-      const placed = new Map<string, string>();
+      const seen = new Set<string>();
       for (const i of order) {
         const { input } = messages[i]!;
-        const { placement, conversationId } = index.deliver(input);
-        const before = placed.get(input.messageId!);
-        if (before !== undefined) {
-          expect(placement).toEqual({ kind: 'duplicate', conversationId: before });
-        } else {
-          expect(placement.kind).not.toBe('duplicate');
-          placed.set(input.messageId!, conversationId);
-        }
+        const { placement } = index.deliver(input);
+        expect(placement.kind === 'duplicate').toBe(seen.has(input.messageId!));
+        seen.add(input.messageId!);
       }
       const convOfTree = new Map<number, string>();
       for (const { input, tree } of messages) {
-        const conv = placed.get(input.messageId!)!;
+        const conv = index.conversationOf(input.messageId!)!;
         if (!convOfTree.has(tree)) convOfTree.set(tree, conv);
         expect(conv).toBe(convOfTree.get(tree));
       }
       // Distinct trees never share a conversation.
       expect(new Set(convOfTree.values()).size).toBe(convOfTree.size);
-    }), { numRuns: 300 });
+    }), { numRuns: 500 });
   });
 
   it('property: direct replies to one root (In-Reply-To only) meet in one conversation in any order', () => {

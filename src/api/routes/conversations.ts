@@ -10,14 +10,14 @@ import type { EventType as EventTypeName, TimelineEvent } from '../../domain/eve
 import { AppError, notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { findContactRecord } from '../../services/contacts.js';
-import { patchConversation, type ConversationPatch } from '../../services/conversations.js';
+import { mergeManually, patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { reactToMessage, sendReadReceipt, sendTyping } from '../../services/channel-signals.js';
 import { attachableMedia } from '../../services/media.js';
 import { sendChannelReply } from '../../services/send-channel.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
 import { findAnyView } from '../../services/views.js';
-import { listConversations, countOverdue } from '../../store/conversations.js';
+import { listConversations, countOverdue, timelineIds } from '../../store/conversations.js';
 import { findAccount } from '../../store/identities.js';
 import { searchHits } from '../../store/search.js';
 import { listEvents, type ConversationRow } from '../../store/timeline.js';
@@ -68,6 +68,9 @@ const PatchBody = Type.Object({
 const LabelsBody = Type.Object({ labels: Type.Array(Label, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
 const LabelsQuery = Type.Object({ label: Type.Union([Label, Type.Array(Label, { minItems: 1, maxItems: 100 })]) });
 const ArchiveBody = Type.Object({ archived: Type.Boolean() }, { additionalProperties: false });
+const MergeBody = Type.Object({
+  conversation_id: Type.String({ maxLength: 100, description: 'the other conversation (`conv_…`), of the same identity' }),
+}, { additionalProperties: false });
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
 
@@ -156,7 +159,8 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
         if (failure) request.log.warn({ conversation_id: row.id, reason: failure }, 'read receipt not sent');
       }
     }
-    const events = await listEvents(store.db, { conversationId: row.id, order: 'asc', limit: SNAPSHOT_EVENTS });
+    const conversationIds = await timelineIds(store.db, row.org_id, row.id);
+    const events = await listEvents(store.db, { conversationIds, order: 'asc', limit: SNAPSHOT_EVENTS });
     const p = page(events, SNAPSHOT_EVENTS, (e) => e, eventPosition, true);
     const contact = row.contact_id ? await findContactRecord(store.db, row.org_id, row.contact_id) : null;
     const sender = await findAccount(store.db, row.org_id, row.account_id);
@@ -165,6 +169,7 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
       sender: sender ? senderView(sender) : null,
       sender_disconnected: sender ? !(HEALTHY_STATUSES as readonly string[]).includes(sender.status) : row.channel !== 'email',
       contact: contact && contactView(contact),
+      merged_from: conversationIds.slice(1),
       events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor,
     };
   });
@@ -176,7 +181,8 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     const row = await load(request, request.params.id);
     const { limit = DEFAULT_LIMIT, order = 'asc', cursor, types } = request.query;
     const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
-    const events = await listEvents(store.db, { conversationId: row.id, order, limit, types, after });
+    const conversationIds = await timelineIds(store.db, row.org_id, row.id);
+    const events = await listEvents(store.db, { conversationIds, order, limit, types, after });
     return page(events, limit, (e) => e, eventPosition, order === 'asc');
   });
 
@@ -197,7 +203,8 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     const { limit = DEFAULT_LIMIT, order = 'asc', cursor, include = [] } = request.query;
     const after = cursor ? decodeCursor(cursor, EVENT_CURSOR) : undefined;
     const types: EventTypeName[] = ['message', ...include.map((i) => (i === 'calls' ? 'call' as const : 'note' as const))];
-    const events = await listEvents(store.db, { conversationId: row.id, order, limit, types, after });
+    const conversationIds = await timelineIds(store.db, orgId, row.id);
+    const events = await listEvents(store.db, { conversationIds, order, limit, types, after });
     const shown = events.slice(0, limit);
     const messages = new Map((await loadMessageViews(store, orgId, shown)).map((m) => [m.id, m]));
     const p = page(events, limit, (e) => e, eventPosition, order === 'asc');
@@ -247,6 +254,23 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     config: { permission: 'conversations:write' },
     schema: { tags: ['conversations'], summary: 'Archive or unarchive', params: IdParams, body: ArchiveBody, response: { 200: Conversation, ...errors } },
   }, async (request) => patch(request, request.params.id, { archived: request.body.archived }));
+
+  app.post('/v1/conversations/:id/merge', {
+    config: { idempotent: true, permission: 'conversations:write' },
+    schema: {
+      tags: ['conversations'],
+      summary: 'Merge another conversation of the same identity with this one (the older survives; its id answers for both)',
+      params: IdParams, body: MergeBody, response: { 200: Conversation, ...errors, 422: Problem },
+    },
+  }, async (request) => {
+    const principal = principalOf(request);
+    await load(request, request.params.id);
+    const other = request.body.conversation_id;
+    await visibleConversation(store.db, principal, other).catch((err: unknown) => {
+      throw err instanceof AppError && err.code === 'not_found' ? new AppError('not_found', err.message, { param: 'conversation_id' }) : err;
+    });
+    return conversationView(await mergeManually(store, principal.orgId, request.params.id, other, actorOf(principal), clock));
+  });
 
   app.post('/v1/conversations/:id/typing', {
     config: { permission: 'conversations:write' },

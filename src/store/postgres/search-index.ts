@@ -61,6 +61,14 @@ export const postgresSearchIndex: SearchIndex = {
     await sql`delete from search_messages where conversation_id = any(${[...conversationIds]}::text[])`.execute(db);
   },
 
+  async merge(db, survivor, mergedIds) {
+    if (mergedIds.length === 0) return;
+    await sql`update search_messages set conversation_id = ${survivor.id},
+      terms = ts_delete(terms, array(select ${CONVERSATION_MARK} || c from unnest(${[...mergedIds]}::text[]) c))
+        || array_to_tsvector(array[${CONVERSATION_MARK + survivor.id}]::text[])
+      where conversation_id = any(${[...mergedIds]}::text[])`.execute(db);
+  },
+
   async matching(db, scope, terms, limit) {
     const scan = limit * MESSAGES_PER_CONVERSATION;
     const { rows } = await sql<{ conversation_id: string }>`select conversation_id from search_messages

@@ -85,6 +85,14 @@ export const sqliteSearchIndex: SearchIndex = {
     }
   },
 
+  async merge(db, survivor, mergedIds, documents) {
+    // A conversation's messages are one rowid range and the index keeps no text, so the
+    // survivor's range is written again from its messages, in order.
+    const docs = await documents();
+    await this.remove(db, [survivor.id, ...mergedIds]);
+    await this.add(db, survivor, docs);
+  },
+
   async matching(db, scope, terms, limit) {
     const within = scope.identityId === undefined ? [scope.orgId] : [scope.orgId, scope.identityId];
     const { rows } = await sql<{ doc: number }>`select distinct rowid / ${sql.lit(SPAN)} as doc from search_fts
