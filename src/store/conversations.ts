@@ -78,8 +78,8 @@ export async function liveConversation(db: Db, row: ConversationRow): Promise<Co
 
 /**
  * The ids whose events make up a conversation's timeline: its own, then those of every
- * conversation merged into it, directly or through a chain, oldest merge first. One
- * index lookup (`conversations_merged_into`) for a conversation nothing was merged into.
+ * conversation merged into it, directly or through a chain (nearest first). One index
+ * lookup (`conversations_merged_into`) for a conversation nothing was merged into.
  */
 export async function timelineIds(db: Db, orgId: string, id: string): Promise<string[]> {
   const out = [id];

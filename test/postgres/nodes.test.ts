@@ -104,6 +104,48 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
     }
   });
 
+  it('merges the same pairs on both nodes at once, by hand both ways and by threading, each pair once and without a deadlock', async () => {
+    const idn = await api(nodes[0]!, 'POST', '/v1/identities', { handle: 'merges' });
+    expect((await api(nodes[0]!, 'POST', '/v1/mailboxes', { identity_id: idn.body.id, address: 'merges@nodes.test' })).status).toBe(201);
+    const upload = async (raw: Buffer) => {
+      const res = await fetch(`${nodes[0]!.base}/v1/inbound/email`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'message/rfc822' }, body: raw });
+      return ((await res.json()) as any).results[0].conversation_id as string;
+    };
+    const PAIRS = 8;
+    const pairs: { older: string; newer: string }[] = [];
+    for (let p = 0; p < PAIRS; p++) {
+      const older = await upload(rawEmail({ from: `p${p}@x.test`, to: 'merges@nodes.test', messageId: `m${p}-a@x.test` }));
+      // A reply to a message not yet here opens a conversation of its own.
+      const newer = await upload(rawEmail({ from: `p${p}@x.test`, to: 'merges@nodes.test', messageId: `m${p}-c@x.test`, inReplyTo: `m${p}-b@x.test` }));
+      expect(newer).not.toBe(older);
+      pairs.push({ older, newer });
+    }
+    const send = (node: Node, raw: Buffer) => nodemailer.createTransport({ host: '127.0.0.1', port: node.smtpPort, secure: false, ignoreTLS: true })
+      .sendMail({ envelope: { from: 'c@x.test', to: ['merges@nodes.test'] }, raw });
+    // Per pair, all at once: node 0 merges one way, node 1 the other, and the message that
+    // links them arrives at both nodes.
+    const outcomes = await Promise.all(pairs.flatMap(({ older, newer }, p) => {
+      const link = rawEmail({ from: `p${p}@x.test`, to: 'merges@nodes.test', messageId: `m${p}-b@x.test`, inReplyTo: `m${p}-a@x.test` });
+      return [
+        api(nodes[0]!, 'POST', `/v1/conversations/${older}/merge`, { conversation_id: newer }),
+        api(nodes[1]!, 'POST', `/v1/conversations/${newer}/merge`, { conversation_id: older }),
+        send(nodes[0]!, link).then(() => null), send(nodes[1]!, link).then(() => null),
+      ];
+    }));
+    for (const o of outcomes) if (o) expect(o).toMatchObject({ status: 200 });
+    for (const [p, { older, newer }] of pairs.entries()) {
+      for (const node of nodes) {
+        const snapshot = await api(node, 'GET', `/v1/conversations/${newer}`);
+        expect(snapshot.body).toMatchObject({ id: older, message_count: 3, unread_count: 3, merged_from: [newer] });
+      }
+      const merged = await api(nodes[p % 2]!, 'GET', `/v1/events?after=0&types=merged&conversation_id=${newer}`);
+      expect(merged.body.data).toHaveLength(1);
+      expect(merged.body.data[0].data.into).toBe(older);
+    }
+    const list = await api(nodes[1]!, 'GET', `/v1/conversations?identity_id=${idn.body.id}&limit=200`);
+    expect(list.body.data.map((c: any) => c.id).sort()).toEqual(pairs.map((x) => x.older).sort());
+  });
+
   it('streams to a client of one node what another node commits, well before a heartbeat', async () => {
     const latest = (await listOrgEventsAfter(store.db, { orgId, afterSeq: 0, limit: 100_000 })).at(-1)!.seq;
     const controller = new AbortController();

@@ -163,6 +163,23 @@ describe('webhook delivery', () => {
     expect((await h.request('POST', `/v1/webhook_endpoints/${created.body.id}/deliveries/whd_nope/replay`)).status).toBe(404);
   });
 
+  it('delivers a merge as the merged conversation\'s signed `merged` event, naming the survivor', async () => {
+    const port = await freePort();
+    let secret = '';
+    const rx = await receiver(port, () => secret);
+    const created = await h.request('POST', '/v1/webhook_endpoints', { url: `http://127.0.0.1:${port}/`, event_types: ['merged'] });
+    secret = created.body.secret;
+    // A reply whose parent has not arrived opens its own conversation; the parent, a reply to the seed, links the two.
+    const orphan = (await inbound(h, rawEmail({ from: 'x@x.test', to: 'hooks@shop.test', messageId: 'hook-c@x.test', inReplyTo: 'hook-b@x.test' }))).body.results[0].conversation_id;
+    expect(orphan).not.toBe(conv);
+    await inbound(h, rawEmail({ from: 'x@x.test', to: 'hooks@shop.test', messageId: 'hook-b@x.test', inReplyTo: 'hook-seed@x.test' }));
+    await run();
+    await rx.close();
+    expect(rx.got).toHaveLength(1);
+    expect(rx.got[0]!.verified).toBe(true);
+    expect(rx.got[0]!.body).toMatchObject({ type: 'merged', data: { type: 'merged', conversation_id: orphan, data: { into: conv, reason: 'threading' } } });
+  });
+
   it('retries a failing delivery for more than 24 hours, then gives up; a long failure streak disables the endpoint', async () => {
     const port = await freePort();
     const rx = await receiver(port, () => 'whsec_AAAA', () => 503);
