@@ -40,15 +40,20 @@ export function conversationView(row: ConversationRow): ConversationView {
   };
 }
 
-/** A `message` event as a message resource, with its current status. */
+/**
+ * A `message` event as a message resource, with its current status and the conversation
+ * it is in now (the survivor, once the one it arrived in was merged; the event keeps
+ * the conversation it happened in).
+ */
 export function messageView(
-  event: TimelineEvent & { type: 'message' }, current?: { status: string; error: string | null; provider_message_id?: string | null },
+  event: TimelineEvent & { type: 'message' },
+  current?: { status: string; error: string | null; provider_message_id?: string | null; conversation_id?: string },
 ): MessageView {
   const { message_id, ...fields } = event.data as MessageData;
   return {
     type: 'message',
     id: message_id,
-    conversation_id: event.conversation_id,
+    conversation_id: current?.conversation_id ?? event.conversation_id,
     at: event.at,
     ...fields,
     // A channel's provider id is learned after the send (its answer, or its webhook echo).

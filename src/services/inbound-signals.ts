@@ -142,9 +142,11 @@ export interface TypingSignal {
 export async function receiveTyping(
   store: Store, account: AccountRow, counterpart: string, state: 'started' | 'stopped', clock: Clock = systemClock,
 ): Promise<TypingSignal | null> {
-  const conversation = await store.db.selectFrom('conversations').select(['id'])
+  const row = await store.db.selectFrom('conversations').select(['id', 'merged_into'])
     .where('org_id', '=', account.org_id).where('account_id', '=', account.id).where('counterpart', '=', counterpart)
     .orderBy('last_event_at', 'desc').limit(1).executeTakeFirst();
+  // A conversation merged into another types in the one it is part of now.
+  const conversation = row?.merged_into ? await findConversation(store.db, account.org_id, row.merged_into) : row;
   if (!conversation) return null;
   const signal: TypingSignal = { type: 'typing', conversation_id: conversation.id, state, direction: 'inbound', at: isoNow(clock) };
   await store.broadcastSignal(account.org_id, JSON.stringify(signal));

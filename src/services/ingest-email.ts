@@ -217,7 +217,7 @@ async function findSubjectCandidate(
   tx: Transaction<Database>, account: AccountRow, counterpart: string, subject: string | null, notBefore: string,
 ): Promise<SubjectCandidate | null> {
   const row = await tx.selectFrom('conversations').select('id')
-    .where('org_id', '=', account.org_id).where('identity_id', '=', account.identity_id)
+    .where('org_id', '=', account.org_id).where('merged_into', 'is', null).where('identity_id', '=', account.identity_id)
     .where('counterpart', '=', counterpart).where('subject_key', '=', subjectKey(subject))
     .where('last_event_at', '>=', notBefore)
     .orderBy('last_event_at', 'desc').limit(1).executeTakeFirst();

@@ -87,7 +87,8 @@ export async function deleteMember(store: Store, orgId: string, id: string, by: 
     await tx.updateTable('api_keys').set({ revoked_at: now }).where('org_id', '=', orgId).where('member_id', '=', id).where('revoked_at', 'is', null).execute();
     await tx.deleteFrom('members').where('id', '=', id).execute();
   });
-  const assigned = await store.db.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('assigned_to', '=', id).execute();
+  const assigned = await store.db.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('assigned_to', '=', id)
+    .where('merged_into', 'is', null).execute();
   for (const c of assigned) await assign(store, orgId, c.id, null, { member_id: by.memberId, key_id: by.keyId }, clock);
 }
 

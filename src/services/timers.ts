@@ -14,7 +14,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { EventBody } from '../domain/events.js';
-import { findConversation } from '../store/conversations.js';
+import { findConversationRow } from '../store/conversations.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, type TimerKind } from '../store/timeline.js';
@@ -51,7 +51,8 @@ async function fire(store: Store, t: Claimed, clock: Clock): Promise<boolean> {
   return inOrgTransaction(store, t.org_id, async (tx) => {
     const nowMs = clock.now();
     const now = new Date(nowMs).toISOString();
-    const conversation = await findConversation(tx, t.org_id, t.conversation_id);
+    // The timer's own row: a merged conversation's timers were disarmed by its `merged` event.
+    const conversation = await findConversationRow(tx, t.org_id, t.conversation_id);
     let event: (EventBody & { at: string }) | null = null;
     if (conversation && t.kind === 'no_reply' && conversation.no_reply_at !== null && conversation.no_reply_at <= now) {
       const since = Date.parse(conversation.no_reply_since ?? conversation.no_reply_at);

@@ -77,6 +77,11 @@ describe('threading merges conversations a late message links', () => {
     // Live mail is dated when it arrives: the timeline holds both halves in arrival order.
     const messages = (await h.request('GET', `/v1/conversations/${root}/messages`)).body.data;
     expect(messages.map((m: any) => m.headers.message_id)).toEqual(['root@merge.test', 'grandchild@merge.test', 'child@merge.test']);
+    // A message names the conversation it is in now; its event keeps the one it arrived in.
+    expect(messages.map((m: any) => m.conversation_id)).toEqual([root, root, root]);
+    const moved = messages[1];
+    expect((await h.request('GET', `/v1/messages/${moved.id}`)).body.conversation_id).toBe(root);
+    expect((await timeline(root)).find((e: any) => e.data.message_id === moved.id)?.conversation_id).toBe(orphan);
     await expectSummaryIsTheFold(root);
   });
 

@@ -89,7 +89,7 @@ export const SendResponse = Type.Object({ conversation_id: Type.String(), messag
 export async function loadMessageViews(store: Store, orgId: string, events: readonly TimelineEvent[]) {
   const messages = events.filter((e): e is TimelineEvent & { type: 'message' } => e.type === 'message');
   if (messages.length === 0) return [];
-  const rows = await store.db.selectFrom('messages').select(['id', 'status', 'error', 'provider_message_id'])
+  const rows = await store.db.selectFrom('messages').select(['id', 'status', 'error', 'provider_message_id', 'conversation_id'])
     .where('org_id', '=', orgId).where('id', 'in', messages.map((m) => m.data.message_id)).execute();
   const current = new Map(rows.map((r) => [r.id, r]));
   return messages.map((m) => messageView(m, current.get(m.data.message_id)));
