@@ -19,6 +19,14 @@ const ConfigSchema = Type.Object({
   /** SMTP listener (inbound mail). */
   smtpHost: Type.String({ minLength: 1 }),
   smtpPort: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /**
+   * PEM files of the SMTP listener's certificate (chain) and private key. With both set the
+   * listener offers STARTTLS (RFC 3207); null: it does not. Read once at start-up.
+   */
+  smtpTlsCert: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  smtpTlsKey: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  /** Refuse MAIL FROM before STARTTLS (`530 5.7.0`); needs `smtpTlsCert` and `smtpTlsKey`. */
+  smtpRequireTls: Type.Boolean(),
   /** Largest accepted raw message (SMTP SIZE, `POST /v1/inbound/email`), bytes. */
   maxMessageBytes: Type.Integer({ minimum: 1024 }),
   /** Largest JSON request body, bytes. */
@@ -42,6 +50,7 @@ const ConfigSchema = Type.Object({
   sweepIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   /** A webhook endpoint failing without a success for this long is disabled, ms. */
   webhookDisableAfterMs: Type.Integer({ minimum: 0 }),
+  outboundLifetimeMs: Type.Integer({ minimum: 60_000 }),
   /** Per-attempt timeout of a webhook delivery, ms. */
   webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
   /** Per-request timeout of a channel provider's API (Twilio, BlueBubbles, the HTTP channel's outbound URL), ms. */
@@ -87,11 +96,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  *
  * Environment: `DATA_DIR` (default `./data`), `DATABASE_URL` (none: SQLite),
  * `DATABASE_POOL_SIZE` (10), `HOST` (`0.0.0.0`), `PORT` (8080),
- * `SMTP_HOST` (`0.0.0.0`), `SMTP_PORT` (2525), `MAX_MESSAGE_BYTES` (26214400),
+ * `SMTP_HOST` (`0.0.0.0`), `SMTP_PORT` (2525), `SMTP_TLS_CERT` and `SMTP_TLS_KEY` (none:
+ * no STARTTLS; one without the other is an error), `SMTP_REQUIRE_TLS` (`false`; `true`
+ * needs both), `MAX_MESSAGE_BYTES` (26214400),
  * `MAX_JSON_BYTES` (1048576), `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
  * `SERVER_NAME` (`localhost`), `STREAM_HEARTBEAT_MS` (15000), `STREAM_SLOW_CLIENT_MS`
  * (30000), `SWEEP_INTERVAL_MS` (1000), `WEBHOOK_DISABLE_AFTER_MS`
- * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
+ * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `OUTBOUND_LIFETIME_MS` (172800000: 2 days), `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
  * benchmark's baseline route, never for production), `PROVIDER_TIMEOUT_MS` (15000),
  * `MAX_MEDIA_BYTES` (5242880: 5 MiB), `MEDIA_URL_SECRET` (none: generated once and kept in
  * the data directory), `PUBLIC_URL` (none; trailing slashes dropped), `OUTBOUND_ALLOW_PRIVATE`
@@ -108,6 +119,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     port: env.PORT ?? 8080,
     smtpHost: env.SMTP_HOST ?? '0.0.0.0',
     smtpPort: env.SMTP_PORT ?? 2525,
+    smtpTlsCert: env.SMTP_TLS_CERT || null,
+    smtpTlsKey: env.SMTP_TLS_KEY || null,
+    smtpRequireTls: env.SMTP_REQUIRE_TLS ?? false,
     maxMessageBytes: env.MAX_MESSAGE_BYTES ?? 25 * 1024 * 1024,
     maxJsonBytes: env.MAX_JSON_BYTES ?? 1024 * 1024,
     threadBySubject: env.THREAD_BY_SUBJECT ?? false,
@@ -118,6 +132,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     streamSlowClientMs: env.STREAM_SLOW_CLIENT_MS ?? 30_000,
     sweepIntervalMs: env.SWEEP_INTERVAL_MS ?? 1_000,
     webhookDisableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS ?? 5 * DAY_MS,
+    outboundLifetimeMs: env.OUTBOUND_LIFETIME_MS ?? 2 * DAY_MS,
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS ?? 15_000,
     providerTimeoutMs: env.PROVIDER_TIMEOUT_MS ?? 15_000,
     readCacheBytes: env.READ_CACHE_BYTES ?? 64 * 1024 * 1024,
@@ -135,7 +150,16 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     throw new Error(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = converted as Config;
-  return Object.freeze({ ...config, dataDir: path.resolve(config.dataDir) });
+  if ((config.smtpTlsCert === null) !== (config.smtpTlsKey === null)) {
+    throw new Error('invalid configuration: SMTP_TLS_CERT and SMTP_TLS_KEY go together (the certificate and its private key, PEM files); set both or neither');
+  }
+  if (config.smtpRequireTls && config.smtpTlsCert === null) {
+    throw new Error('invalid configuration: SMTP_REQUIRE_TLS=true needs SMTP_TLS_CERT and SMTP_TLS_KEY (without a certificate the SMTP listener cannot offer STARTTLS)');
+  }
+  return Object.freeze({
+    ...config, dataDir: path.resolve(config.dataDir),
+    smtpTlsCert: config.smtpTlsCert && path.resolve(config.smtpTlsCert), smtpTlsKey: config.smtpTlsKey && path.resolve(config.smtpTlsKey),
+  });
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -5,11 +5,13 @@
 import pino, { type Logger } from 'pino';
 import { buildApp, type Api } from './api/app.js';
 import type { Config } from './config.js';
+import { systemResolver, type DnsResolver } from './email/authentication.js';
 import { startSmtpListener, type SmtpListener } from './email/smtp-listener.js';
 import { systemClock, type Clock } from './clock.js';
 import { startSweeper, type Sweeper } from './services/sweeper.js';
 import { createFirstOrganization } from './services/tenants.js';
 import { fireDueTimers } from './services/timers.js';
+import { deliverQueued, type OutboundWorkerOptions } from './services/outbound-queue.js';
 import { runWebhooks, type WebhookWorkerOptions } from './services/webhook-delivery.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -26,12 +28,16 @@ export interface RunningServer {
   readonly timers: Sweeper;
   /** The webhook dispatch and delivery loop. */
   readonly webhooks: Sweeper;
+  /** The outbound email queue's worker (services/outbound-queue.ts). */
+  readonly outbound: Sweeper;
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   /** Time source of sends, SLA deadlines and timers; the system clock by default. */
   readonly clock?: Clock;
+  /** DNS of inbound mail authentication; the system's by default. */
+  readonly resolver?: DnsResolver;
 }
 
 /** Query parameters that carry secrets (a BlueBubbles webhook token, a media URL signature): never logged. */
@@ -63,6 +69,7 @@ export function createLogger(config: Config): Logger {
  */
 export async function startServer(config: Config, log: Logger = createLogger(config), options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
+  const resolver = options.resolver ?? systemResolver();
   const store = await openStore(config);
   const created = await createFirstOrganization(store, 'default');
   const firstRun: RunningServer['firstRun'] = created && { orgId: created.orgId, apiKey: created.apiKey.key };
@@ -70,9 +77,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let smtp: SmtpListener | undefined;
   let httpPort = config.port;
   const listenerPorts = () => [httpPort, smtp?.port ?? config.smtpPort].filter((p) => p > 0);
-  const app = await buildApp({ store, config, logger: log, isReady: () => ready, clock, listenerPorts });
+  const app = await buildApp({ store, config, logger: log, isReady: () => ready, clock, listenerPorts, resolver });
   let timers: Sweeper | undefined;
   let webhooks: Sweeper | undefined;
+  let outbound: Sweeper | undefined;
   let stopKicking = () => {};
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -80,14 +88,19 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     if (typeof bound === 'object' && bound) httpPort = bound.port;
     smtp = await startSmtpListener(store, {
       host: config.smtpHost, port: config.smtpPort, serverName: config.serverName,
-      maxMessageBytes: config.maxMessageBytes, policy: config, clock,
+      maxMessageBytes: config.maxMessageBytes, policy: config, clock, resolver,
+      tlsCertFile: config.smtpTlsCert, tlsKeyFile: config.smtpTlsKey, requireTls: config.smtpRequireTls,
     }, log.child({ component: 'smtp' }));
     timers = startSweeper('timer sweep', config.sweepIntervalMs, log.child({ component: 'timers' }), () => fireDueTimers(store, clock));
     const worker: WebhookWorkerOptions = { clock, timeoutMs: config.webhookTimeoutMs, disableAfterMs: config.webhookDisableAfterMs, selfPorts: listenerPorts,
       outboundAllowPrivate: config.outboundAllowPrivate };
     const w = startSweeper('webhook delivery', config.sweepIntervalMs, log.child({ component: 'webhooks' }), () => runWebhooks(store, worker));
     webhooks = w;
-    stopKicking = store.commits.onAnyCommit(() => w.kick());
+    const outboundWorker: OutboundWorkerOptions = { clock, lifetimeMs: config.outboundLifetimeMs };
+    const o = startSweeper('outbound delivery', config.sweepIntervalMs, log.child({ component: 'outbound' }), () => deliverQueued(store, outboundWorker));
+    outbound = o;
+    // A commit may have queued mail or made a webhook delivery due: both workers look at once.
+    stopKicking = store.commits.onAnyCommit(() => { w.kick(); o.kick(); });
   } catch (err) {
     await app.close();
     await store.close();
@@ -100,11 +113,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     store, app, port, smtpPort: smtp.port, firstRun,
     timers,
     webhooks,
+    outbound,
     async close() {
       ready = false;
       stopKicking();
       await timers?.stop();
       await webhooks?.stop();
+      await outbound?.stop();
       await smtp?.close();
       await app.close();
       await store.close();

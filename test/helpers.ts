@@ -9,6 +9,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { buildApp, type Api } from '../src/api/app.js';
 import type { Clock } from '../src/clock.js';
+import type { DnsResolver } from '../src/email/authentication.js';
+import { zone } from './dns.js';
 import { loadConfig, type Config, type ConfigOverrides } from '../src/config.js';
 import type { ChannelAdapters } from '../src/services/send-channel.js';
 import { createOrganization } from '../src/services/tenants.js';
@@ -70,13 +72,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(overrides: ConfigOverrides = {}, options: { clock?: Clock; channels?: ChannelAdapters } = {}): Promise<Harness> {
+export async function harness(overrides: ConfigOverrides = {}, options: { clock?: Clock; channels?: ChannelAdapters; resolver?: DnsResolver } = {}): Promise<Harness> {
   const dataDir = tempDir();
   const database = await freshDatabase();
   // The fake providers and webhook receivers of the tests listen on loopback.
   const config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent', outboundAllowPrivate: true, ...overrides }, {});
   const store = await openStore(config);
-  const app = await buildApp({ store, config, logger: false, isReady: () => true, clock: options.clock, channels: options.channels });
+  // DNS served by the test (nothing by default), so mail authentication runs offline.
+  const app = await buildApp({ store, config, logger: false, isReady: () => true, clock: options.clock, channels: options.channels, resolver: options.resolver ?? zone() });
   await app.ready();
   const { orgId, apiKey } = await createOrganization(store, 'test');
   const request: Harness['request'] = async (method, url, body, headers = {}) => {

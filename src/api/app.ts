@@ -39,9 +39,11 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { defaultAdapters } from '../channels/index.js';
 import { blueBubblesRoutes } from '../channels/bluebubbles/webhook-route.js';
 import { httpChannelRoutes } from '../channels/http/routes.js';
+import { systemResolver, type DnsResolver } from '../email/authentication.js';
 import { withMediaUrlSecret } from '../media/signed-url.js';
 import { DiskMediaStorage, type MediaStorage } from '../media/storage.js';
 import { mediaRoutes } from './routes/media.js';
+import { outboundRoutes } from './routes/outbound.js';
 import { twilioRoutes } from '../channels/twilio/routes.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { ReadCache } from './read-cache.js';
@@ -66,9 +68,13 @@ export interface ApiContext {
   readonly channels: ChannelAdapters;
   /** Where uploaded media bytes are kept (`<dataDir>/media` by default). */
   readonly media: MediaStorage;
+  /** DNS of inbound mail authentication (SPF, DKIM, DMARC). */
+  readonly resolver: DnsResolver;
 }
 
-export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media'> {
+export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media' | 'resolver'> {
+  /** Defaults to the system's DNS ({@link systemResolver}). */
+  readonly resolver?: DnsResolver;
   /** Defaults to {@link DiskMediaStorage} under `<dataDir>/media`. */
   readonly media?: MediaStorage;
   /** Defaults to the configured adapters (channels/index.ts `defaultAdapters`). */
@@ -124,6 +130,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     clock: options.clock ?? systemClock,
     readCache: new ReadCache(versions, config.readCacheBytes),
     channels: options.channels ?? defaultAdapters(config),
+    resolver: options.resolver ?? systemResolver(),
     listenerPorts: options.listenerPorts ?? (() => {
       const address = app.server.address();
       return [config.port, config.smtpPort, typeof address === 'object' && address ? address.port : 0].filter((p) => p > 0);
@@ -137,6 +144,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   conversationRoutes(app, ctx);
+  outboundRoutes(app, ctx);
   inboxRoutes(app, ctx);
   eventRoutes(app, ctx);
   eventStreamRoutes(app, ctx);

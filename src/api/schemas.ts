@@ -51,7 +51,24 @@ export const ChannelName = Type.Union([
   Type.Literal('email'), Type.Literal('sms'), Type.Literal('imessage'), Type.Literal('linkedin'), Type.Literal('http'),
 ], { description: 'email, sms, imessage, linkedin or http' });
 
-const MessageStatus = Type.Union([Type.Literal('queued'), Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read'), Type.Literal('failed')]);
+const MessageStatus = Type.Union([
+  Type.Literal('queued'), Type.Literal('deferred'), Type.Literal('sent'), Type.Literal('captured'), Type.Literal('delivered'),
+  Type.Literal('read'), Type.Literal('bounced'), Type.Literal('failed'),
+], { description: '`queued` (committed, not yet handed on), `deferred` (the relay or provider failed for now; retried), `sent` (accepted by the relay or provider), `captured` (kept in the store only: the mailbox has no relay), `delivered`, `read`, `bounced` (a delivery report came back), `failed`' });
+
+const AuthCheck = Type.Object({
+  result: Type.String({ description: '`pass`, `fail`, `softfail`, `neutral`, `none`, `temperror`, `permerror` or `policy`' }),
+  domain: Nullable(Type.String()),
+});
+
+/** SPF, DKIM, DMARC and ARC results of an inbound email (email/authentication.ts). */
+export const MessageAuthentication = Type.Object({
+  spf: AuthCheck,
+  dkim: Type.Array(Type.Object({ ...AuthCheck.properties, selector: Nullable(Type.String()) }), { description: 'one entry per signature' }),
+  dmarc: Type.Object({ ...AuthCheck.properties, policy: Nullable(Type.String({ description: 'the From domain\'s published policy: none, quarantine or reject' })) }),
+  arc: Type.Object({ result: Type.String() }),
+  aligned: Type.Boolean({ description: 'the From domain aligns with a passing SPF or DKIM domain (DMARC\'s test, relaxed)' }),
+}, { $id: 'MessageAuthentication' });
 const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]);
 
 export const EmailHeaders = Type.Object({
@@ -78,6 +95,11 @@ const MessageFields = {
   headers: EmailHeaders,
   sent_at: Nullable(Timestamp),
   parse_problems: Type.Array(Type.String()),
+  authentication: Type.Optional(Nullable(MessageAuthentication, { description: 'inbound email that arrived over SMTP or the inbound route; absent or null when not checked (imports)' })),
+  spoofed: Type.Optional(Type.Boolean({ description: 'claims one of this organization\'s own addresses but fails DMARC alignment' })),
+  auto_submitted: Type.Optional(Type.Boolean({ description: 'an automatic message (Auto-Submitted, X-Autoreply, Precedence: auto_reply, a delivery report)' })),
+  address_tag: Type.Optional(Nullable(Type.String({ description: 'the plus-address tag it was sent to: `orders` for support+orders@…' }))),
+  keeps_no_reply: Type.Optional(Type.Boolean({ description: 'an auto-reply that leaves the no-reply timer armed' })),
 };
 
 export const MessageData = Type.Object({
@@ -322,6 +344,9 @@ export const Mailbox = Type.Object({
     host: Type.String(), port: Type.Integer(), secure: Type.Boolean(), user: Nullable(Type.String()),
     has_password: Type.Boolean(),
   })),
+  inbound_policy: Type.Union([Type.Literal('accept'), Type.Literal('flag'), Type.Literal('reject')]),
+  catch_all: Type.Boolean(),
+  auto_replies_stop_no_reply: Type.Boolean(),
   last_sent_at: Nullable(Timestamp),
   created_at: Timestamp,
   updated_at: Timestamp,

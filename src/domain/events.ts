@@ -21,7 +21,16 @@ export interface MediaRef {
 }
 
 export type Direction = 'inbound' | 'outbound';
-export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read' | 'failed';
+export type MessageStatus = 'queued' | 'deferred' | 'sent' | 'captured' | 'delivered' | 'read' | 'bounced' | 'failed';
+
+/**
+ * Order of delivery states: a status callback or report moves a message forward only
+ * (queued → deferred → sent|captured → delivered|failed|bounced → read); one for an
+ * earlier or equal state changes nothing.
+ */
+export const MESSAGE_STATUS_RANK: Readonly<Record<MessageStatus, number>> = {
+  queued: 0, deferred: 1, sent: 2, captured: 2, delivered: 3, failed: 3, bounced: 3, read: 4,
+};
 /**
  * The channels (SPEC section 4): `email` (SMTP), `sms` (Twilio wire format), `imessage`
  * (a BlueBubbles server), and `linkedin` / `http` (the generic HTTP channel: a provider
@@ -65,6 +74,32 @@ export interface MessageData {
   readonly parse_problems: string[];
   /** Outbound only: the no-reply timer this send armed (RFC 3339), when it asked for one. */
   readonly no_reply_at?: string | null;
+  /** Email that arrived: SPF, DKIM, DMARC and ARC results (email/authentication.ts); null or absent when not checked (imports, older messages). */
+  readonly authentication?: MessageAuthentication | null;
+  /** It claims one of the organization's own addresses but fails DMARC alignment (the mailbox's `inbound_policy` is `flag`). */
+  readonly spoofed?: boolean;
+  /** An automatic message (RFC 3834 `Auto-Submitted`, `X-Autoreply`, `Precedence: auto_reply`, delivery reports). */
+  readonly auto_submitted?: boolean;
+  /** The plus-address tag the mail was sent to (`support+orders@…` → `orders`). */
+  readonly address_tag?: string | null;
+  /** An auto-reply that leaves a no-reply timer armed (the mailbox's `auto_replies_stop_no_reply` is off). */
+  readonly keeps_no_reply?: boolean;
+}
+
+/** SPF, DKIM, DMARC and ARC verdicts of an inbound email, each with the domain it speaks for. */
+export interface MessageAuthentication {
+  readonly spf: AuthCheck;
+  readonly dkim: (AuthCheck & { readonly selector: string | null })[];
+  readonly dmarc: AuthCheck & { readonly policy: string | null };
+  readonly arc: { readonly result: string };
+  /** The From domain aligns with a passing SPF or DKIM domain (relaxed, by organizational domain). */
+  readonly aligned: boolean;
+}
+
+/** One check's verdict (`pass`, `fail`, `softfail`, `neutral`, `none`, `temperror`, `permerror`, `policy`) and its domain. */
+export interface AuthCheck {
+  readonly result: string;
+  readonly domain: string | null;
 }
 
 export interface MessageStatusData {

@@ -91,8 +91,10 @@ export function applyEvent(s: ConversationSummary, event: EventBody & { readonly
       return {
         ...s,
         ...(inbound ? startSla(s, ctx) : { sla_due_at: null, sla_target: null, overdue: false }),
+        // An inbound message answers the send that armed the no-reply timer; an
+        // auto-reply does not, unless its mailbox says so (it has no `keeps_no_reply`).
         ...(inbound
-          ? { no_reply_at: null, no_reply_since: null }
+          ? (m.keeps_no_reply ? {} : { no_reply_at: null, no_reply_since: null })
           : m.no_reply_at ? { no_reply_at: m.no_reply_at, no_reply_since: event.at } : {}),
         outbound_count: s.outbound_count + (inbound ? 0 : 1),
         last_event_at,

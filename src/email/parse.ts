@@ -7,6 +7,7 @@
 import PostalMime from 'postal-mime';
 import type { Address, Email } from 'postal-mime';
 import type { EmailAddress } from '../domain/events.js';
+import { htmlToText } from '../domain/snippet.js';
 import { normalizeMessageId, parseInReplyTo, parseMessageIds } from '../domain/threading.js';
 
 export interface ParsedAttachment {
@@ -34,6 +35,20 @@ export interface ParsedEmail {
   readonly attachments: ParsedAttachment[];
   /** What could not be read; empty for a clean message. */
   readonly problems: string[];
+  /**
+   * An automatic message, not a person's reply: `Auto-Submitted` other than `no` (RFC
+   * 3834), `X-Autoreply`/`X-Autorespond`, `Precedence: auto_reply`, or a delivery report.
+   */
+  readonly autoSubmitted: boolean;
+}
+
+/** Whether a message's headers mark it automatic (see {@link ParsedEmail.autoSubmitted}). */
+export function isAutoSubmitted(header: (key: string) => string | null | undefined): boolean {
+  const auto = header('auto-submitted')?.trim().toLowerCase();
+  if (auto && !auto.startsWith('no')) return true;
+  if (header('x-autoreply') || header('x-autorespond')) return true;
+  if (header('precedence')?.trim().toLowerCase() === 'auto_reply') return true;
+  return /multipart\/report/i.test(header('content-type') ?? '') && /report-type\s*=\s*"?delivery-status/i.test(header('content-type') ?? '');
 }
 
 /**
@@ -78,6 +93,15 @@ async function parseMime(bytes: Buffer): Promise<ParsedEmail> {
       problems.push('multipart boundary missing or not found; body kept as text');
     }
   }
+  const html = repairC1(email.html ?? null);
+  // An agent reads `text`: HTML-only mail gets its plain-text rendering.
+  if (text === null && html) {
+    try {
+      text = htmlToText(html);
+    } catch {
+      problems.push('the HTML body could not be rendered as text');
+    }
+  }
   return {
     messageId: normalizeMessageId(email.messageId ?? header('message-id')),
     inReplyTo: parseInReplyTo(header('in-reply-to')),
@@ -89,7 +113,8 @@ async function parseMime(bytes: Buffer): Promise<ParsedEmail> {
     replyTo: flattenAddresses(email.replyTo),
     date,
     text,
-    html: repairC1(email.html ?? null),
+    html,
+    autoSubmitted: isAutoSubmitted(header),
     attachments: email.attachments.map((a) => ({
       filename: repairC1(a.filename ?? null),
       contentType: a.mimeType || 'application/octet-stream',
@@ -220,6 +245,7 @@ function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
     html: null,
     attachments: [],
     problems,
+    autoSubmitted: isAutoSubmitted((key) => fields.get(key)),
   };
 }
 

@@ -22,14 +22,29 @@ export interface SmtpRelay {
   readonly password: string | null;
 }
 
-export interface MailboxConfig {
+/** What a mailbox does with mail that claims one of the organization's own addresses but fails DMARC alignment. */
+export type InboundPolicy = 'accept' | 'flag' | 'reject';
+
+/** A mailbox's settings besides its relay (docs/api.md, "Identities and mailboxes"). */
+export interface MailboxSettings {
+  /** `flag` (default): store with `spoofed: true`; `reject`: refuse (SMTP 550 5.7.1); `accept`: store unflagged. */
+  readonly inbound_policy: InboundPolicy;
+  /** Receives mail for every address of its domain that no mailbox has. */
+  readonly catch_all: boolean;
+  /** Auto-replies (`Auto-Submitted`, `X-Autoreply`, `Precedence: auto_reply`) cancel a no-reply timer as a reply does (default: they do not). */
+  readonly auto_replies_stop_no_reply: boolean;
+}
+
+export const DEFAULT_MAILBOX_SETTINGS: MailboxSettings = { inbound_policy: 'flag', catch_all: false, auto_replies_stop_no_reply: false };
+
+export interface MailboxConfig extends MailboxSettings {
   /** null: the capture transport keeps outgoing mail in the store. */
   readonly smtp: SmtpRelay | null;
 }
 
 export function mailboxConfig(row: AccountRow): MailboxConfig {
   const parsed = JSON.parse(row.config) as Partial<MailboxConfig>;
-  return { smtp: parsed.smtp ?? null };
+  return { ...DEFAULT_MAILBOX_SETTINGS, ...parsed, smtp: parsed.smtp ?? null };
 }
 
 /** What an identity is made or changed with. */
@@ -152,11 +167,18 @@ export async function deleteIdentity(store: Store, orgId: string, id: string): P
   });
 }
 
-export interface NewMailbox {
+export interface NewMailbox extends Partial<MailboxSettings> {
   readonly identity_id: string;
   readonly address: string;
   readonly display_name?: string | null;
   readonly smtp?: SmtpRelay | null;
+}
+
+/** The settings given in a create or patch body, without the fields left out. */
+function givenSettings(input: Partial<MailboxSettings>): Partial<MailboxSettings> {
+  const out: Partial<Record<keyof MailboxSettings, unknown>> = {};
+  for (const key of Object.keys(DEFAULT_MAILBOX_SETTINGS) as (keyof MailboxSettings)[]) if (input[key] !== undefined) out[key] = input[key];
+  return out as Partial<MailboxSettings>;
 }
 
 export async function createMailbox(store: Store, orgId: string, input: NewMailbox): Promise<AccountRow> {
@@ -167,7 +189,7 @@ export async function createMailbox(store: Store, orgId: string, input: NewMailb
   const row: AccountRow = {
     id: newId('acct'), org_id: orgId, identity_id: input.identity_id, channel: 'email',
     address: input.address.trim().toLowerCase(), display_name: input.display_name ?? null, status: 'active',
-    config: JSON.stringify({ smtp: input.smtp ?? null } satisfies MailboxConfig),
+    config: JSON.stringify({ ...DEFAULT_MAILBOX_SETTINGS, ...givenSettings(input), smtp: input.smtp ?? null } satisfies MailboxConfig),
     last_sent_at: null, status_reason: null, status_at: null, pool: 0, created_at: now, updated_at: now,
   };
   try {
@@ -186,10 +208,10 @@ export async function getMailbox(db: Db, orgId: string, id: string): Promise<Acc
 }
 
 export async function updateMailbox(
-  store: Store, orgId: string, id: string, patch: { display_name?: string | null; smtp?: SmtpRelay | null },
+  store: Store, orgId: string, id: string, patch: { display_name?: string | null; smtp?: SmtpRelay | null } & Partial<MailboxSettings>,
 ): Promise<AccountRow> {
   const row = await getMailbox(store.db, orgId, id);
-  const config: MailboxConfig = { ...mailboxConfig(row), ...(patch.smtp !== undefined ? { smtp: patch.smtp } : {}) };
+  const config: MailboxConfig = { ...mailboxConfig(row), ...givenSettings(patch), ...(patch.smtp !== undefined ? { smtp: patch.smtp } : {}) };
   const next: AccountRow = {
     ...row,
     display_name: patch.display_name !== undefined ? patch.display_name : row.display_name,

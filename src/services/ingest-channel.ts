@@ -7,7 +7,7 @@
  */
 import type { Transaction } from 'kysely';
 import { systemClock, type Clock } from '../clock.js';
-import type { Channel, MediaRef, MessageData, MessageStatus } from '../domain/events.js';
+import { MESSAGE_STATUS_RANK, type Channel, type MediaRef, type MessageData, type MessageStatus } from '../domain/events.js';
 import { snippetOf } from '../domain/snippet.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
@@ -154,8 +154,6 @@ async function storeInboundMedia(
   return refs.map((r) => r.ref);
 }
 
-/** Order of delivery states: a late callback for an earlier state changes nothing. */
-const STATUS_RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, failed: 2, read: 3 };
 
 /**
  * Applies a provider's delivery status for one of its message ids: appends
@@ -171,7 +169,7 @@ export async function applyProviderStatus(
     const known = await findByProviderId(tx, account, providerMessageId);
     if (!known) return false;
     const current = await tx.selectFrom('messages').select(['status']).where('org_id', '=', account.org_id).where('id', '=', known.message_id).executeTakeFirst();
-    if (!current || STATUS_RANK[status] <= STATUS_RANK[current.status as MessageStatus]) return false;
+    if (!current || MESSAGE_STATUS_RANK[status] <= MESSAGE_STATUS_RANK[current.status as MessageStatus]) return false;
     const conversation = await findConversation(tx, account.org_id, known.conversation_id);
     if (!conversation) return false;
     const at = new Date(clock.now()).toISOString();

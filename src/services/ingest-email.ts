@@ -6,11 +6,12 @@
 import crypto from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { systemClock, type Clock } from '../clock.js';
-import type { EmailAddress, MediaRef, MessageData } from '../domain/events.js';
+import type { EmailAddress, MediaRef, MessageAuthentication, MessageData } from '../domain/events.js';
 import { snippetOf } from '../domain/snippet.js';
 import {
   indexEntries, lookupIds, placeMessage, subjectKey, wantsSubjectFallback, type SubjectCandidate, type ThreadingInput,
 } from '../domain/threading.js';
+import { authenticateMessage, type Arrival, type DnsResolver } from '../email/authentication.js';
 import { parseEmail, type ParsedEmail } from '../email/parse.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
@@ -18,12 +19,13 @@ import { inOrgTransaction } from '../store/sequences.js';
 import { createConversation, findConversation } from '../store/conversations.js';
 import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
 import { mergeConversations } from '../store/merge.js';
-import type { AccountRow } from '../store/identities.js';
+import type { AccountRow, MailboxRoute } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import { getSlaPolicy } from '../store/sla.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
 import { blockedAmong } from './contact-rules.js';
+import { mailboxConfig } from './identities.js';
 
 export interface ThreadingPolicy {
   /** SPEC 4 rule 3 subject fallback; off by default. */
@@ -42,6 +44,25 @@ export interface IngestOptions {
   readonly snippet?: string;
   /** The time source (SLA deadlines count from it); the system clock by default. */
   readonly clock?: Clock;
+  /**
+   * Set for mail that arrived (SMTP, `POST /v1/inbound/email`): it is inbound whatever
+   * its From says. Unset for an import, where the mailbox's own sent mail (From: the
+   * mailbox) is outbound history.
+   */
+  readonly arrival?: ArrivalFacts;
+}
+
+/** What the receiving side learned about a message that arrived. */
+export interface ArrivalFacts {
+  readonly authentication: MessageAuthentication | null;
+  /** It claims one of the organization's own addresses and fails DMARC alignment (and the mailbox flags such mail). */
+  readonly spoofed: boolean;
+  /** The plus-address tag it was sent to (`local+tag@domain`), or null. */
+  readonly tag: string | null;
+  /** The bytes to keep: the message with this server's `Authentication-Results` on top. */
+  readonly stored: Buffer;
+  /** An auto-reply cancels a no-reply timer (the mailbox's `auto_replies_stop_no_reply`). */
+  readonly autoRepliesStopNoReply: boolean;
 }
 
 export type IngestResult =
@@ -75,7 +96,9 @@ export async function ingestEmail(
   };
 
   const known = await lookupMessageIds(tx, orgId, identityId, lookupIds(threading));
-  const outbound = parsed.from?.address === account.address;
+  // Mail that arrived is inbound, whatever its From claims (a forged From is `spoofed`,
+  // not ours); only an import files the mailbox's own sent mail as outbound.
+  const outbound = !options.arrival && parsed.from?.address === account.address;
   const counterpart = outbound ? parsed.to[0] ?? null : parsed.from;
   let subjectCandidate: SubjectCandidate | null = null;
   if (policy.threadBySubject && counterpart && wantsSubjectFallback(threading)) {
@@ -112,7 +135,7 @@ export async function ingestEmail(
 
   const messageId = newId('msg');
   const media = await storeAttachments(tx, orgId, messageId, parsed, nowIso);
-  await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: orgId, raw }).execute();
+  await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: orgId, raw: options.arrival?.stored ?? raw }).execute();
   const data: MessageData = {
     message_id: messageId,
     direction: outbound ? 'outbound' : 'inbound',
@@ -132,6 +155,13 @@ export async function ingestEmail(
     headers: { message_id: parsed.messageId, in_reply_to: parsed.inReplyTo[0] ?? null, references: parsed.references },
     sent_at: parsed.date,
     parse_problems: parsed.problems,
+    auto_submitted: parsed.autoSubmitted,
+    ...(options.arrival ? {
+      authentication: options.arrival.authentication,
+      spoofed: options.arrival.spoofed,
+      address_tag: options.arrival.tag,
+      ...(parsed.autoSubmitted && !options.arrival.autoRepliesStopNoReply ? { keeps_no_reply: true } : {}),
+    } : {}),
   };
   // New inbound mail brings an archived conversation back, as inboxes do; imported
   // history does not.
@@ -225,24 +255,62 @@ async function findSubjectCandidate(
 }
 
 /** One recipient's outcome of {@link receiveEmail}. */
-export type DeliveryOutcome = IngestResult & { readonly accountId: string };
+export type DeliveryOutcome = (IngestResult | { readonly status: 'rejected'; readonly reason: string }) & { readonly accountId: string };
+
+export interface ReceiveOptions {
+  /** The DNS resolver of SPF, DKIM and DMARC lookups (email/authentication.ts). */
+  readonly resolver: DnsResolver;
+  /** This server's name in `Authentication-Results`. */
+  readonly serverName: string;
+  readonly clock?: Clock;
+}
 
 /**
- * Receives one raw message for one or more mailboxes (SMTP, HTTP upload): parses it
- * once and stores it for each mailbox in a single transaction, so the caller may
- * acknowledge (SMTP 250, HTTP 2xx) as soon as this resolves.
+ * Receives one raw message for one or more mailboxes (SMTP, HTTP upload): authenticates
+ * it (SPF, DKIM, DMARC, ARC), parses it once and stores it for each mailbox in a single
+ * transaction, so the caller may acknowledge (SMTP 250, HTTP 2xx) as soon as this
+ * resolves. A mailbox whose `inbound_policy` is `reject` refuses (outcome `rejected`) a
+ * message that claims one of its organization's addresses without DMARC alignment, or
+ * fails DMARC for a domain whose published policy is reject.
  */
 export async function receiveEmail(
-  store: Store, policy: ThreadingPolicy, accounts: readonly AccountRow[], raw: Buffer, clock: Clock = systemClock,
+  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, arrival: Arrival, options: ReceiveOptions,
 ): Promise<DeliveryOutcome[]> {
-  if (accounts.length === 0) return [];
-  const parsed = await parseEmail(raw);
+  if (routes.length === 0) return [];
+  const [parsed, checked] = await Promise.all([
+    parseEmail(raw),
+    authenticateMessage(raw, arrival, options.resolver, options.serverName),
+  ]);
+  const stored = Buffer.concat([Buffer.from(checked.headers, 'utf8'), raw]);
+  const claimed = parsed.from?.address ?? null;
   // Mail for mailboxes of several organizations commits once, holding each one's lock.
-  return inOrgTransaction(store, accounts.map((a) => a.org_id), async (tx) => {
+  return inOrgTransaction(store, routes.map((r) => r.account.org_id), async (tx) => {
     const out: DeliveryOutcome[] = [];
-    for (const account of accounts) {
-      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock })), accountId: account.id });
+    for (const { account, tag } of routes) {
+      const settings = mailboxConfig(account);
+      const forged = !checked.authentication.aligned && claimed !== null && await isOwnAddress(tx, account.org_id, claimed);
+      const dmarc = checked.authentication.dmarc;
+      const refusedByDmarc = dmarc.result === 'fail' && dmarc.policy === 'reject';
+      if ((forged || refusedByDmarc) && settings.inbound_policy === 'reject') {
+        out.push({
+          status: 'rejected', accountId: account.id,
+          reason: forged ? `${claimed} is an address of this organization and the message fails DMARC alignment` : `it fails DMARC for ${dmarc.domain}, whose policy is reject`,
+        });
+        continue;
+      }
+      const facts: ArrivalFacts = {
+        authentication: checked.authentication, spoofed: forged && settings.inbound_policy === 'flag', tag, stored,
+        autoRepliesStopNoReply: settings.auto_replies_stop_no_reply,
+      };
+      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock: options.clock, arrival: facts })), accountId: account.id });
     }
     return out;
   });
+}
+
+/** Whether `address` is one of the organization's mailboxes. */
+async function isOwnAddress(tx: Transaction<Database>, orgId: string, address: string): Promise<boolean> {
+  const row = await tx.selectFrom('channel_accounts').select('id')
+    .where('channel', '=', 'email').where('address', '=', address).where('org_id', '=', orgId).executeTakeFirst();
+  return row !== undefined;
 }

@@ -2,8 +2,10 @@
  * Email out (SPEC section 4, rule 4): send by conversation id, or a first message that
  * opens a conversation.
  *
- * The message is committed (`queued`, raw bytes kept) before any delivery is tried, so
- * nothing acknowledged is lost; the delivery outcome is appended as `message_status`.
+ * The message is committed with its raw bytes before anything else: `queued` in the
+ * outbound queue when the mailbox has a relay (services/outbound-queue.ts hands it over
+ * and appends each outcome as `message_status`), `captured` when it has none. So a send
+ * is answered at once, and nothing acknowledged is lost.
  */
 import type { Transaction } from 'kysely';
 import { isoNow, systemClock, type Clock } from '../clock.js';
@@ -11,7 +13,6 @@ import type { EmailAddress, MessageData, TimelineEvent } from '../domain/events.
 import { snippetOf } from '../domain/snippet.js';
 import { replySubject } from '../domain/subject.js';
 import { composeEmail } from '../email/compose.js';
-import { deliverEmail } from '../email/transport.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { addParticipants, domainOf, ensureContacts } from '../store/contacts.js';
@@ -24,6 +25,7 @@ import type { Store } from '../store/store.js';
 import { appendEvents, eventFromRow, type ConversationRow } from '../store/timeline.js';
 import { assertRecipientsAllowed } from './contact-rules.js';
 import { getIdentity, mailboxConfig } from './identities.js';
+import { enqueue } from './outbound-queue.js';
 
 export interface ReplyInput {
   readonly text: string;
@@ -44,8 +46,17 @@ export interface FirstMessageInput extends ReplyInput {
 export interface SendResult {
   readonly conversationId: string;
   readonly messageId: string;
-  readonly status: 'sent' | 'failed';
+  /** Email: `queued` (a relay will take it: services/outbound-queue.ts) or `captured` (the mailbox has no relay). */
+  readonly status: 'queued' | 'captured' | 'sent' | 'failed';
   readonly error: string | null;
+}
+
+/** How long a queued email may wait for its relay before it fails, ms, unless `OUTBOUND_LIFETIME_MS` says otherwise. */
+export const DEFAULT_OUTBOUND_LIFETIME_MS = 2 * 24 * 3_600_000;
+
+export interface OutboundOptions {
+  /** `OUTBOUND_LIFETIME_MS`. */
+  readonly lifetimeMs: number;
 }
 
 /** Messages read to find the one a reply answers. */
@@ -108,21 +119,15 @@ async function rotateMailbox(tx: Transaction<Database>, orgId: string, identityI
   return row;
 }
 
-interface Prepared {
-  readonly account: AccountRow;
-  readonly conversationId: string;
-  readonly messageId: string;
-  readonly envelope: { from: string; to: string[] };
-  readonly raw: Buffer;
-}
-
 /**
- * Composes and commits the outgoing message in `conversation` (status `queued`).
+ * Composes and commits the outgoing message in `conversation`, in the sending
+ * transaction: `queued` with its outbound queue row when the mailbox has a relay (the
+ * queue's worker hands it over), `captured` when it has none (kept in the store only).
  */
 async function commitOutgoing(
   tx: Transaction<Database>, conversation: ConversationRow, account: AccountRow,
-  input: ReplyInput, subject: string, ctx: ThreadContext, clock: Clock,
-): Promise<Prepared> {
+  input: ReplyInput, subject: string, ctx: ThreadContext, clock: Clock, outbound: OutboundOptions,
+): Promise<SendResult> {
   const now = new Date(clock.now());
   const nowIso = now.toISOString();
   const messageId = newId('msg');
@@ -132,10 +137,11 @@ async function commitOutgoing(
     from, to: ctx.to, cc: ctx.cc, subject, text: input.text, html: input.html ?? null,
     messageId: headerId, inReplyTo: ctx.inReplyTo, references: ctx.references, date: now,
   });
+  const status = mailboxConfig(account).smtp ? 'queued' : 'captured';
   const data: MessageData = {
     message_id: messageId, direction: 'outbound', channel: 'email', account_id: account.id,
     from, to: ctx.to, cc: ctx.cc, reply_to: [], subject, text: input.text, html: input.html ?? null,
-    snippet: snippetOf(input.text, input.html ?? null), media: [], provider_message_id: headerId, status: 'queued',
+    snippet: snippetOf(input.text, input.html ?? null), media: [], provider_message_id: headerId, status,
     headers: { message_id: headerId, in_reply_to: ctx.inReplyTo, references: ctx.references },
     sent_at: nowIso, parse_problems: [],
     ...(input.no_reply_after !== undefined ? { no_reply_at: new Date(now.getTime() + input.no_reply_after).toISOString() } : {}),
@@ -143,7 +149,7 @@ async function commitOutgoing(
   const { events } = await appendEvents(tx, conversation, [{ type: 'message', at: nowIso, data }]);
   await tx.insertInto('messages').values({
     id: messageId, org_id: conversation.org_id, conversation_id: conversation.id, event_id: events[0]!.id,
-    direction: 'outbound', status: 'queued', error: null, provider_message_id: headerId, created_at: nowIso, updated_at: nowIso,
+    direction: 'outbound', status, error: null, provider_message_id: headerId, created_at: nowIso, updated_at: nowIso,
   }).execute();
   await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: conversation.org_id, raw }).execute();
   await recordMessageIds(tx, conversation.org_id, conversation.identity_id, [{ id: headerId, stored: true, conversationId: conversation.id }]);
@@ -151,30 +157,11 @@ async function commitOutgoing(
   await ensureContacts(tx, conversation.org_id, 'email', external, nowIso);
   await addParticipants(tx, conversation.org_id, conversation.id, external.map((a) => a.address));
   await tx.updateTable('channel_accounts').set({ last_sent_at: nowIso }).where('id', '=', account.id).execute();
-  return {
-    account, conversationId: conversation.id, messageId, raw,
-    envelope: { from: account.address, to: external.map((a) => a.address) },
-  };
-}
-
-/** Delivers a committed message and records the outcome as a `message_status` event. */
-async function deliver(store: Store, orgId: string, p: Prepared, clock: Clock): Promise<SendResult> {
-  let status: 'sent' | 'failed' = 'sent';
-  let error: string | null = null;
-  try {
-    await deliverEmail(mailboxConfig(p.account).smtp, p.envelope, p.raw);
-  } catch (err) {
-    status = 'failed';
-    error = (err as Error).message || 'delivery failed';
+  if (status === 'queued') {
+    const envelope = { from: account.address, to: external.map((a) => a.address) };
+    await enqueue(tx, { messageId, orgId: conversation.org_id, accountId: account.id, envelope }, nowIso, outbound.lifetimeMs);
   }
-  await inOrgTransaction(store, orgId, async (tx) => {
-    const conversation = await findConversation(tx, orgId, p.conversationId);
-    if (!conversation) return;
-    const at = isoNow(clock);
-    await appendEvents(tx, conversation, [{ type: 'message_status', at, data: { message_id: p.messageId, status, error } }]);
-    await tx.updateTable('messages').set({ status, error, updated_at: at }).where('id', '=', p.messageId).execute();
-  });
-  return { conversationId: p.conversationId, messageId: p.messageId, status, error };
+  return { conversationId: conversation.id, messageId, status, error: null };
 }
 
 /**
@@ -183,8 +170,11 @@ async function deliver(store: Store, orgId: string, p: Prepared, clock: Clock): 
  *
  * @throws AppError `not_found` (unknown or foreign conversation), `no_sender`, `recipient_blocked`.
  */
-export async function sendReply(store: Store, orgId: string, conversationId: string, input: ReplyInput, clock: Clock = systemClock): Promise<SendResult> {
-  const prepared = await inOrgTransaction(store, orgId, async (tx) => {
+export async function sendReply(
+  store: Store, orgId: string, conversationId: string, input: ReplyInput, clock: Clock = systemClock,
+  outbound: OutboundOptions = { lifetimeMs: DEFAULT_OUTBOUND_LIFETIME_MS },
+): Promise<SendResult> {
+  return inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, conversationId);
     if (!conversation) throw notFound('conversation');
     const account = await conversationMailbox(tx, conversation);
@@ -193,9 +183,8 @@ export async function sendReply(store: Store, orgId: string, conversationId: str
     await assertRecipientsAllowed(tx, orgId, conversation.identity_id, [...ctx.to, ...ctx.cc]);
     // A conversation opened without messages (POST /v1/contacts/{id}/conversations) starts with its own subject.
     const subject = conversation.message_count === 0 ? conversation.subject ?? '' : replySubject(conversation.subject);
-    return commitOutgoing(tx, conversation, account, input, subject, ctx, clock);
+    return commitOutgoing(tx, conversation, account, input, subject, ctx, clock, outbound);
   });
-  return deliver(store, orgId, prepared, clock);
 }
 
 /**
@@ -203,11 +192,14 @@ export async function sendReply(store: Store, orgId: string, conversationId: str
  *
  * @throws AppError `not_found` (identity or account), `no_sender`, `recipient_blocked`.
  */
-export async function sendFirstMessage(store: Store, orgId: string, input: FirstMessageInput, clock: Clock = systemClock): Promise<SendResult> {
+export async function sendFirstMessage(
+  store: Store, orgId: string, input: FirstMessageInput, clock: Clock = systemClock,
+  outbound: OutboundOptions = { lifetimeMs: DEFAULT_OUTBOUND_LIFETIME_MS },
+): Promise<SendResult> {
   await getIdentity(store.db, orgId, input.identity_id).catch(() => {
     throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
   });
-  const prepared = await inOrgTransaction(store, orgId, async (tx) => {
+  return inOrgTransaction(store, orgId, async (tx) => {
     let account: AccountRow;
     if (input.account_id) {
       const row = await findAccount(tx, orgId, input.account_id);
@@ -226,7 +218,6 @@ export async function sendFirstMessage(store: Store, orgId: string, input: First
       orgId, identityId: input.identity_id, accountId: account.id, channel: 'email', subject: input.subject,
       counterpart: to[0]!.address, contactId: contacts.get(to[0]!.address) ?? null, at: isoNow(clock),
     });
-    return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] }, clock);
+    return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] }, clock, outbound);
   });
-  return deliver(store, orgId, prepared, clock);
 }

@@ -137,12 +137,13 @@ async function markSent(
  * passes the conversation's channel).
  *
  * Order: the suggestion is first claimed (`sending`, committed), so a second send of it
- * gets 409 instead of mailing the customer twice; then the message is sent. Only when
- * the relay accepted it does the suggestion become `sent`, with `suggestion_sent` and the
- * training pair, in one transaction. A relay failure or a send that could not start
- * returns it to `pending` with no event, and the draft can be sent again.
+ * gets 409 instead of mailing the customer twice; then the message is sent. Once the
+ * send is committed (an email queued or captured, a channel message the provider took)
+ * the suggestion becomes `sent`, with `suggestion_sent` and the training pair, in one
+ * transaction. A provider failure or a send that could not start returns it to
+ * `pending` with no event, and the draft can be sent again.
  *
- * @returns the send's result (`status: 'failed'` when the relay refused; the caller
+ * @returns the send's result (`status: 'failed'` when the provider refused; the caller
  *   answers 502) and the suggestion after it.
  * @throws AppError `not_found` (conversation or suggestion), `suggestion_not_pending`,
  *   and whatever {@link sendReply} throws (the suggestion is pending again).

@@ -501,5 +501,28 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
         .where(sql.ref('merged_into'), 'is not', null).execute();
     },
   },
+  '0009_outbound_queue': {
+    // Outgoing email waits here until a relay accepts it (services/outbound-queue.ts):
+    // one row per message, leased by a worker like timers and webhook deliveries.
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.createTable('outbound_queue')
+        .addColumn('message_id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('account_id', t.key, (c) => c.notNull())
+        .addColumn('envelope', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', t.key)
+        .addColumn('claimed_until', t.key)
+        .addColumn('expires_at', t.key, (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('updated_at', t.key, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('outbound_queue_due').on('outbound_queue').columns(['next_attempt_at'])
+        .where(sql.ref('state'), '!=', 'failed').execute();
+      await db.schema.createIndex('outbound_queue_org').on('outbound_queue').columns(['org_id', 'state', 'message_id']).execute();
+    },
+  },
 };
 }

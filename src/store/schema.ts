@@ -331,6 +331,30 @@ export interface MediaTable {
   created_at: string;
 }
 
+/** Outgoing email not yet accepted by a relay (migration 0009; services/outbound-queue.ts). */
+export interface OutboundQueueTable {
+  /** `msg_…` id; the bytes are in `raw_messages`. */
+  message_id: string;
+  org_id: string;
+  /** The mailbox whose relay it goes through. */
+  account_id: string;
+  /** JSON `{from, to: [...]}`: the SMTP envelope. */
+  envelope: string;
+  /** `queued` (not tried yet), `deferred` (a temporary failure; retried), `failed` (given up; kept for the operator). */
+  state: string;
+  attempts: number;
+  /** When the next attempt is due (RFC 3339); null once failed. */
+  next_attempt_at: string | null;
+  /** A worker holds it until then; null when free. */
+  claimed_until: string | null;
+  /** Past this, a temporary failure becomes final (`OUTBOUND_LIFETIME_MS` after queueing). */
+  expires_at: string;
+  /** The relay's last refusal or the connection error. */
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface IdempotencyKeysTable {
   org_id: string;
   key: string;
@@ -371,6 +395,7 @@ export interface Database {
   raw_messages: RawMessagesTable;
   media: MediaTable;
   idempotency_keys: IdempotencyKeysTable;
+  outbound_queue: OutboundQueueTable;
 }
 
 /** Router connections: one person on a shared line linked to one identity (SPEC section 2). */

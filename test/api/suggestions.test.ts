@@ -124,14 +124,14 @@ describe('sending a suggestion', () => {
     const res = await send(convId, s.id);
     expect(res.status).toBe(201);
     expect(res.body.conversation_id).toBe(convId);
-    expect(res.body.message).toMatchObject({ direction: 'outbound', status: 'sent', text: 'Refund issued.', subject: `Re: Question ${n}` });
+    expect(res.body.message).toMatchObject({ direction: 'outbound', status: 'captured', text: 'Refund issued.', subject: `Re: Question ${n}` });
     expect(res.body.suggestion).toMatchObject({
       id: s.id, status: 'sent', sent_message_id: res.body.message.id, sent_text: 'Refund issued.', edited: false,
     });
     expect((await h.request('GET', `/v1/conversations/${convId}/suggestions/${s.id}`)).body).toEqual(res.body.suggestion);
 
     const events = await timeline(convId);
-    expect(events.map((e) => e.type)).toEqual(['message', 'suggestion_created', 'message', 'message_status', 'suggestion_sent']);
+    expect(events.map((e) => e.type)).toEqual(['message', 'suggestion_created', 'message', 'suggestion_sent']);
     expect(events.at(-1).data).toEqual({
       suggestion_id: s.id, text: 'Refund issued.', edited: false, message_id: res.body.message.id,
       by: { member_id: null, key_id: keyIdOf(h.key) },
@@ -218,28 +218,20 @@ describe('sending a suggestion', () => {
     expect((await h.request('GET', `/v1/conversations/${convId}`)).body.message_count).toBe(2);
   });
 
-  it('leaves the suggestion pending when the relay fails (502), and sends it once the relay is back', async () => {
+  it('sends a suggestion while the relay is down: the reply waits in the outbound queue and the draft is sent', async () => {
     const idn = await identityWithMailbox(h, 'relay@shop.test', 'relay');
     const convId = await conversation('relay@shop.test');
     const s = (await suggest(convId, { text: 'Through a broken relay.' })).body;
     const down = await freePort();
     expect((await h.request('PATCH', `/v1/mailboxes/${idn.mailboxId}`, { smtp: { host: '127.0.0.1', port: down } })).status).toBe(200);
 
-    const failed = await send(convId, s.id, { text: 'Through a broken relay, edited.' });
-    expect(failed.status).toBe(502);
-    expect(failed.body).toMatchObject({ code: 'upstream_failed', retryable: true });
-    const after = (await h.request('GET', `/v1/conversations/${convId}/suggestions/${s.id}`)).body;
-    expect(after).toMatchObject({ status: 'pending', sent_message_id: null, sent_text: null, edited: null });
-    const types = (await timeline(convId)).map((e) => e.type);
-    expect(types).not.toContain('suggestion_sent');
-    expect(types.slice(-2)).toEqual(['message', 'message_status']); // the failed attempt is kept, marked failed
-    expect(await pairsOf(convId)).toEqual([]);
-
-    expect((await h.request('PATCH', `/v1/mailboxes/${idn.mailboxId}`, { smtp: null })).status).toBe(200);
-    const retried = await send(convId, s.id);
-    expect(retried.status).toBe(201);
-    expect(retried.body.suggestion).toMatchObject({ status: 'sent', edited: false });
+    const res = await send(convId, s.id, { text: 'Through a broken relay, edited.' });
+    expect(res.status).toBe(201);
+    expect(res.body.message).toMatchObject({ status: 'queued', text: 'Through a broken relay, edited.' });
+    expect(res.body.suggestion).toMatchObject({ status: 'sent', edited: true, sent_message_id: res.body.message.id });
     expect(await pairsOf(convId)).toHaveLength(1);
+    const queue = (await h.request('GET', '/v1/outbound?status=queued')).body.data;
+    expect(queue.map((e: any) => e.message_id)).toContain(res.body.message.id);
   });
 
   it('leaves the suggestion pending when the send cannot start (422 no_sender)', async () => {
@@ -279,7 +271,7 @@ describe('a plain reply while a suggestion is pending', () => {
     const older = (await suggest(convId, { text: 'older draft' })).body;
     const newer = (await suggest(convId, { text: 'newer draft', model: 'm2' })).body;
     const reply = await h.request('POST', `/v1/conversations/${convId}/messages`, { text: 'My own words.' });
-    expect(reply.status).toBe(201);
+    expect(reply.status).toBe(202);
     const settled = (await h.request('GET', `/v1/conversations/${convId}/suggestions/${newer.id}`)).body;
     expect(settled).toMatchObject({ status: 'sent', sent_message_id: reply.body.message.id, sent_text: 'My own words.', edited: true });
     expect((await h.request('GET', `/v1/conversations/${convId}/suggestions/${older.id}`)).body.status).toBe('pending');
@@ -300,14 +292,16 @@ describe('a plain reply while a suggestion is pending', () => {
     expect(await pairsOf(convId)).toHaveLength(2);
   });
 
-  it('records nothing when the relay refused the reply', async () => {
+  it('settles the pending suggestion with a reply queued while the relay is down (the reply is committed)', async () => {
     const idn = await identityWithMailbox(h, 'relay2@shop.test', 'relay2');
     const convId = await conversation('relay2@shop.test');
     const s = (await suggest(convId, { text: 'draft' })).body;
     await h.request('PATCH', `/v1/mailboxes/${idn.mailboxId}`, { smtp: { host: '127.0.0.1', port: await freePort() } });
-    expect((await h.request('POST', `/v1/conversations/${convId}/messages`, { text: 'mine' })).status).toBe(502);
-    expect((await h.request('GET', `/v1/conversations/${convId}/suggestions/${s.id}`)).body.status).toBe('pending');
-    expect(await pairsOf(convId)).toEqual([]);
+    const reply = await h.request('POST', `/v1/conversations/${convId}/messages`, { text: 'mine' });
+    expect(reply.status).toBe(202);
+    expect(reply.body.message.status).toBe('queued');
+    expect((await h.request('GET', `/v1/conversations/${convId}/suggestions/${s.id}`)).body).toMatchObject({ status: 'sent', sent_message_id: reply.body.message.id });
+    expect(await pairsOf(convId)).toHaveLength(1);
   });
 });
 

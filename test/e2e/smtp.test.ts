@@ -88,6 +88,15 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
     return { status: res.status, body: parsed, contentType: res.headers.get('content-type') ?? '' };
   };
 
+  /** Waits until `check` holds (the outbound worker runs after the commit), at most 10 s. */
+  const until = async (check: () => boolean | Promise<boolean>) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the outbound worker');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
   const smtpClient = () => nodemailer.createTransport({
     host: '127.0.0.1', port: server.smtpPort, secure: false, ignoreTLS: true,
     connectionTimeout: 5_000, greetingTimeout: 5_000, socketTimeout: 10_000,
@@ -283,11 +292,13 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
     expect(patched.body.smtp).toMatchObject({ host: '127.0.0.1', port: relayPort, secure: false });
 
     const sent = await api('POST', `/v1/conversations/${macConversation}/messages`, { text: 'Thanks, a getline shim it is.' });
-    expect(sent.status).toBe(201);
+    // Accepted at once, queued; the outbound worker hands it to the relay right after.
+    expect(sent.status).toBe(202);
     expect(sent.body.conversation_id).toBe(macConversation);
     expect(sent.body.message.direction).toBe('outbound');
-    expect(sent.body.message.status).toBe('sent');
-    expect(relayed).toHaveLength(1);
+    expect(sent.body.message.status).toBe('queued');
+    await until(() => relayed.length === 1);
+    await until(async () => (await messagesOf(macConversation)).at(-1).status === 'sent');
 
     const lastInbound = mac[mac.length - 1]!;
     const delivered = relayed[0]!;
@@ -323,8 +334,8 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
   it('a second reply stays "Re: <original>" and answers the first reply', async () => {
     const firstReply = await PostalMime.parse(relayed[0]!.raw);
     const sent = await api('POST', `/v1/conversations/${macConversation}/messages`, { text: 'One more thing.' });
-    expect(sent.status).toBe(201);
-    expect(relayed).toHaveLength(2);
+    expect(sent.status).toBe(202);
+    await until(() => relayed.length === 2);
     const email = await PostalMime.parse(relayed[1]!.raw);
     expect(email.subject).toBe(`Re: ${mac[0]!.subject}`);
     expect(email.inReplyTo).toBe(firstReply.messageId);
@@ -348,8 +359,8 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
 
     const count = relayed.length;
     const sent = await api('POST', `/v1/conversations/${conv.id}/messages`, { text: 'Acked.' });
-    expect(sent.status).toBe(201);
-    expect(relayed).toHaveLength(count + 1);
+    expect(sent.status).toBe(202);
+    await until(() => relayed.length === count + 1);
     const email = await PostalMime.parse(relayed[count]!.raw);
     expect(email.subject).toBe(`Re: ${LKML_ORIGINAL_SUBJECT}`);
     const last = lkml[lkml.length - 1]!;
@@ -363,41 +374,67 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
     expect(email.from?.address).toBe(MAILBOX);
   });
 
-  it('a relay that is down gives 502 upstream_failed and a failed message; a retry with the key goes through', async () => {
+  it('queues a reply while the relay is down: 202, then deferred with the reason; delivered once when retried with the relay back', async () => {
     const down = await freePort();
     const patched = await api('PATCH', `/v1/mailboxes/${mailboxId}`, { smtp: { host: '127.0.0.1', port: down } });
     expect(patched.status).toBe(200);
     const relayedBefore = relayed.length;
-    const before = await messagesOf(macConversation);
 
     const idem = { 'idempotency-key': 'e2e-relay-down-1' };
-    const failed = await api('POST', `/v1/conversations/${macConversation}/messages`, { text: 'Is anyone there?' }, idem);
-    expect(failed.status).toBe(502);
-    expect(failed.contentType).toMatch(/^application\/problem\+json/);
-    expect(failed.body).toMatchObject({ status: 502, code: 'upstream_failed', retryable: true });
-    expect(typeof failed.body.detail).toBe('string');
-    expect(typeof failed.body.fix).toBe('string');
+    const accepted = await api('POST', `/v1/conversations/${macConversation}/messages`, { text: 'Is anyone there?' }, idem);
+    expect(accepted.status).toBe(202);
+    const id = accepted.body.message.id;
+    expect(accepted.body.message.status).toBe('queued');
+
+    // The worker tries, the relay is unreachable: deferred, with the connection error, and retried later.
+    await until(async () => (await messagesOf(macConversation)).find((m: any) => m.id === id).status === 'deferred');
+    const deferred = (await messagesOf(macConversation)).find((m: any) => m.id === id);
+    expect(deferred.error).toMatch(/ECONNREFUSED|connect/i);
+    const queue = await api('GET', '/v1/outbound?status=deferred');
+    expect(queue.body.data).toEqual([expect.objectContaining({ message_id: id, state: 'deferred', attempts: 1, last_error: deferred.error })]);
+    expect(Date.parse(queue.body.data[0].next_attempt_at) - Date.now()).toBeLessThanOrEqual(30_000);
+    const statuses = await api('GET', `/v1/conversations/${macConversation}/events?types=message_status&order=desc&limit=1`);
+    expect(statuses.body.data[0].data).toMatchObject({ message_id: id, status: 'deferred' });
     expect(relayed).toHaveLength(relayedBefore);
 
-    // The message was committed before delivery was tried, and is marked failed.
-    const after = await messagesOf(macConversation);
-    expect(after).toHaveLength(before.length + 1);
-    const attempt = after[after.length - 1];
-    expect(attempt.direction).toBe('outbound');
-    expect(attempt.text).toContain('Is anyone there?');
-    expect(attempt.status).toBe('failed');
-    expect(attempt.error).toEqual(expect.any(String));
-    const events = await api('GET', `/v1/conversations/${macConversation}/events?types=message_status&order=desc&limit=1`);
-    expect(events.status).toBe(200);
-    expect(events.body.data[0].data).toMatchObject({ message_id: attempt.id, status: 'failed' });
+    // The same send again under its Idempotency-Key is the first answer, not a second message.
+    const again = await api('POST', `/v1/conversations/${macConversation}/messages`, { text: 'Is anyone there?' }, idem);
+    expect(again.body.message.id).toBe(id);
 
-    // SPEC 5: a 502 is safe to retry with the same Idempotency-Key once the relay is back.
+    // The relay is back; the operator retries now instead of waiting for the backoff.
     expect((await api('PATCH', `/v1/mailboxes/${mailboxId}`, { smtp: { host: '127.0.0.1', port: relayPort } })).status).toBe(200);
-    const retried = await api('POST', `/v1/conversations/${macConversation}/messages`, { text: 'Is anyone there?' }, idem);
-    expect(retried.status).toBe(201);
-    expect(retried.body.message.status).toBe('sent');
+    expect((await api('POST', `/v1/messages/${id}/retry`)).status).toBe(202);
+    await until(async () => (await messagesOf(macConversation)).find((m: any) => m.id === id).status === 'sent');
     expect(relayed).toHaveLength(relayedBefore + 1);
-    const retriedMail = await PostalMime.parse(relayed[relayed.length - 1]!.raw);
-    expect(retriedMail.text).toContain('Is anyone there?');
+    const mail = await PostalMime.parse(relayed.at(-1)!.raw);
+    expect(mail.text).toContain('Is anyone there?');
+    expect(mail.inReplyTo).toMatch(/^<.+>$/);
+    expect((await api('GET', '/v1/outbound')).body.data).toEqual([]);
+    expect((await api('POST', `/v1/messages/${id}/retry`)).body.code).toBe('message_not_retryable');
+  });
+
+  it('marks a reply the relay refuses for good (550) failed at once, with the relay\'s text', async () => {
+    const refusing = new SMTPServer({
+      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
+      onRcptTo(_address, _session, callback) {
+        callback(Object.assign(new Error('5.1.1 <x>: Recipient address rejected: User unknown'), { responseCode: 550 }));
+      },
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (refusing.server.address() as net.AddressInfo).port;
+      expect((await api('PATCH', `/v1/mailboxes/${mailboxId}`, { smtp: { host: '127.0.0.1', port } })).status).toBe(200);
+      const accepted = await api('POST', `/v1/conversations/${macConversation}/messages`, { text: 'Hello?' });
+      expect(accepted.status).toBe(202);
+      const id = accepted.body.message.id;
+      await until(async () => (await messagesOf(macConversation)).find((m: any) => m.id === id).status === 'failed');
+      const failed = (await messagesOf(macConversation)).find((m: any) => m.id === id);
+      expect(failed.error).toContain('Recipient address rejected: User unknown');
+      const entry = (await api('GET', '/v1/outbound?status=failed')).body.data.find((e: any) => e.message_id === id);
+      expect(entry).toMatchObject({ state: 'failed', attempts: 1, next_attempt_at: null });
+    } finally {
+      await new Promise<void>((resolve) => refusing.close(() => resolve()));
+      await api('PATCH', `/v1/mailboxes/${mailboxId}`, { smtp: { host: '127.0.0.1', port: relayPort } });
+    }
   });
 });

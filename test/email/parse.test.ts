@@ -239,6 +239,27 @@ describe('bodies', () => {
   });
 });
 
+describe('automatic messages and HTML-only mail', () => {
+  it('marks auto-replies and delivery reports automatic (RFC 3834), and a person\'s mail not', async () => {
+    const auto = async (header: string) => (await parseEmail(crlf('From: a@x.test', header, '', 'Away.'))).autoSubmitted;
+    expect(await auto('Auto-Submitted: auto-replied')).toBe(true);
+    expect(await auto('Auto-Submitted: auto-generated')).toBe(true);
+    expect(await auto('X-Autoreply: yes')).toBe(true);
+    expect(await auto('Precedence: auto_reply')).toBe(true);
+    expect(await auto('Content-Type: multipart/report; report-type=delivery-status; boundary="b"')).toBe(true);
+    expect(await auto('Auto-Submitted: no')).toBe(false);
+    expect(await auto('Precedence: bulk')).toBe(false);
+    expect(await auto('Subject: Out of office?')).toBe(false);
+  });
+
+  it('gives HTML-only mail a text rendering, so `text` is never empty when there is a body', async () => {
+    const p = await parseEmail(crlf('From: a@x.test', 'Content-Type: text/html; charset=utf-8', '', '<p>Your <b>order</b> shipped.</p><p>Track it <a href="https://t.test/1">here</a>.</p>'));
+    expect(p.html).toContain('<b>order</b>');
+    expect(p.text).toMatch(/Your order shipped\./);
+    expect(p.text).not.toMatch(/<[a-z]/);
+  });
+});
+
 describe('attachments', () => {
   const pdf = Buffer.from('%PDF-1.4\n% fake but binary: \u0000\u00ff\n', 'latin1');
   const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0xff, 0x00]);

@@ -108,7 +108,7 @@ describe.skipIf(SKIP)('two nodes on one PostgreSQL database', () => {
     const idn = await api(nodes[0]!, 'POST', '/v1/identities', { handle: 'merges' });
     expect((await api(nodes[0]!, 'POST', '/v1/mailboxes', { identity_id: idn.body.id, address: 'merges@nodes.test' })).status).toBe(201);
     const upload = async (raw: Buffer) => {
-      const res = await fetch(`${nodes[0]!.base}/v1/inbound/email`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'message/rfc822' }, body: raw });
+      const res = await fetch(`${nodes[0]!.base}/v1/inbound/email`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'message/rfc822' }, body: new Uint8Array(raw) });
       return ((await res.json()) as any).results[0].conversation_id as string;
     };
     const PAIRS = 8;

@@ -92,7 +92,7 @@ const ReactionBody = Type.Object({
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
-export function conversationRoutes(app: Api, { store, clock, readCache, channels, media }: ApiContext): void {
+export function conversationRoutes(app: Api, { store, config, clock, readCache, channels, media }: ApiContext): void {
   const load = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
 
   app.get('/v1/conversations', {
@@ -310,7 +310,7 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
     config: { idempotent: true, permission: 'messages:send' },
     schema: {
       tags: ['messages'], summary: 'Reply by conversation id', params: IdParams, body: SendReplyBody,
-      response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
+      response: { 201: SendResponse, 202: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
   }, async (request, reply) => {
     const principal = principalOf(request);
@@ -319,13 +319,13 @@ export function conversationRoutes(app: Api, { store, clock, readCache, channels
       throw new AppError('validation_failed', 'Email replies do not carry uploaded media yet.', { param: 'media_ids', fix: 'Send the email reply without `media_ids`.' });
     }
     const result = row.channel === 'email'
-      ? await sendReply(store, principal.orgId, row.id, request.body, clock)
+      ? await sendReply(store, principal.orgId, row.id, request.body, clock, { lifetimeMs: config.outboundLifetimeMs })
       : await sendChannelReply(store, channels, principal.orgId, row.id, request.body,
         (tx, orgId, ids, attachedTo) => attachableMedia(tx, media, { orgId, identityId: principal.identityId }, ids, attachedTo), clock,
         { idempotencyKey: request.idempotencyKey });
-    if (result.status === 'sent') {
-      // The message went out: a failure to record the training pair must not turn into
-      // a 5xx, which a client would retry (sending the reply twice).
+    if (result.status !== 'failed') {
+      // The message is committed (queued or sent): a failure to record the training pair
+      // must not turn into a 5xx, which a client would retry (sending the reply twice).
       await answerPendingSuggestion(store, principal, { conversationId: row.id, messageId: result.messageId, text: request.body.text }, clock)
         .catch((err: unknown) => request.log.error({ err }, 'recording the answer to a pending suggestion failed'));
     }

@@ -26,15 +26,24 @@ const IdentityCreate = Type.Object({ handle: Handle, display_name: Type.Optional
 const IdentityPatch = Type.Object({
   handle: Type.Optional(Handle), display_name: Type.Optional(DisplayName), routing_code: Type.Optional(RoutingCode),
 }, { additionalProperties: false });
+const MailboxSettingsInput = {
+  inbound_policy: Type.Optional(Type.Union([Type.Literal('accept'), Type.Literal('flag'), Type.Literal('reject')], {
+    description: 'mail claiming one of this organization\'s own addresses that fails DMARC alignment: `flag` (default) stores it with `spoofed: true`, `reject` refuses it (SMTP 550 5.7.1), `accept` stores it unflagged',
+  })),
+  catch_all: Type.Optional(Type.Boolean({ description: 'also receive mail for every address of this domain that no mailbox has (default false)' })),
+  auto_replies_stop_no_reply: Type.Optional(Type.Boolean({ description: 'an auto-reply cancels a no-reply timer as a reply does (default false)' })),
+};
 const MailboxCreate = Type.Object({
   identity_id: Type.String({ maxLength: 100 }),
   address: EmailString,
   display_name: Type.Optional(DisplayName),
   smtp: Type.Optional(Type.Union([SmtpRelayInput, Type.Null()], { description: 'SMTP relay; null keeps outgoing mail in the store (capture)' })),
+  ...MailboxSettingsInput,
 }, { additionalProperties: false });
 const MailboxPatch = Type.Object({
   display_name: Type.Optional(DisplayName),
   smtp: Type.Optional(Type.Union([SmtpRelayInput, Type.Null()])),
+  ...MailboxSettingsInput,
 }, { additionalProperties: false });
 
 const errors = { 400: Problem, 401: Problem, 404: Problem };
@@ -128,7 +137,7 @@ export function identityRoutes(app: Api, { store, config }: ApiContext): void {
     const b = request.body;
     if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
     const row = await createMailbox(store, principalOf(request).orgId, {
-      identity_id: b.identity_id, address: b.address, display_name: b.display_name, smtp: await checkedRelay(b.smtp),
+      ...b, smtp: await checkedRelay(b.smtp),
     });
     return reply.status(201).send(mailboxView(row));
   });
@@ -165,10 +174,10 @@ export function identityRoutes(app: Api, { store, config }: ApiContext): void {
   }, async (request) => {
     const id = mailboxId(request.params.id);
     const body = request.body ?? {};
-    if (body.display_name === undefined && body.smtp === undefined) {
-      throw new AppError('no_valid_fields', 'The body changes nothing: send `display_name` or `smtp`.');
+    if (Object.values(body).every((v) => v === undefined)) {
+      throw new AppError('no_valid_fields', 'The body changes nothing: send `display_name`, `smtp`, `inbound_policy`, `catch_all` or `auto_replies_stop_no_reply`.');
     }
-    return mailboxView(await updateMailbox(store, principalOf(request).orgId, id, { display_name: body.display_name, smtp: await checkedRelay(body.smtp) }));
+    return mailboxView(await updateMailbox(store, principalOf(request).orgId, id, { ...body, smtp: await checkedRelay(body.smtp) }));
   });
 
   app.delete('/v1/mailboxes/:id', {

@@ -5,7 +5,7 @@
 import Type from 'typebox';
 import { AppError } from '../../errors.js';
 import { receiveEmail } from '../../services/ingest-email.js';
-import { findAccountByAddress, type AccountRow } from '../../store/identities.js';
+import { routeRecipient, type MailboxRoute } from '../../store/identities.js';
 import { principalOf } from '../auth.js';
 import { EmailString, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
@@ -14,9 +14,19 @@ export const RAW_MAIL_TYPES = ['message/rfc822', 'application/octet-stream', 'te
 
 const Outcome = Type.Object({
   mailbox_id: Type.String(),
-  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate')]),
-  conversation_id: Type.String(),
+  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('rejected')], {
+    description: '`rejected`: the mailbox\'s `inbound_policy` is `reject` and the message claims one of this organization\'s addresses without DMARC alignment',
+  }),
+  conversation_id: Type.Union([Type.String(), Type.Null()]),
   message_id: Type.Union([Type.String(), Type.Null()]),
+});
+
+const InboundQuery = Type.Object({
+  to: Type.Optional(EmailString),
+  client_ip: Type.Optional(Type.String({ format: 'ipv4', description: 'the IP address of the SMTP client that handed the message to your provider (SPF is checked against it; without it SPF is `none`)' })),
+  client_ip6: Type.Optional(Type.String({ format: 'ipv6', description: 'as `client_ip`, for an IPv6 client' })),
+  helo: Type.Optional(Type.String({ maxLength: 255, description: 'that client\'s HELO/EHLO name' })),
+  mail_from: Type.Optional(Type.String({ maxLength: 320, description: 'the envelope sender (MAIL FROM); by default the Return-Path header' })),
 });
 
 /** Recipient addresses named in a header block (Delivered-To, To, Cc), lower-cased. */
@@ -33,14 +43,14 @@ function headerRecipients(raw: Buffer): string[] {
   return [...out];
 }
 
-export function inboundRoutes(app: Api, { store, config, clock }: ApiContext): void {
+export function inboundRoutes(app: Api, { store, config, clock, resolver }: ApiContext): void {
   app.post('/v1/inbound/email', {
     config: { permission: 'inbound:write' },
     bodyLimit: config.maxMessageBytes,
     schema: {
       tags: ['inbound'],
       summary: 'Upload a raw RFC 5322 message (Content-Type message/rfc822)',
-      querystring: Type.Object({ to: Type.Optional(EmailString) }),
+      querystring: InboundQuery,
       response: {
         201: Type.Object({ results: Type.Array(Outcome) }),
         200: Type.Object({ results: Type.Array(Outcome) }),
@@ -58,18 +68,23 @@ export function inboundRoutes(app: Api, { store, config, clock }: ApiContext): v
     if (raw.length === 0) {
       throw new AppError('validation_failed', 'The body must be a raw RFC 5322 message.', { fix: 'POST the message bytes with Content-Type message/rfc822.' });
     }
-    const wanted = request.query.to ? [request.query.to.toLowerCase()] : headerRecipients(raw);
-    const accounts: AccountRow[] = [];
+    const q = request.query;
+    const wanted = q.to ? [q.to.toLowerCase()] : headerRecipients(raw);
+    const routes: MailboxRoute[] = [];
     for (const address of wanted) {
-      const account = await findAccountByAddress(store.db, 'email', address);
-      if (account && account.org_id === orgId && !accounts.some((a) => a.identity_id === account.identity_id)) accounts.push(account);
+      const route = await routeRecipient(store.db, address);
+      if (route && route.account.org_id === orgId && !routes.some((r) => r.account.identity_id === route.account.identity_id)) routes.push(route);
     }
-    if (accounts.length === 0) {
-      throw new AppError('unknown_recipient', `No mailbox of this organization receives mail for ${wanted.join(', ') || 'this message'}.`, { param: request.query.to ? 'to' : undefined });
+    if (routes.length === 0) {
+      throw new AppError('unknown_recipient', `No mailbox of this organization receives mail for ${wanted.join(', ') || 'this message'}.`, { param: q.to ? 'to' : undefined });
     }
-    const outcomes = await receiveEmail(store, config, accounts, raw, clock);
+    const arrival = { transport: 'http' as const, clientIp: q.client_ip ?? q.client_ip6 ?? null, helo: q.helo ?? null, mailFrom: q.mail_from ?? null };
+    const outcomes = await receiveEmail(store, config, routes, raw, arrival, { resolver, serverName: config.serverName, clock });
+    if (outcomes.every((o) => o.status === 'rejected')) {
+      throw new AppError('spoofed_sender', `Refused: ${(outcomes[0] as { reason: string }).reason}.`);
+    }
     const results = outcomes.map((o) => ({
-      mailbox_id: o.accountId, status: o.status, conversation_id: o.conversationId,
+      mailbox_id: o.accountId, status: o.status, conversation_id: o.status === 'rejected' ? null : o.conversationId,
       message_id: o.status === 'stored' ? o.messageId : null,
     }));
     return reply.status(results.some((r) => r.status === 'stored') ? 201 : 200).send({ results });

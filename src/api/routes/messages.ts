@@ -118,26 +118,31 @@ async function seesConversationOf(store: Store, p: Principal, conversationId: st
  */
 export async function sentBody(store: Store, orgId: string, result: SendResult, failedIsMessage = false) {
   if (result.status === 'failed' && !failedIsMessage) {
-    throw new AppError('upstream_failed', `The SMTP relay did not accept the message: ${result.error}`, { retryable: true });
+    throw new AppError('upstream_failed', `The provider did not accept the message: ${result.error}`, { retryable: true });
   }
   const event = await findMessageEvent(store, orgId, result.messageId);
   const [message] = await loadMessageViews(store, orgId, event ? [event] : []);
   return { conversation_id: result.conversationId, message: message! };
 }
 
-/** The 201 body of a send, or the 502 when the relay refused it (see {@link sentBody}). */
+/**
+ * The answer to a send: `202` for email, which waits in the outbound queue (`queued`) or
+ * was kept in the store (`captured`); `201` for a channel message the provider took (or
+ * refused for good); a 502 for a provider failure worth retrying (see {@link sentBody}).
+ */
 export async function sendResponse(store: Store, orgId: string, result: SendResult, reply: FastifyReply, failedIsMessage = false) {
-  return reply.status(201).send(await sentBody(store, orgId, result, failedIsMessage));
+  const accepted = result.status === 'queued' || result.status === 'captured';
+  return reply.status(accepted ? 202 : 201).send(await sentBody(store, orgId, result, failedIsMessage));
 }
 
-export function messageRoutes(app: Api, { store, clock, media, channels }: ApiContext): void {
+export function messageRoutes(app: Api, { store, config, clock, media, channels }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 404: Problem };
 
   app.post('/v1/messages', {
     config: { idempotent: true, permission: 'messages:send' },
     schema: {
       tags: ['messages'], summary: 'Send a first message (opens a conversation): an email, or an SMS', body: FirstMessageBody,
-      response: { 201: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
+      response: { 201: SendResponse, 202: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
     preValidation: smsBodyFirst,
   }, async (request, reply) => {
@@ -156,7 +161,7 @@ export function messageRoutes(app: Api, { store, clock, media, channels }: ApiCo
     const result = await sendFirstMessage(store, orgId, {
       identity_id: b.identity_id, to: ([] as string[]).concat(b.to), cc: b.cc, subject: b.subject,
       text: b.text, html: b.html, account_id: b.account_id, no_reply_after: b.no_reply_after,
-    }, clock);
+    }, clock, { lifetimeMs: config.outboundLifetimeMs });
     return sendResponse(store, orgId, result, reply);
   });
 

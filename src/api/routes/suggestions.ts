@@ -10,6 +10,7 @@ import { SUGGESTION_STATUSES, type SuggestionStatus as SuggestionStatusName } fr
 import { notFound } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { sendChannelReply } from '../../services/send-channel.js';
+import { sendReply } from '../../services/send-email.js';
 import { createSuggestion, dismissSuggestion, sendSuggestion, staleClaimsBefore, statusOf } from '../../services/suggestions.js';
 import { findSuggestion, listSuggestions, type SuggestionRow } from '../../store/suggestions.js';
 import { principalOf } from '../auth.js';
@@ -76,7 +77,7 @@ export function suggestionView(row: SuggestionRow, clock: Clock): SuggestionView
 /** Suggestions are text only: nothing to attach. */
 const noAttachments = async () => ({ refs: [], outbound: [] });
 
-export function suggestionRoutes(app: Api, { store, clock, channels }: ApiContext): void {
+export function suggestionRoutes(app: Api, { store, config, clock, channels }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
   const conversation = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
   /** The suggestion `sid` of a visible conversation, or a 404. */
@@ -137,7 +138,8 @@ export function suggestionRoutes(app: Api, { store, clock, channels }: ApiContex
     const principal = principalOf(request);
     const { row, suggestion } = await visibleSuggestion(request, request.params.id, request.params.sid);
     // Through the conversation's channel; a draft carries no media.
-    const deliver = row.channel === 'email' ? undefined
+    const deliver = row.channel === 'email'
+      ? (text: string) => sendReply(store, principal.orgId, row.id, { text }, clock, { lifetimeMs: config.outboundLifetimeMs })
       : (text: string) => sendChannelReply(store, channels, principal.orgId, row.id, { text }, noAttachments, clock, { idempotencyKey: request.idempotencyKey });
     const sent = await sendSuggestion(store, principal, row.id, suggestion.id, request.body, clock, deliver);
     const body = await sentBody(store, principal.orgId, sent.result);
