@@ -81,7 +81,7 @@ export function identityView(row: IdentityRow): IdentityView {
 }
 
 export function mailboxView(row: AccountRow): MailboxView {
-  const { smtp, inbound_policy, catch_all, auto_replies_stop_no_reply } = mailboxConfig(row);
+  const { smtp, inbound_policy, catch_all, auto_replies_stop_no_reply, verp } = mailboxConfig(row);
   return {
     id: row.id,
     identity_id: row.identity_id,
@@ -90,7 +90,7 @@ export function mailboxView(row: AccountRow): MailboxView {
     display_name: row.display_name,
     status: row.status,
     smtp: smtp ? { host: smtp.host, port: smtp.port, secure: smtp.secure, user: smtp.user, has_password: !!smtp.password } : null,
-    inbound_policy, catch_all, auto_replies_stop_no_reply,
+    inbound_policy, catch_all, auto_replies_stop_no_reply, verp,
     last_sent_at: row.last_sent_at,
     created_at: row.created_at,
     updated_at: row.updated_at,

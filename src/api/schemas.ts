@@ -141,7 +141,14 @@ export const ReactionEvent = Type.Object({ ...EventBase, type: Type.Literal('rea
 }) });
 export const Event = Type.Union([
   Type.Object({ ...EventBase, type: Type.Literal('message'), data: MessageData }),
-  Type.Object({ ...EventBase, type: Type.Literal('message_status'), data: Type.Object({ message_id: Id('msg'), status: MessageStatus, error: Nullable(Type.String()) }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('message_status'), data: Type.Object({
+    message_id: Id('msg'), status: MessageStatus, error: Nullable(Type.String()),
+    report: Type.Optional(Type.Object({
+      recipient: Nullable(Type.String()), status: Nullable(Type.String({ description: 'enhanced status code, e.g. 5.1.1' })),
+      diagnostic: Nullable(Type.String({ description: 'the remote server\'s reply' })),
+      media_id: Id('med'),
+    }, { description: 'for `bounced`: the delivery report; the report as received is the media item `media_id`' })),
+  }) }),
   Type.Object({ ...EventBase, type: Type.Literal('label_added'), data: Type.Object({ label: Type.String() }) }),
   Type.Object({ ...EventBase, type: Type.Literal('label_removed'), data: Type.Object({ label: Type.String() }) }),
   Type.Object({ ...EventBase, type: Type.Literal('archived'), data: Type.Object({}) }),
@@ -347,6 +354,7 @@ export const Mailbox = Type.Object({
   inbound_policy: Type.Union([Type.Literal('accept'), Type.Literal('flag'), Type.Literal('reject')]),
   catch_all: Type.Boolean(),
   auto_replies_stop_no_reply: Type.Boolean(),
+  verp: Type.Boolean(),
   last_sent_at: Nullable(Timestamp),
   created_at: Timestamp,
   updated_at: Timestamp,

@@ -106,6 +106,20 @@ export interface MessageStatusData {
   readonly message_id: string;
   readonly status: MessageStatus;
   readonly error: string | null;
+  /** For `bounced`: what the delivery report said, and the report itself as a media item (`GET /v1/media/{id}`). */
+  readonly report?: BounceReport;
+}
+
+/** A bounce's delivery report (RFC 3464), as kept on `message_status: bounced`. */
+export interface BounceReport {
+  /** The recipient that could not be reached. */
+  readonly recipient: string | null;
+  /** Enhanced status code (RFC 3463), e.g. `5.1.1`. */
+  readonly status: string | null;
+  /** The remote server's reply, e.g. `550 5.1.1 User unknown`. */
+  readonly diagnostic: string | null;
+  /** `med_…` id of the report as received (message/rfc822). */
+  readonly media_id: string;
 }
 
 export interface LabelData {

@@ -33,9 +33,22 @@ export interface MailboxSettings {
   readonly catch_all: boolean;
   /** Auto-replies (`Auto-Submitted`, `X-Autoreply`, `Precedence: auto_reply`) cancel a no-reply timer as a reply does (default: they do not). */
   readonly auto_replies_stop_no_reply: boolean;
+  /**
+   * Send with a VERP return path (`local+bounce-<message id>@domain`, RFC 5321 MAIL FROM),
+   * so a bounce names the message it returns even when it quotes nothing of it. For
+   * relays that let the envelope sender differ from the login (default false).
+   */
+  readonly verp: boolean;
 }
 
-export const DEFAULT_MAILBOX_SETTINGS: MailboxSettings = { inbound_policy: 'flag', catch_all: false, auto_replies_stop_no_reply: false };
+export const DEFAULT_MAILBOX_SETTINGS: MailboxSettings = { inbound_policy: 'flag', catch_all: false, auto_replies_stop_no_reply: false, verp: false };
+
+/** The envelope sender (MAIL FROM) of a message a mailbox sends: its address, or its VERP address. */
+export function returnPath(account: AccountRow, messageId: string): string {
+  if (!mailboxConfig(account).verp) return account.address;
+  const at = account.address.lastIndexOf('@');
+  return `${account.address.slice(0, at)}+bounce-${messageId}${account.address.slice(at)}`;
+}
 
 export interface MailboxConfig extends MailboxSettings {
   /** null: the capture transport keeps outgoing mail in the store. */

@@ -5,13 +5,14 @@
  */
 import crypto from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { systemClock, type Clock } from '../clock.js';
-import type { EmailAddress, MediaRef, MessageAuthentication, MessageData } from '../domain/events.js';
+import { isoNow, systemClock, type Clock } from '../clock.js';
+import { MESSAGE_STATUS_RANK, type EmailAddress, type MediaRef, type MessageAuthentication, type MessageData, type MessageStatus } from '../domain/events.js';
 import { snippetOf } from '../domain/snippet.js';
 import {
   indexEntries, lookupIds, placeMessage, subjectKey, wantsSubjectFallback, type SubjectCandidate, type ThreadingInput,
 } from '../domain/threading.js';
 import { authenticateMessage, type Arrival, type DnsResolver } from '../email/authentication.js';
+import { failedRecipient, readDeliveryReport, type DeliveryReport } from '../email/dsn.js';
 import { parseEmail, type ParsedEmail } from '../email/parse.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
@@ -255,7 +256,12 @@ async function findSubjectCandidate(
 }
 
 /** One recipient's outcome of {@link receiveEmail}. */
-export type DeliveryOutcome = (IngestResult | { readonly status: 'rejected'; readonly reason: string }) & { readonly accountId: string };
+export type DeliveryOutcome = (
+  | IngestResult
+  | { readonly status: 'rejected'; readonly reason: string }
+  /** A delivery report about one of our messages: recorded as its `message_status: bounced`, not stored as mail. */
+  | { readonly status: 'bounce'; readonly conversationId: string; readonly messageId: string }
+) & { readonly accountId: string };
 
 export interface ReceiveOptions {
   /** The DNS resolver of SPF, DKIM and DMARC lookups (email/authentication.ts). */
@@ -283,6 +289,7 @@ export async function receiveEmail(
   ]);
   const stored = Buffer.concat([Buffer.from(checked.headers, 'utf8'), raw]);
   const claimed = parsed.from?.address ?? null;
+  const report = readDeliveryReport(parsed);
   // Mail for mailboxes of several organizations commits once, holding each one's lock.
   return inOrgTransaction(store, routes.map((r) => r.account.org_id), async (tx) => {
     const out: DeliveryOutcome[] = [];
@@ -296,6 +303,11 @@ export async function receiveEmail(
           status: 'rejected', accountId: account.id,
           reason: forged ? `${claimed} is an address of this organization and the message fails DMARC alignment` : `it fails DMARC for ${dmarc.domain}, whose policy is reject`,
         });
+        continue;
+      }
+      const bounce = await applyBounce(tx, account, tag, report, stored, options.clock ?? systemClock);
+      if (bounce) {
+        out.push({ status: 'bounce', ...bounce, accountId: account.id });
         continue;
       }
       const facts: ArrivalFacts = {
@@ -313,4 +325,48 @@ async function isOwnAddress(tx: Transaction<Database>, orgId: string, address: s
   const row = await tx.selectFrom('channel_accounts').select('id')
     .where('channel', '=', 'email').where('address', '=', address).where('org_id', '=', orgId).executeTakeFirst();
   return row !== undefined;
+}
+
+/** The plus-address tag of a VERP bounce address (`local+bounce-<msg id>@domain`): the outbound message it returns. */
+const VERP_TAG = /^bounce-(msg_[0-9a-z]+)$/;
+
+/**
+ * Records a bounce: a delivery report naming a failed recipient of one of this
+ * organization's outbound messages (found by the returned Message-ID, or by the VERP
+ * address it was sent to) becomes that message's `message_status: bounced`, with the
+ * report kept as a media item of the message. Status only moves forward (a late report
+ * about a message already bounced or read adds nothing).
+ *
+ * @returns the message it bounced, or null when the mail is not a bounce of ours (it is then stored as mail).
+ */
+async function applyBounce(
+  tx: Transaction<Database>, account: AccountRow, tag: string | null, report: DeliveryReport | null, stored: Buffer, clock: Clock,
+): Promise<{ conversationId: string; messageId: string } | null> {
+  const verp = tag ? VERP_TAG.exec(tag)?.[1] ?? null : null;
+  if (!report && !verp) return null;
+  const failed = report ? failedRecipient(report) : null;
+  if (report && !failed) return null;
+  let q = tx.selectFrom('messages').select(['id', 'conversation_id', 'status'])
+    .where('org_id', '=', account.org_id).where('direction', '=', 'outbound');
+  if (verp) q = q.where('id', '=', verp);
+  else if (report?.originalMessageId) q = q.where('provider_message_id', '=', report.originalMessageId);
+  else return null;
+  const message = await q.executeTakeFirst();
+  if (!message) return null;
+  const conversation = await findConversation(tx, account.org_id, message.conversation_id);
+  if (!conversation) return null;
+  if (MESSAGE_STATUS_RANK.bounced <= MESSAGE_STATUS_RANK[message.status as MessageStatus]) {
+    return { conversationId: conversation.id, messageId: message.id };
+  }
+  const now = isoNow(clock);
+  const mediaId = newId('med');
+  await tx.insertInto('media').values({
+    id: mediaId, org_id: account.org_id, message_id: message.id, filename: 'delivery-report.eml', content_type: 'message/rfc822',
+    size_bytes: stored.length, content_id: null, disposition: 'attachment', content: stored, storage_key: null, identity_id: null, created_at: now,
+  }).execute();
+  const bounce = { recipient: failed?.recipient ?? null, status: failed?.status ?? null, diagnostic: failed?.diagnostic ?? null, media_id: mediaId };
+  const error = `${bounce.recipient ?? 'a recipient'}: ${bounce.diagnostic ?? bounce.status ?? 'returned as undeliverable'}`;
+  await appendEvents(tx, conversation, [{ type: 'message_status', at: now, data: { message_id: message.id, status: 'bounced', error, report: bounce } }]);
+  await tx.updateTable('messages').set({ status: 'bounced', error, updated_at: now }).where('id', '=', message.id).execute();
+  return { conversationId: conversation.id, messageId: message.id };
 }

@@ -24,7 +24,7 @@ import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { appendEvents, eventFromRow, type ConversationRow } from '../store/timeline.js';
 import { assertRecipientsAllowed } from './contact-rules.js';
-import { getIdentity, mailboxConfig } from './identities.js';
+import { getIdentity, mailboxConfig, returnPath } from './identities.js';
 import { enqueue } from './outbound-queue.js';
 
 export interface ReplyInput {
@@ -158,7 +158,7 @@ async function commitOutgoing(
   await addParticipants(tx, conversation.org_id, conversation.id, external.map((a) => a.address));
   await tx.updateTable('channel_accounts').set({ last_sent_at: nowIso }).where('id', '=', account.id).execute();
   if (status === 'queued') {
-    const envelope = { from: account.address, to: external.map((a) => a.address) };
+    const envelope = { from: returnPath(account, messageId), to: external.map((a) => a.address) };
     await enqueue(tx, { messageId, orgId: conversation.org_id, accountId: account.id, envelope }, nowIso, outbound.lifetimeMs);
   }
   return { conversationId: conversation.id, messageId, status, error: null };

@@ -64,6 +64,12 @@ export async function mergeConversations(
     contactId ??= loser.contact_id;
     // Its last event; its fold stops the merged conversation's timers (their rows go).
     await appendEvents(tx, loser, [{ type: 'merged', at: options.at, data: { into: survivor.id, reason: options.reason, by: options.by } }]);
+    await searchIndexOf(tx).merge(tx, survivor, loser.id, async () => {
+      const events = await tx.selectFrom('messages').innerJoin('events', 'events.id', 'messages.event_id')
+        .selectAll('events').where('messages.org_id', '=', orgId).where('messages.conversation_id', '=', loser.id)
+        .orderBy('events.seq').execute();
+      return searchDocuments(events.map(eventFromRow));
+    });
     for (const table of MOVED_TABLES) {
       await tx.updateTable(table).set({ conversation_id: survivor.id })
         .where('org_id', '=', orgId).where('conversation_id', '=', loser.id).execute();
@@ -80,11 +86,5 @@ export async function mergeConversations(
   const loserIds = losers.map((l) => l.id);
   await tx.updateTable('conversations').set({ merged_into: survivor.id, is_blocked: blocked })
     .where('org_id', '=', orgId).where('id', 'in', loserIds).execute();
-  await searchIndexOf(tx).merge(tx, survivor, loserIds, async () => {
-    const events = await tx.selectFrom('messages').innerJoin('events', 'events.id', 'messages.event_id')
-      .selectAll('events').where('messages.org_id', '=', orgId).where('messages.conversation_id', '=', survivor.id)
-      .orderBy('events.seq').execute();
-    return searchDocuments(events.map(eventFromRow));
-  });
   return writeSummary(tx, survivor, before, summary, { is_blocked: blocked, contact_id: contactId });
 }

@@ -499,6 +499,11 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       // The conversations merged into one (its timeline reads theirs too).
       await db.schema.createIndex('conversations_merged_into').on('conversations').columns(['merged_into'])
         .where(sql.ref('merged_into'), 'is not', null).execute();
+      // A merge moves a conversation's rows of these tables to the survivor: found by conversation, not by scanning the org.
+      await db.schema.createIndex('email_message_ids_conversation').on('email_message_ids').columns(['org_id', 'conversation_id']).execute();
+      await db.schema.createIndex('provider_message_ids_conversation').on('provider_message_ids').columns(['org_id', 'conversation_id']).execute();
+      await db.schema.createIndex('training_pairs_conversation').on('training_pairs').columns(['conversation_id']).execute();
+      await db.schema.createIndex('connections_conversation').on('connections').columns(['conversation_id']).execute();
     },
   },
   '0009_outbound_queue': {

@@ -67,11 +67,11 @@ export interface SearchIndex {
   /** Drops the documents of conversations being deleted. */
   remove(db: Db, conversationIds: readonly string[]): Promise<void>;
   /**
-   * Files the documents of `mergedIds` under `survivor` (store/merge.ts), in the caller's
-   * transaction. `documents` gives every message of the survivor after the merge, oldest
+   * Files the documents of the conversation `mergedId` under `survivor` (store/merge.ts),
+   * in the caller's transaction. `documents` gives that conversation's messages, oldest
    * first, for an index that must write them again.
    */
-  merge(db: Db, survivor: SearchConversation, mergedIds: readonly string[], documents: () => Promise<SearchDocument[]>): Promise<void>;
+  merge(db: Db, survivor: SearchConversation, mergedId: string, documents: () => Promise<SearchDocument[]>): Promise<void>;
   /** The conversations of the scope with a message matching every term, or null when there are more than `limit`. */
   matching(db: Db, scope: SearchScope, terms: readonly SearchTerm[], limit: number): Promise<MatchSet | null>;
   /** A condition on `conversations`: it has a message matching every term (an index lookup per row: way 3). */

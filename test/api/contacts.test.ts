@@ -266,7 +266,7 @@ describe('POST /v1/contacts/{id}/conversations', () => {
     expect(again.body.id).toBe(convId);
 
     const sent = await h.request('POST', `/v1/conversations/${convId}/messages`, { text: 'Welcome aboard.' });
-    expect(sent.status).toBe(201);
+    expect(sent.status).toBe(202);
     expect(sent.body.message).toMatchObject({ subject: 'Your trial', to: [{ address: 'ivy@i.test', name: null }], cc: [], direction: 'outbound' });
     expect(sent.body.message.headers).toMatchObject({ in_reply_to: null, references: [] });
     const second = await h.request('POST', `/v1/conversations/${convId}/messages`, { text: 'Any questions?' });

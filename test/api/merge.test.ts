@@ -98,7 +98,7 @@ describe('threading merges conversations a late message links', () => {
     expect(read.body).toMatchObject({ updated_count: 3, conversation: { id: root, unread_count: 0 } });
     // A reply by the merged id goes out in the survivor's thread, answering its latest message.
     const reply = await h.request('POST', `/v1/conversations/${orphan}/messages`, { text: 'Noted.' });
-    expect(reply.status).toBe(201);
+    expect(reply.status).toBe(202);
     expect(reply.body.conversation_id).toBe(root);
     expect(reply.body.message.headers.in_reply_to).toBe('child@merge.test');
     // RFC 5322 3.6.4: the parent had no References, so its In-Reply-To, then its id.

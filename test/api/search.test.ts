@@ -80,7 +80,7 @@ describe('what q finds', () => {
 
   it('finds a reply sent through the API, and the conversation of a later inbound reply', async () => {
     const sent = await h.request('POST', `/v1/conversations/${conv.lamp}/messages`, { text: 'A replacement shade ships tomorrow.' });
-    expect(sent.status).toBe(201);
+    expect(sent.status).toBe(202);
     expect(await found('replacement')).toEqual(names('lamp'));
     await inbound(h, rawEmail({
       from: 'ann@buyer.test', to: 'help@shop.test', subject: 'Re: Broken lamp', messageId: 'l2@buyer.test',

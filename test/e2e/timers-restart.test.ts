@@ -44,7 +44,7 @@ describe('timers across a restart', () => {
     await api('POST', '/v1/mailboxes', { identity_id: idn.body.id, address: 'desk@restart.test' });
     const got = await api('POST', '/v1/inbound/email', rawEmail({ from: 'eve@x.test', to: 'desk@restart.test', messageId: 'r1@x.test' }), 'message/rfc822');
     const conv = got.body.results[0].conversation_id;
-    expect((await api('POST', `/v1/conversations/${conv}/messages`, { text: 'Back soon.', no_reply_after: 15 * MINUTE })).status).toBe(201);
+    expect((await api('POST', `/v1/conversations/${conv}/messages`, { text: 'Back soon.', no_reply_after: 15 * MINUTE })).status).toBe(202);
     await first.close();
 
     clock.advance(16 * MINUTE);

@@ -16,6 +16,7 @@ type Answer = 'accept' | 'busy' | 'refuse';
 /** A relay answering every RCPT TO as `answer` says (`busy`: 451, `refuse`: 550). */
 async function relayServer() {
   const got: string[] = [];
+  const senders: string[] = [];
   let answer: Answer = 'accept';
   const server = new SMTPServer({
     authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
@@ -24,7 +25,8 @@ async function relayServer() {
       if (answer === 'refuse') return callback(Object.assign(new Error('5.1.1 User unknown'), { responseCode: 550 }));
       callback();
     },
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
+      senders.push(session.envelope.mailFrom ? session.envelope.mailFrom.address : '');
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -35,7 +37,7 @@ async function relayServer() {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
-    got, port: (server.server.address() as net.AddressInfo).port,
+    got, senders, port: (server.server.address() as net.AddressInfo).port,
     set: (a: Answer) => { answer = a; },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -134,6 +136,20 @@ describe('the outbound queue', () => {
     const attempts = Number(/after (\d+) attempts/.exec(m.error)![1]);
     // Attempts at 0, 30 s, 2.5 min, 12.5 min, 42.5 min and 1 h 42.5 min; the next wait (2 h) would pass the 3-hour lifetime.
     expect(attempts).toBe(6);
+  });
+
+  it('sends with the mailbox address as return path, or its VERP address when the mailbox asks', async () => {
+    await reply('plain return path');
+    await deliverQueued(h.store, worker);
+    expect(relay.senders.at(-1)).toBe('desk@queue.test');
+    await h.request('PATCH', `/v1/mailboxes/${mailboxId}`, { verp: true });
+    try {
+      const { id } = await reply('verp return path');
+      await deliverQueued(h.store, worker);
+      expect(relay.senders.at(-1)).toBe(`desk+bounce-${id}@queue.test`);
+    } finally {
+      await h.request('PATCH', `/v1/mailboxes/${mailboxId}`, { verp: false });
+    }
   });
 
   it('answers the retry endpoint with 404 for another organization\'s message and 409 for a sent one', async () => {

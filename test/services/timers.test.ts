@@ -40,7 +40,7 @@ describe('no-reply timer', () => {
   it('fires once, after its time, with how long it waited', async () => {
     const { conv } = await receive();
     const sent = await reply(conv, { no_reply_after: 30 * MINUTE });
-    expect(sent.status).toBe(201);
+    expect(sent.status).toBe(202);
     const due = new Date(clock.now() + 30 * MINUTE).toISOString();
     expect((await conversation(conv)).no_reply_at).toBe(due);
 

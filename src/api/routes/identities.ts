@@ -32,6 +32,7 @@ const MailboxSettingsInput = {
   })),
   catch_all: Type.Optional(Type.Boolean({ description: 'also receive mail for every address of this domain that no mailbox has (default false)' })),
   auto_replies_stop_no_reply: Type.Optional(Type.Boolean({ description: 'an auto-reply cancels a no-reply timer as a reply does (default false)' })),
+  verp: Type.Optional(Type.Boolean({ description: 'send with a VERP return path (local+bounce-<message id>@domain) so bounces name their message; for relays that allow an envelope sender other than the login (default false)' })),
 };
 const MailboxCreate = Type.Object({
   identity_id: Type.String({ maxLength: 100 }),
@@ -175,7 +176,7 @@ export function identityRoutes(app: Api, { store, config }: ApiContext): void {
     const id = mailboxId(request.params.id);
     const body = request.body ?? {};
     if (Object.values(body).every((v) => v === undefined)) {
-      throw new AppError('no_valid_fields', 'The body changes nothing: send `display_name`, `smtp`, `inbound_policy`, `catch_all` or `auto_replies_stop_no_reply`.');
+      throw new AppError('no_valid_fields', 'The body changes nothing: send `display_name`, `smtp`, `inbound_policy`, `catch_all`, `auto_replies_stop_no_reply` or `verp`.');
     }
     return mailboxView(await updateMailbox(store, principalOf(request).orgId, id, { ...body, smtp: await checkedRelay(body.smtp) }));
   });

@@ -14,8 +14,8 @@ export const RAW_MAIL_TYPES = ['message/rfc822', 'application/octet-stream', 'te
 
 const Outcome = Type.Object({
   mailbox_id: Type.String(),
-  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('rejected')], {
-    description: '`rejected`: the mailbox\'s `inbound_policy` is `reject` and the message claims one of this organization\'s addresses without DMARC alignment',
+  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('rejected'), Type.Literal('bounce')], {
+    description: '`bounce`: a delivery report about one of our messages, recorded as its `message_status: bounced` (`message_id` is that message); `rejected`: the mailbox\'s `inbound_policy` refused it as spoofed',
   }),
   conversation_id: Type.Union([Type.String(), Type.Null()]),
   message_id: Type.Union([Type.String(), Type.Null()]),
@@ -85,7 +85,7 @@ export function inboundRoutes(app: Api, { store, config, clock, resolver }: ApiC
     }
     const results = outcomes.map((o) => ({
       mailbox_id: o.accountId, status: o.status, conversation_id: o.status === 'rejected' ? null : o.conversationId,
-      message_id: o.status === 'stored' ? o.messageId : null,
+      message_id: o.status === 'stored' || o.status === 'bounce' ? o.messageId : null,
     }));
     return reply.status(results.some((r) => r.status === 'stored') ? 201 : 200).send({ results });
   });

@@ -61,12 +61,10 @@ export const postgresSearchIndex: SearchIndex = {
     await sql`delete from search_messages where conversation_id = any(${[...conversationIds]}::text[])`.execute(db);
   },
 
-  async merge(db, survivor, mergedIds) {
-    if (mergedIds.length === 0) return;
+  async merge(db, survivor, mergedId) {
     await sql`update search_messages set conversation_id = ${survivor.id},
-      terms = ts_delete(terms, array(select ${CONVERSATION_MARK} || c from unnest(${[...mergedIds]}::text[]) c))
-        || array_to_tsvector(array[${CONVERSATION_MARK + survivor.id}]::text[])
-      where conversation_id = any(${[...mergedIds]}::text[])`.execute(db);
+      terms = ts_delete(terms, ${CONVERSATION_MARK + mergedId}::text) || array_to_tsvector(array[${CONVERSATION_MARK + survivor.id}]::text[])
+      where conversation_id = ${mergedId}`.execute(db);
   },
 
   async matching(db, scope, terms, limit) {

@@ -85,12 +85,15 @@ export const sqliteSearchIndex: SearchIndex = {
     }
   },
 
-  async merge(db, survivor, mergedIds, documents) {
+  async merge(db, survivor, mergedId, documents) {
     // A conversation's messages are one rowid range and the index keeps no text, so the
-    // survivor's range is written again from its messages, in order.
+    // merged conversation's messages are written again at the end of the survivor's
+    // range. Ranges stay in arrival order per conversation, so after a merge the "latest
+    // matching message" of latestMatches may be one of the merged conversation's rather
+    // than a newer match of the survivor's from before the merge (snippets only).
     const docs = await documents();
-    await this.remove(db, [survivor.id, ...mergedIds]);
-    await this.add(db, survivor, docs);
+    await sqliteSearchIndex.remove(db, [mergedId]);
+    await sqliteSearchIndex.add(db, survivor, docs);
   },
 
   async matching(db, scope, terms, limit) {
