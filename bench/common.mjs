@@ -1,10 +1,13 @@
 /**
  * What the benchmark scripts share: the repository root, medians, the machine line of
- * the report, progress on stderr.
+ * the report, progress on stderr, and a timed `switchboard import` into a fresh store.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Benchmark inputs and generated stores (git-ignored). */
@@ -18,9 +21,109 @@ export const median = (xs) => {
 
 export const log = (msg) => process.stderr.write(`${msg}\n`);
 
+/** docs/benchmarks.md, which the benchmarks write. */
+export const REPORT = path.join(ROOT, 'docs', 'benchmarks.md');
+
+/** `markdown` with the section starting at `heading` (to the next `## `) replaced by `lines`, or inserted before `before`. */
+export function replaceSection(markdown, heading, lines, before = '## Where the time goes') {
+  const all = markdown.split('\n');
+  const start = all.indexOf(heading);
+  const body = lines.at(-1) === '' ? lines : [...lines, ''];
+  if (start !== -1) {
+    let end = all.findIndex((l, k) => k > start && l.startsWith('## '));
+    if (end === -1) end = all.length;
+    return [...all.slice(0, start), ...body, ...all.slice(end)].join('\n');
+  }
+  const at = all.indexOf(before);
+  return at === -1 ? [...all, '', ...body].join('\n') : [...all.slice(0, at), ...body, ...all.slice(at)].join('\n');
+}
+
+/** The section starting at `heading` as `file` has it now, as lines (empty when absent). */
+export function currentSection(heading, file = REPORT) {
+  if (!fs.existsSync(file)) return [];
+  const all = fs.readFileSync(file, 'utf8').split('\n');
+  const start = all.indexOf(heading);
+  if (start === -1) return [];
+  const end = all.findIndex((l, k) => k > start && l.startsWith('## '));
+  return all.slice(start, end === -1 ? all.length : end);
+}
+
 /** CPU model, cores, RAM, OS and Node version, for the report. */
 export function machine() {
   const cpus = os.cpus();
   return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, `
     + `${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
+/** The PostgreSQL server benchmarks may create databases on, or null. */
+export const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? null;
+
+/** Runs a command; @returns wall seconds, stdout and the peak RSS (MiB) the probe reported. */
+export function run(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
+      const rss = /BENCH_MAXRSS_KB (\d+)/.exec(stderr);
+      resolve({ seconds, stdout, maxRssMiB: rss ? Number(rss[1]) / 1024 : null });
+    });
+  });
+}
+
+/** Runs a statement on the PostgreSQL server of `url`. */
+export async function pgAdmin(text, url = PG_URL) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try { await client.query(text); } finally { await client.end(); }
+}
+
+export async function pgServerVersion(url = PG_URL) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try { return (await client.query('show server_version')).rows[0].server_version; } finally { await client.end(); }
+}
+
+/**
+ * `switchboard import` into a fresh store: SQLite in a temporary directory, or a new
+ * PostgreSQL database on `pgUrl`; dropped afterwards. Only the import process is timed.
+ *
+ * @param options.identity the importing identity's address (`bench@example.com`).
+ * @param options.root the checkout whose bin/switchboard.js runs (this one; another for a baseline).
+ * @param options.init run `switchboard init` first (untimed), so the import finds the organization.
+ * @param options.inspect called with `{ dataDir, databaseUrl }` after the import, before the store is dropped; its result is returned as `inspected`.
+ * @param options.env extra environment of the child processes.
+ */
+export async function switchboardImport(maildir, store = 'sqlite', options = {}) {
+  const { identity = 'bench@example.com', root = ROOT, init = false, inspect = null, env = {}, pgUrl = PG_URL } = options;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
+  const dbName = `sb_bench_${process.pid}_${Date.now()}`;
+  const target = ['--data-dir', dataDir];
+  let databaseUrl = null;
+  if (store === 'postgres') {
+    await pgAdmin(`create database "${dbName}"`, pgUrl);
+    const url = new URL(pgUrl);
+    url.pathname = `/${dbName}`;
+    databaseUrl = url.toString();
+    target.push('--database-url', databaseUrl);
+  }
+  const bin = path.join(root, 'bin', 'switchboard.js');
+  try {
+    if (init) await run(process.execPath, [bin, 'init', ...target, '--json'], env);
+    const r = await run(process.execPath, [
+      '--import', path.join(ROOT, 'bench', 'rss-probe.mjs'), bin,
+      'import', maildir, ...target, '--identity', identity, '--json',
+    ], env);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    const inspected = inspect ? await inspect({ dataDir, databaseUrl }) : undefined;
+    return { ...r, report, inspected };
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (store === 'postgres') await pgAdmin(`drop database if exists "${dbName}" with (force)`, pgUrl);
+  }
 }

@@ -28,7 +28,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { log, machine, median, ROOT } from './common.mjs';
+import { currentSection, log, machine, median, replaceSection, REPORT, ROOT } from './common.mjs';
 import { ensureInboxStore, scaleFromEnv } from './inbox-store.mjs';
 
 const env = process.env;
@@ -382,33 +382,16 @@ export function inboxSection(r) {
   return lines;
 }
 
-/** `markdown` with the section starting at `heading` (to the next `## `) replaced by `lines`, or inserted before `before`. */
-export function replaceSection(markdown, heading, lines, before = '## Where the time goes') {
-  const all = markdown.split('\n');
-  const start = all.indexOf(heading);
-  const body = lines.at(-1) === '' ? lines : [...lines, ''];
-  if (start !== -1) {
-    let end = all.findIndex((l, k) => k > start && l.startsWith('## '));
-    if (end === -1) end = all.length;
-    return [...all.slice(0, start), ...body, ...all.slice(end)].join('\n');
-  }
-  const at = all.indexOf(before);
-  return at === -1 ? [...all, '', ...body].join('\n') : [...all.slice(0, at), ...body, ...all.slice(at)].join('\n');
-}
+export { replaceSection };
 
 /** The section as docs/benchmarks.md has it now (empty when absent). */
-export function currentInboxSection(file = path.join(ROOT, 'docs', 'benchmarks.md')) {
-  if (!fs.existsSync(file)) return [];
-  const all = fs.readFileSync(file, 'utf8').split('\n');
-  const start = all.indexOf(SECTION);
-  if (start === -1) return [];
-  const end = all.findIndex((l, k) => k > start && l.startsWith('## '));
-  return all.slice(start, end === -1 ? all.length : end);
+export function currentInboxSection(file = REPORT) {
+  return currentSection(SECTION, file);
 }
 
 async function main() {
   const result = await inboxBenchmark();
-  const file = path.join(ROOT, 'docs', 'benchmarks.md');
+  const file = REPORT;
   // A subset of the cases is an experiment: printed, not written to the results table.
   if (!CASES) fs.writeFileSync(file, replaceSection(fs.readFileSync(file, 'utf8'), SECTION, inboxSection(result)));
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

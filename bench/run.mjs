@@ -10,76 +10,22 @@
  * stream's latency (bench/stream.mjs: STREAM_SUBSCRIBERS, STREAM_MESSAGES, STREAM_RATE),
  * BENCH_STREAM_RUNS (default 3) times. Then the inbox list and counts under load
  * (bench/inbox.mjs, its own environment variables there); BENCH_INBOX=0 skips it and
- * keeps the section docs/benchmarks.md has.
+ * keeps the section docs/benchmarks.md has. Then threading independent of arrival order
+ * (bench/threading.mjs, its own environment variables there); BENCH_THREADING=0 skips it
+ * and keeps its section.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { BENCH, log, machine, median, ROOT } from './common.mjs';
+import { BENCH, log, machine, median, PG_URL, pgServerVersion, ROOT, run, switchboardImport } from './common.mjs';
 import { loadCorpus, writeMaildir } from './corpus.mjs';
 import { currentInboxSection, inboxBenchmark, inboxSection } from './inbox.mjs';
 import { streamLatency } from './stream.mjs';
+import { currentThreadingSection, threadingBenchmark, threadingSection } from './threading.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SCALES = (process.env.BENCH_SCALES ?? '1,2,4').split(',').map(Number);
-const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? null;
 const PG_RUNS = Number(process.env.BENCH_PG_RUNS ?? 3);
-
-/** Runs a command; @returns wall seconds, stdout and the peak RSS (MiB) the probe reported. */
-function run(cmd, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      const rss = /BENCH_MAXRSS_KB (\d+)/.exec(stderr);
-      resolve({ seconds, stdout, maxRssMiB: rss ? Number(rss[1]) / 1024 : null });
-    });
-  });
-}
-
-/** Runs a statement on the PostgreSQL server of PG_URL. */
-async function pgAdmin(text) {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try { await client.query(text); } finally { await client.end(); }
-}
-
-/** `switchboard import` into a fresh store: SQLite in a temporary directory, or a new PostgreSQL database. */
-async function switchboardImport(maildir, store = 'sqlite') {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
-  const dbName = `sb_bench_${process.pid}_${Date.now()}`;
-  const target = ['--data-dir', dataDir];
-  if (store === 'postgres') {
-    await pgAdmin(`create database "${dbName}"`);
-    const url = new URL(PG_URL);
-    url.pathname = `/${dbName}`;
-    target.push('--database-url', url.toString());
-  }
-  try {
-    const r = await run(process.execPath, [
-      '--import', path.join(ROOT, 'bench', 'rss-probe.mjs'), path.join(ROOT, 'bin', 'switchboard.js'),
-      'import', maildir, ...target, '--identity', 'bench@example.com', '--json',
-    ]);
-    return { ...r, report: JSON.parse(r.stdout.trim().split('\n').at(-1)) };
-  } finally {
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    if (store === 'postgres') await pgAdmin(`drop database if exists "${dbName}" with (force)`);
-  }
-}
-
-async function pgServerVersion() {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try { return (await client.query('show server_version')).rows[0].server_version; } finally { await client.end(); }
-}
 
 function notmuchAvailable() {
   try {
@@ -155,7 +101,8 @@ async function main() {
     log(`stream run ${i + 1}: ${r.subscribers} subscribers, p50 ${r.p50_ms.toFixed(1)} ms, p99 ${r.p99_ms.toFixed(1)} ms, ${r.delivered}/${r.expected} delivered`);
   }
   const inbox = process.env.BENCH_INBOX === '0' ? null : await inboxBenchmark();
-  const pgVersion = PG_URL ? await pgServerVersion() : null;
+  const threading = process.env.BENCH_THREADING === '0' ? null : await threadingBenchmark();
+  const pgVersion = PG_URL ? await pgServerVersion(PG_URL) : null;
   const oursMedian = median(ours.map((r) => r.seconds));
   const theirsMedian = theirs.length ? median(theirs.map((r) => r.seconds)) : null;
   const report = ours[0].report;
@@ -175,6 +122,7 @@ async function main() {
     curve,
     streams,
     inbox,
+    threading,
   };
   writeReport(result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -256,6 +204,7 @@ function writeReport(r) {
     'and the last subscriber written to waits for all the others.',
     '',
     ...(r.inbox ? inboxSection(r.inbox) : currentInboxSection()),
+    ...(r.threading ? threadingSection(r.threading) : currentThreadingSection()),
     ...WHERE_THE_TIME_GOES,
   ];
   fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), lines.join('\n'));
