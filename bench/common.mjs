@@ -127,3 +127,15 @@ export async function switchboardImport(maildir, store = 'sqlite', options = {})
     if (store === 'postgres') await pgAdmin(`drop database if exists "${dbName}" with (force)`, pgUrl);
   }
 }
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1): the same seed gives the same sequence. */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

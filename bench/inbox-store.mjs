@@ -32,7 +32,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { BENCH, ROOT, log } from './common.mjs';
+import { BENCH, ROOT, log, prng } from './common.mjs';
 
 /** Bump when the generated data changes shape: cached stores are then regenerated. */
 const GENERATOR_VERSION = 2;
@@ -99,17 +99,6 @@ function cacheKey(kind, scale, corpusDir) {
 // ---------------------------------------------------------------------------------------
 // Rows
 
-/** mulberry32: a small seeded PRNG, so a scale always generates the same store. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Column lists (and PostgreSQL array types for `unnest`) of the tables written in bulk. */
 const TABLES = {
@@ -144,7 +133,7 @@ function messageCount(i, scale) {
   const m = scale.messagesPerConversation;
   if (m <= 1) return 1;
   if (scale.conversations % 2 === 1 && i === scale.conversations - 1) return m;
-  const d = Math.floor(rng(0x9e3779b9 ^ (i >> 1))() * m);
+  const d = Math.floor(prng(0x9e3779b9 ^ (i >> 1))() * m);
   return i % 2 === 0 ? m + d : m - d;
 }
 
@@ -154,7 +143,7 @@ function messageCount(i, scale) {
  * project's functions (fold, ids, subject key).
  */
 function addConversation(batch, i, scale, corpus, ctx, lib) {
-  const r = rng(i + 1);
+  const r = prng(i + 1);
   const C = corpus.length;
   const root = corpus[(i * 7919) % C];
   const count = messageCount(i, scale);

@@ -29,7 +29,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
-  BENCH, currentSection, log, machine, median, PG_URL, pgServerVersion, replaceSection, REPORT, ROOT, switchboardImport,
+  prng, BENCH, currentSection, log, machine, median, PG_URL, pgServerVersion, replaceSection, REPORT, ROOT, switchboardImport,
 } from './common.mjs';
 import { writeMaildir } from './corpus.mjs';
 
@@ -57,17 +57,6 @@ const P_TRIMMED_REFERENCES = 0.25;
 // ---------------------------------------------------------------------------------------
 // The corpus
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'the build fails on arm64 after the last merge and the cache key looks stale so I tried a clean checkout '

@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import { buildApp, type Api } from './api/app.js';
 import type { Config } from './config.js';
 import { systemResolver, type DnsResolver } from './email/authentication.js';
-import { startSmtpListener, type SmtpListener } from './email/smtp-listener.js';
+import { readTlsFiles, startSmtpListener, type SmtpListener } from './email/smtp-listener.js';
 import { systemClock, type Clock } from './clock.js';
 import { startSweeper, type Sweeper } from './services/sweeper.js';
 import { createFirstOrganization } from './services/tenants.js';
@@ -70,6 +70,8 @@ export function createLogger(config: Config): Logger {
 export async function startServer(config: Config, log: Logger = createLogger(config), options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const resolver = options.resolver ?? systemResolver();
+  // Before the store: a bad certificate must stop a first start before it creates the organization.
+  const tls = readTlsFiles({ tlsCertFile: config.smtpTlsCert, tlsKeyFile: config.smtpTlsKey, requireTls: config.smtpRequireTls });
   const store = await openStore(config);
   const created = await createFirstOrganization(store, 'default');
   const firstRun: RunningServer['firstRun'] = created && { orgId: created.orgId, apiKey: created.apiKey.key };
@@ -89,7 +91,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     smtp = await startSmtpListener(store, {
       host: config.smtpHost, port: config.smtpPort, serverName: config.serverName,
       maxMessageBytes: config.maxMessageBytes, policy: config, clock, resolver,
-      tlsCertFile: config.smtpTlsCert, tlsKeyFile: config.smtpTlsKey, requireTls: config.smtpRequireTls,
+      tls, requireTls: config.smtpRequireTls,
     }, log.child({ component: 'smtp' }));
     timers = startSweeper('timer sweep', config.sweepIntervalMs, log.child({ component: 'timers' }), () => fireDueTimers(store, clock));
     const worker: WebhookWorkerOptions = { clock, timeoutMs: config.webhookTimeoutMs, disableAfterMs: config.webhookDisableAfterMs, selfPorts: listenerPorts,

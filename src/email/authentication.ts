@@ -30,8 +30,8 @@ export interface AuthenticationOutcome {
 }
 
 /** The system resolver (`dns.promises.resolve`) with a per-lookup time limit. */
-export function systemResolver(timeoutMs = 5_000): DnsResolver {
-  const resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries: 2 });
+export function systemResolver(timeoutMs = 2_000): DnsResolver {
+  const resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries: 1 });
   return (name, rrtype) => resolver.resolve(name, rrtype) as Promise<string[][] | string[]>;
 }
 

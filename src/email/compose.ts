@@ -18,6 +18,8 @@ export interface OutgoingEmail {
   /** Oldest first, without angle brackets. */
   readonly references: readonly string[];
   readonly date: Date;
+  /** Files to attach (their filenames are encoded per RFC 2231 where they need it). */
+  readonly attachments?: readonly { readonly filename: string | null; readonly contentType: string; readonly content: Buffer }[];
 }
 
 const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'crlf' });
@@ -37,6 +39,7 @@ export async function composeEmail(m: OutgoingEmail): Promise<Buffer> {
     inReplyTo: m.inReplyTo ? `<${m.inReplyTo}>` : undefined,
     references: m.references.length ? m.references.map((r) => `<${r}>`) : undefined,
     date: m.date,
+    attachments: m.attachments?.map((a) => ({ filename: a.filename ?? undefined, contentType: a.contentType, content: a.content })),
   });
   return info.message as Buffer;
 }

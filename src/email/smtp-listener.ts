@@ -30,13 +30,11 @@ export interface SmtpListenerConfig {
   /** DNS of SPF, DKIM and DMARC checks. */
   readonly resolver: DnsResolver;
   /**
-   * PEM file of the certificate (chain) STARTTLS presents (RFC 3207), `SMTP_TLS_CERT`;
-   * unset or null: STARTTLS is not offered. Read once, when the listener starts.
+   * The certificate (chain) and key STARTTLS presents (RFC 3207), as {@link readTlsFiles}
+   * read them; unset or null: STARTTLS is not offered.
    */
-  readonly tlsCertFile?: string | null;
-  /** PEM file of its private key, `SMTP_TLS_KEY`; set with `tlsCertFile`. */
-  readonly tlsKeyFile?: string | null;
-  /** Refuse MAIL FROM before STARTTLS (`530 5.7.0`), `SMTP_REQUIRE_TLS`; needs the certificate. */
+  readonly tls?: TlsFiles | null;
+  /** Refuse MAIL FROM before STARTTLS (`530 5.7.0`), `SMTP_REQUIRE_TLS`; needs `tls`. */
   readonly requireTls?: boolean;
 }
 
@@ -53,15 +51,20 @@ class SmtpReply extends Error {
 /** Mailboxes accepted for this session's RCPT TO (one per identity), keyed by session id. */
 type Accepted = Map<string, MailboxRoute[]>;
 
+/** A PEM certificate (chain) and its private key. */
+export interface TlsFiles { readonly cert: Buffer; readonly key: Buffer }
+
 /**
  * The certificate and key STARTTLS presents, read from their PEM files and checked to
- * make a TLS context together; null when no certificate is configured.
+ * make a TLS context together; null when no certificate is configured. The server reads
+ * them before it opens the store, so a bad file stops a first start before it creates
+ * the organization (whose key would otherwise be printed by no one).
  *
  * @throws Error naming the setting (`SMTP_TLS_CERT`, `SMTP_TLS_KEY`) whose file cannot be
  *   read, or both when they do not make a certificate and its key; also when TLS is
  *   required without a certificate.
  */
-function readTlsFiles(config: SmtpListenerConfig): { readonly cert: Buffer; readonly key: Buffer } | null {
+export function readTlsFiles(config: { readonly tlsCertFile: string | null; readonly tlsKeyFile: string | null; readonly requireTls: boolean }): TlsFiles | null {
   if (!config.tlsCertFile || !config.tlsKeyFile) {
     if (config.tlsCertFile || config.tlsKeyFile) throw new Error('SMTP_TLS_CERT and SMTP_TLS_KEY go together: set both or neither');
     if (config.requireTls) throw new Error('SMTP_REQUIRE_TLS needs SMTP_TLS_CERT and SMTP_TLS_KEY');
@@ -85,16 +88,15 @@ function readTlsFiles(config: SmtpListenerConfig): { readonly cert: Buffer; read
 }
 
 /**
- * Starts listening. With a certificate (`tlsCertFile`, `tlsKeyFile`) the listener offers
+ * Starts listening. With a certificate (`tls`) the listener offers
  * STARTTLS (RFC 3207); with `requireTls` too, MAIL FROM on a session that has not
  * upgraded gets `530 5.7.0 Must issue a STARTTLS command first`.
  *
- * @throws Error when the port cannot be bound, or the certificate or key cannot be read
- *   or used (the message names the setting).
+ * @throws Error when the port cannot be bound.
  */
 export async function startSmtpListener(store: Store, config: SmtpListenerConfig, log: Logger): Promise<SmtpListener> {
   const accepted: Accepted = new Map();
-  const tlsFiles = readTlsFiles(config);
+  const tlsFiles = config.tls ?? null;
   const requireTls = tlsFiles !== null && config.requireTls === true;
   const server = new SMTPServer({
     name: config.serverName,

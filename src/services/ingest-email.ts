@@ -305,7 +305,7 @@ export async function receiveEmail(
         });
         continue;
       }
-      const bounce = await applyBounce(tx, account, tag, report, stored, options.clock ?? systemClock);
+      const bounce = await applyBounce(tx, account, tag, report, parsed, stored, options.clock ?? systemClock);
       if (bounce) {
         out.push({ status: 'bounce', ...bounce, accountId: account.id });
         continue;
@@ -340,18 +340,21 @@ const VERP_TAG = /^bounce-(msg_[0-9a-z]+)$/;
  * @returns the message it bounced, or null when the mail is not a bounce of ours (it is then stored as mail).
  */
 async function applyBounce(
-  tx: Transaction<Database>, account: AccountRow, tag: string | null, report: DeliveryReport | null, stored: Buffer, clock: Clock,
+  tx: Transaction<Database>, account: AccountRow, tag: string | null, report: DeliveryReport | null, parsed: ParsedEmail, stored: Buffer, clock: Clock,
 ): Promise<{ conversationId: string; messageId: string } | null> {
   const verp = tag ? VERP_TAG.exec(tag)?.[1] ?? null : null;
   if (!report && !verp) return null;
   const failed = report ? failedRecipient(report) : null;
   if (report && !failed) return null;
+  // The returned message's Message-ID; a report that returned nothing may still name it
+  // in its own In-Reply-To or References (Exim does).
+  const named = [report?.originalMessageId, ...parsed.inReplyTo, ...parsed.references].filter((id): id is string => !!id);
   let q = tx.selectFrom('messages').select(['id', 'conversation_id', 'status'])
     .where('org_id', '=', account.org_id).where('direction', '=', 'outbound');
   if (verp) q = q.where('id', '=', verp);
-  else if (report?.originalMessageId) q = q.where('provider_message_id', '=', report.originalMessageId);
+  else if (named.length) q = q.where('provider_message_id', 'in', named);
   else return null;
-  const message = await q.executeTakeFirst();
+  const message = await q.limit(1).executeTakeFirst();
   if (!message) return null;
   const conversation = await findConversation(tx, account.org_id, message.conversation_id);
   if (!conversation) return null;

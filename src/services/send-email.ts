@@ -26,12 +26,15 @@ import { appendEvents, eventFromRow, type ConversationRow } from '../store/timel
 import { assertRecipientsAllowed } from './contact-rules.js';
 import { getIdentity, mailboxConfig, returnPath } from './identities.js';
 import { enqueue } from './outbound-queue.js';
+import type { MediaResolver } from './send-channel.js';
 
 export interface ReplyInput {
   readonly text: string;
   readonly html?: string | null;
   /** Arms the no-reply timer: without an inbound reply this many ms after the send, `no_reply_expired` is appended. */
   readonly no_reply_after?: number;
+  /** Uploads (`POST /v1/media`) to attach; read through the send's {@link MediaResolver}. */
+  readonly media_ids?: readonly string[];
 }
 
 export interface FirstMessageInput extends ReplyInput {
@@ -57,7 +60,16 @@ export const DEFAULT_OUTBOUND_LIFETIME_MS = 2 * 24 * 3_600_000;
 export interface OutboundOptions {
   /** `OUTBOUND_LIFETIME_MS`. */
   readonly lifetimeMs: number;
+  /** `MAX_MESSAGE_BYTES`: the composed message, attachments included, may not be larger. */
+  readonly maxMessageBytes: number;
 }
+
+const DEFAULT_OUTBOUND: OutboundOptions = { lifetimeMs: DEFAULT_OUTBOUND_LIFETIME_MS, maxMessageBytes: 25 * 1024 * 1024 };
+
+/** No uploads to resolve: a send that names `media_ids` without a resolver is refused. */
+const NO_MEDIA: MediaResolver = async () => {
+  throw new AppError('validation_failed', 'This send cannot carry media.', { param: 'media_ids' });
+};
 
 /** Messages read to find the one a reply answers. */
 const THREAD_LOOKBACK = 50;
@@ -126,22 +138,29 @@ async function rotateMailbox(tx: Transaction<Database>, orgId: string, identityI
  */
 async function commitOutgoing(
   tx: Transaction<Database>, conversation: ConversationRow, account: AccountRow,
-  input: ReplyInput, subject: string, ctx: ThreadContext, clock: Clock, outbound: OutboundOptions,
+  input: ReplyInput, subject: string, ctx: ThreadContext, clock: Clock, outbound: OutboundOptions, media: MediaResolver,
 ): Promise<SendResult> {
   const now = new Date(clock.now());
   const nowIso = now.toISOString();
   const messageId = newId('msg');
   const headerId = `${messageId}@${domainOf(account.address) || 'localhost'}`;
   const from: EmailAddress = { address: account.address, name: account.display_name };
+  const attached = input.media_ids?.length ? await media(tx, conversation.org_id, input.media_ids) : { refs: [], outbound: [] };
+  const attachments = await Promise.all(attached.outbound.map(async (m) => ({ filename: m.filename, contentType: m.content_type, content: await m.read() })));
   const raw = await composeEmail({
     from, to: ctx.to, cc: ctx.cc, subject, text: input.text, html: input.html ?? null,
-    messageId: headerId, inReplyTo: ctx.inReplyTo, references: ctx.references, date: now,
+    messageId: headerId, inReplyTo: ctx.inReplyTo, references: ctx.references, date: now, attachments,
   });
+  if (raw.length > outbound.maxMessageBytes) {
+    throw new AppError('payload_too_large', `The message with its attachments is ${raw.length} bytes; the limit is ${outbound.maxMessageBytes}.`, {
+      param: 'media_ids', fix: 'Attach fewer or smaller files, or send a link to them.',
+    });
+  }
   const status = mailboxConfig(account).smtp ? 'queued' : 'captured';
   const data: MessageData = {
     message_id: messageId, direction: 'outbound', channel: 'email', account_id: account.id,
     from, to: ctx.to, cc: ctx.cc, reply_to: [], subject, text: input.text, html: input.html ?? null,
-    snippet: snippetOf(input.text, input.html ?? null), media: [], provider_message_id: headerId, status,
+    snippet: snippetOf(input.text, input.html ?? null), media: attached.refs, provider_message_id: headerId, status,
     headers: { message_id: headerId, in_reply_to: ctx.inReplyTo, references: ctx.references },
     sent_at: nowIso, parse_problems: [],
     ...(input.no_reply_after !== undefined ? { no_reply_at: new Date(now.getTime() + input.no_reply_after).toISOString() } : {}),
@@ -152,6 +171,10 @@ async function commitOutgoing(
     direction: 'outbound', status, error: null, provider_message_id: headerId, created_at: nowIso, updated_at: nowIso,
   }).execute();
   await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: conversation.org_id, raw }).execute();
+  if (attached.refs.length) {
+    await tx.updateTable('media').set({ message_id: messageId })
+      .where('org_id', '=', conversation.org_id).where('id', 'in', attached.refs.map((r) => r.id)).execute();
+  }
   await recordMessageIds(tx, conversation.org_id, conversation.identity_id, [{ id: headerId, stored: true, conversationId: conversation.id }]);
   const external = [...ctx.to, ...ctx.cc];
   await ensureContacts(tx, conversation.org_id, 'email', external, nowIso);
@@ -172,7 +195,7 @@ async function commitOutgoing(
  */
 export async function sendReply(
   store: Store, orgId: string, conversationId: string, input: ReplyInput, clock: Clock = systemClock,
-  outbound: OutboundOptions = { lifetimeMs: DEFAULT_OUTBOUND_LIFETIME_MS },
+  outbound: OutboundOptions = DEFAULT_OUTBOUND, media: MediaResolver = NO_MEDIA,
 ): Promise<SendResult> {
   return inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, conversationId);
@@ -183,7 +206,7 @@ export async function sendReply(
     await assertRecipientsAllowed(tx, orgId, conversation.identity_id, [...ctx.to, ...ctx.cc]);
     // A conversation opened without messages (POST /v1/contacts/{id}/conversations) starts with its own subject.
     const subject = conversation.message_count === 0 ? conversation.subject ?? '' : replySubject(conversation.subject);
-    return commitOutgoing(tx, conversation, account, input, subject, ctx, clock, outbound);
+    return commitOutgoing(tx, conversation, account, input, subject, ctx, clock, outbound, media);
   });
 }
 
@@ -194,7 +217,7 @@ export async function sendReply(
  */
 export async function sendFirstMessage(
   store: Store, orgId: string, input: FirstMessageInput, clock: Clock = systemClock,
-  outbound: OutboundOptions = { lifetimeMs: DEFAULT_OUTBOUND_LIFETIME_MS },
+  outbound: OutboundOptions = DEFAULT_OUTBOUND, media: MediaResolver = NO_MEDIA,
 ): Promise<SendResult> {
   await getIdentity(store.db, orgId, input.identity_id).catch(() => {
     throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
@@ -218,6 +241,6 @@ export async function sendFirstMessage(
       orgId, identityId: input.identity_id, accountId: account.id, channel: 'email', subject: input.subject,
       counterpart: to[0]!.address, contactId: contacts.get(to[0]!.address) ?? null, at: isoNow(clock),
     });
-    return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] }, clock, outbound);
+    return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] }, clock, outbound, media);
   });
 }

@@ -80,6 +80,22 @@ describe('a bounce of one of our replies', () => {
     expect((await h.request('GET', `/v1/messages/${reply.id}`)).body.status).toBe('bounced');
   });
 
+  it('is matched by the report\'s own References when it returns nothing of the message', async () => {
+    const { reply } = await replied('max@buyer.test');
+    const dsn = Buffer.from([
+      'From: Mail Delivery System <mailer-daemon@mx.buyer.test>', 'To: agent@example.test', 'Subject: Mail delivery failed',
+      'Message-ID: <dsn-3@mx.buyer.test>', `References: <${reply.headers.message_id}>`, 'Auto-Submitted: auto-replied',
+      'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', '',
+      '--b', 'Content-Type: text/plain', '', 'Delivery failed.', '',
+      '--b', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.buyer.test', '',
+      'Final-Recipient: rfc822; max@buyer.test', 'Action: failed', 'Status: 5.2.2', 'Diagnostic-Code: smtp; 552 5.2.2 Mailbox full', '',
+      '--b--', '',
+    ].join('\r\n'));
+    const res = await inbound(h, dsn, '?to=agent@example.test');
+    expect(res.body.results[0]).toMatchObject({ status: 'bounce', message_id: reply.id });
+    expect((await h.request('GET', `/v1/messages/${reply.id}`)).body).toMatchObject({ status: 'bounced', error: 'max@buyer.test: 552 5.2.2 Mailbox full' });
+  });
+
   it('stores a report about a message that is not ours as mail, flagged automatic', async () => {
     const res = await inbound(h, Buffer.from(FIXTURE, 'latin1'), '?to=agent@example.test');
     expect(res.status).toBe(201);

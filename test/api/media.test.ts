@@ -199,13 +199,13 @@ describe('media_ids on a send', () => {
     expect(again.body).toMatchObject({ code: 'validation_failed', param: 'media_ids' });
   });
 
-  it('refuses media_ids on an email reply with 400', async () => {
+  it('attaches media_ids to an email reply (test/api/email-attachments.test.ts has the MIME side)', async () => {
     await identityWithMailbox(h, 'desk@media.test', 'desk');
     const conv = (await inbound(h, rawEmail({ from: 'ann@cust.test', to: 'desk@media.test', messageId: 'm-1@cust.test' }))).body.results[0].conversation_id;
     const id = (await upload([{ name: 'file', filename: 'a.png', type: 'image/png', data: PNG }])).json().id;
     const res = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'attached', media_ids: [id] });
-    expect(res.status).toBe(400);
-    expect(res.body.param).toBe('media_ids');
+    expect(res.status).toBe(202);
+    expect(res.body.message.media.map((m: any) => m.id)).toEqual([id]);
   });
 });
 

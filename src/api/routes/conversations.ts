@@ -13,7 +13,7 @@ import { findContactRecord } from '../../services/contacts.js';
 import { mergeManually, patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { reactToMessage, sendReadReceipt, sendTyping } from '../../services/channel-signals.js';
 import { attachableMedia } from '../../services/media.js';
-import { sendChannelReply } from '../../services/send-channel.js';
+import { sendChannelReply, type MediaResolver } from '../../services/send-channel.js';
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
 import { findAnyView } from '../../services/views.js';
@@ -315,14 +315,10 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
   }, async (request, reply) => {
     const principal = principalOf(request);
     const row = await load(request, request.params.id);
-    if (row.channel === 'email' && request.body.media_ids?.length) {
-      throw new AppError('validation_failed', 'Email replies do not carry uploaded media yet.', { param: 'media_ids', fix: 'Send the email reply without `media_ids`.' });
-    }
+    const uploads: MediaResolver = (tx, orgId, ids, attachedTo) => attachableMedia(tx, media, { orgId, identityId: principal.identityId }, ids, attachedTo);
     const result = row.channel === 'email'
-      ? await sendReply(store, principal.orgId, row.id, request.body, clock, { lifetimeMs: config.outboundLifetimeMs })
-      : await sendChannelReply(store, channels, principal.orgId, row.id, request.body,
-        (tx, orgId, ids, attachedTo) => attachableMedia(tx, media, { orgId, identityId: principal.identityId }, ids, attachedTo), clock,
-        { idempotencyKey: request.idempotencyKey });
+      ? await sendReply(store, principal.orgId, row.id, request.body, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes }, uploads)
+      : await sendChannelReply(store, channels, principal.orgId, row.id, request.body, uploads, clock, { idempotencyKey: request.idempotencyKey });
     if (result.status !== 'failed') {
       // The message is committed (queued or sent): a failure to record the training pair
       // must not turn into a 5xx, which a client would retry (sending the reply twice).

@@ -36,7 +36,7 @@ export const SendReplyBody = Type.Object({
   no_reply_after: Type.Optional(NoReplyAfter),
   media_ids: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), {
     maxItems: MAX_MEDIA_PER_MESSAGE,
-    description: 'uploads (`POST /v1/media`) to send with the text, on channels that carry media (HTTP/LinkedIn with PUBLIC_URL set); not on email yet',
+    description: 'uploads (`POST /v1/media`) to send with the text: email attachments, or media on channels that carry them (HTTP/LinkedIn with PUBLIC_URL set)',
   })),
 }, { additionalProperties: false });
 
@@ -50,6 +50,7 @@ const EmailFirstMessageBody = Type.Object({
   html: Type.Optional(Html),
   account_id: Type.Optional(Type.String({ maxLength: 100, description: 'mailbox to send from; by default mailboxes take turns' })),
   no_reply_after: Type.Optional(NoReplyAfter),
+  media_ids: SendReplyBody.properties.media_ids,
 }, { additionalProperties: false, title: 'email' });
 
 const SmsFirstMessageBody = Type.Object({
@@ -160,8 +161,9 @@ export function messageRoutes(app: Api, { store, config, clock, media, channels 
     }
     const result = await sendFirstMessage(store, orgId, {
       identity_id: b.identity_id, to: ([] as string[]).concat(b.to), cc: b.cc, subject: b.subject,
-      text: b.text, html: b.html, account_id: b.account_id, no_reply_after: b.no_reply_after,
-    }, clock, { lifetimeMs: config.outboundLifetimeMs });
+      text: b.text, html: b.html, account_id: b.account_id, no_reply_after: b.no_reply_after, media_ids: b.media_ids,
+    }, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes },
+    (tx, org, ids, attachedTo) => attachableMedia(tx, media, { orgId: org, identityId: principal.identityId }, ids, attachedTo));
     return sendResponse(store, orgId, result, reply);
   });
 

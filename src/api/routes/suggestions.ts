@@ -139,7 +139,7 @@ export function suggestionRoutes(app: Api, { store, config, clock, channels }: A
     const { row, suggestion } = await visibleSuggestion(request, request.params.id, request.params.sid);
     // Through the conversation's channel; a draft carries no media.
     const deliver = row.channel === 'email'
-      ? (text: string) => sendReply(store, principal.orgId, row.id, { text }, clock, { lifetimeMs: config.outboundLifetimeMs })
+      ? (text: string) => sendReply(store, principal.orgId, row.id, { text }, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes })
       : (text: string) => sendChannelReply(store, channels, principal.orgId, row.id, { text }, noAttachments, clock, { idempotencyKey: request.idempotencyKey });
     const sent = await sendSuggestion(store, principal, row.id, suggestion.id, request.body, clock, deliver);
     const body = await sentBody(store, principal.orgId, sent.result);
