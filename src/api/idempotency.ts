@@ -3,6 +3,10 @@
  * key and body gets the first response again (`Idempotent-Replayed: true`); the same key
  * with another body, or while the first request still runs, is a 409
  * `idempotency_conflict`. A 5xx is not kept, so the retry runs again.
+ *
+ * Keys are per organization and per API key: the same header sent with another API key
+ * is that key's own first request, authorized and scoped like any other (issue 19: a
+ * key scoped to one identity must not be answered with what an org-wide key did).
  */
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -18,9 +22,20 @@ declare module 'fastify' {
     idempotent?: boolean;
   }
   interface FastifyRequest {
+    /**
+     * The `Idempotency-Key` this request claimed, qualified by the caller's API key id
+     * (`key_…:<header>`), or null: what a route keys its own records by (an outbound
+     * channel message, services/send-channel.ts), so that they are per API key as well.
+     */
     idempotencyKey: string | null;
   }
 }
+
+/** `key_id` of rows written before keys were kept per API key (migration 0010). */
+const UNKNOWN_KEY_ID = '';
+
+/** The claim a request holds until its answer is recorded. */
+const claims = new WeakMap<FastifyRequest, { readonly orgId: string; readonly keyId: string; readonly key: string }>();
 
 /** How long a first request may run before its key counts as abandoned, ms (longer than any send). */
 export const IN_PROGRESS_TTL_MS = 5 * 60 * 1000;
@@ -30,6 +45,10 @@ function requestHash(request: FastifyRequest): string {
   return crypto.createHash('sha256').update(`${request.method} ${request.url}\n${body}`).digest('hex');
 }
 
+/**
+ * Honours `Idempotency-Key` on routes whose config says `idempotent` (a `preHandler`, so
+ * after authentication and validation).
+ */
 export function installIdempotency(app: FastifyInstance, store: Store): void {
   app.decorateRequest('idempotencyKey', null);
 
@@ -41,7 +60,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
     if (key.length < 1 || key.length > 255) {
       throw new AppError('validation_failed', 'Idempotency-Key must be 1 to 255 characters.', { param: 'Idempotency-Key' });
     }
-    const { orgId } = principalOf(request);
+    const { orgId, keyId, identityId } = principalOf(request);
     const route = `${request.method} ${request.routeOptions.url}`;
     const hash = requestHash(request);
     const now = new Date();
@@ -51,16 +70,32 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
     // Two first requests racing for one key: the unique key lets one claim it; the other
     // finds it in progress.
     const claimed = await store.transaction(async (tx) => {
-      const existing = await tx.selectFrom('idempotency_keys').selectAll()
-        .where('org_id', '=', orgId).where('key', '=', key).executeTakeFirst();
-      const age = existing ? now.getTime() - Date.parse(existing.created_at) : 0;
+      const found = await tx.selectFrom('idempotency_keys').selectAll()
+        .where('org_id', '=', orgId).where('key', '=', key).where('key_id', 'in', [keyId, UNKNOWN_KEY_ID]).execute();
       // A claim still without an answer after IN_PROGRESS_TTL_MS was left by a process
       // that died mid-request: the retry takes it over rather than waiting out the day.
-      const abandoned = existing?.status_code === null && age > IN_PROGRESS_TTL_MS;
-      if (existing && age < IDEMPOTENCY_TTL_MS && !abandoned) return existing;
-      if (existing) await tx.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
+      const live = found.filter((r) => {
+        const age = now.getTime() - Date.parse(r.created_at);
+        return age < IDEMPOTENCY_TTL_MS && !(r.status_code === null && age > IN_PROGRESS_TTL_MS);
+      });
+      const own = live.find((r) => r.key_id === keyId);
+      if (own) return own;
+      const unknown = live.find((r) => r.key_id === UNKNOWN_KEY_ID);
+      if (unknown) {
+        // Written before keys were per API key, by some key of the organization: an
+        // org-wide key's retry gets it as before; a scoped key, which may not see what
+        // that key did, gets neither the answer nor a second run.
+        if (identityId === null) return unknown;
+        throw new AppError('idempotency_conflict', 'This Idempotency-Key was used by another key of the organization before this server kept keys per API key.', {
+          param: 'Idempotency-Key', fix: 'Send the request with a new Idempotency-Key.',
+        });
+      }
+      if (found.length > 0) {
+        await tx.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key)
+          .where('key_id', 'in', [keyId, UNKNOWN_KEY_ID]).execute();
+      }
       await tx.insertInto('idempotency_keys').values({
-        org_id: orgId, key, route, request_hash: hash, status_code: null, response: null, created_at: now.toISOString(),
+        org_id: orgId, key_id: keyId, key, route, request_hash: hash, status_code: null, response: null, created_at: now.toISOString(),
       }).execute();
       return null;
     }).catch((err: unknown) => {
@@ -68,7 +103,8 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
       throw err;
     });
     if (!claimed) {
-      request.idempotencyKey = key;
+      claims.set(request, { orgId, keyId, key });
+      request.idempotencyKey = `${keyId}:${key}`;
       return;
     }
     if (claimed.request_hash !== hash || claimed.route !== route) {
@@ -81,16 +117,16 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
   });
 
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    const key = request.idempotencyKey;
-    if (!key) return payload;
-    request.idempotencyKey = null;
-    const { orgId } = principalOf(request);
+    const claim = claims.get(request);
+    if (!claim) return payload;
+    claims.delete(request);
+    const { orgId, keyId, key } = claim;
     if (reply.statusCode >= 500) {
-      await store.db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
+      await store.db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key_id', '=', keyId).where('key', '=', key).execute();
     } else {
       await store.db.updateTable('idempotency_keys')
         .set({ status_code: reply.statusCode, response: typeof payload === 'string' ? payload : JSON.stringify(payload ?? null) })
-        .where('org_id', '=', orgId).where('key', '=', key).execute();
+        .where('org_id', '=', orgId).where('key_id', '=', keyId).where('key', '=', key).execute();
     }
     return payload;
   });

@@ -6,7 +6,9 @@
  * - A key acting as an `agent` member loses the administrative permissions
  *   ({@link ADMIN_PERMISSIONS}); `owner` and `admin` keep them.
  * - An identity-scoped key sees one identity's conversations and loses the
- *   administrative permissions too: it cannot widen its own reach.
+ *   administrative permissions too: it cannot widen its own reach. It also loses what
+ *   changes things the whole organization shares ({@link ORG_WIDE_PERMISSIONS}: saved
+ *   views), which an agent member's org-wide key keeps.
  */
 
 /** Every permission a key can hold. */
@@ -34,6 +36,13 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const ADMIN_PERMISSIONS: readonly Permission[] = [
   'identities:write', 'webhooks:manage', 'members:manage', 'settings:manage', 'contacts:write', 'inbound:write',
 ];
+
+/**
+ * Permissions that change what every key of the organization shares, without being
+ * administrative: not held by a key scoped to one identity (it would change, for
+ * instance, the saved views of identities it cannot see).
+ */
+export const ORG_WIDE_PERMISSIONS: readonly Permission[] = ['views:write'];
 
 export const ROLES = ['owner', 'admin', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
@@ -63,6 +72,7 @@ export interface Principal {
 export function effectivePermissions(listed: readonly Permission[] | null, role: Role | null, scoped: boolean): Set<Permission> {
   const out = new Set<Permission>(listed ?? PERMISSIONS);
   if (role === 'agent' || scoped) for (const p of ADMIN_PERMISSIONS) out.delete(p);
+  if (scoped) for (const p of ORG_WIDE_PERMISSIONS) out.delete(p);
   return out;
 }
 

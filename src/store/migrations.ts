@@ -531,5 +531,30 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await db.schema.createIndex('messages_provider_id').on('messages').columns(['org_id', 'provider_message_id']).execute();
     },
   },
+  '0010_idempotency_per_key': {
+    // An Idempotency-Key belongs to the API key that sent it (api/idempotency.ts): another
+    // key's request with the same header is its own first request, checked like any
+    // other, never a replay of this one's answer. The primary key gains the key id, so
+    // the table is rebuilt; rows written before keep `key_id` '' (which key sent them
+    // is not known) and are honoured as before for org-wide keys until they expire.
+    async up(db: Kysely<any>): Promise<void> {
+      const columns = ['org_id', 'key', 'route', 'request_hash', 'status_code', 'response', 'created_at'];
+      await db.schema.createTable('idempotency_keys_per_key')
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('key_id', t.key, (c) => c.notNull().defaultTo(''))
+        .addColumn('key', t.key, (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('response', 'text')
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_per_key_pk', ['org_id', 'key_id', 'key'])
+        .execute();
+      await db.insertInto('idempotency_keys_per_key').columns(columns)
+        .expression(db.selectFrom('idempotency_keys').select(columns)).execute();
+      await db.schema.dropTable('idempotency_keys').execute();
+      await db.schema.alterTable('idempotency_keys_per_key').renameTo('idempotency_keys').execute();
+    },
+  },
 };
 }

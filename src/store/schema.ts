@@ -357,6 +357,11 @@ export interface OutboundQueueTable {
 
 export interface IdempotencyKeysTable {
   org_id: string;
+  /**
+   * The API key that sent it (`key_…`): a key's Idempotency-Key is its own. '' for a row
+   * written before keys were kept per API key (migration 0010).
+   */
+  key_id: Generated<string>;
   key: string;
   /** `METHOD path` the key was first used on. */
   route: string;

@@ -1,15 +1,20 @@
 /**
  * Property: no input reaches a 500. Random bodies, query strings, ids and headers are
  * thrown at every operation of the OpenAPI document; every answer is below 500, and
- * every 4xx is problem+json with a known code.
+ * every 4xx is problem+json with a known code. Then the bodies no random generator
+ * makes: JSON nested thousands of levels deep (issue 19).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_JSON_DEPTH } from '../../src/api/validation.js';
 import { ERROR_CODES } from '../../src/errors.js';
+import { signatureHeaders } from '../../src/channels/http/signing.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
 let h: Harness;
 let operations: { method: string; path: string }[];
+/** The operations whose request body is JSON. */
+let jsonOperations: { method: string; path: string }[];
 const realIds: string[] = [];
 
 beforeAll(async () => {
@@ -26,6 +31,10 @@ beforeAll(async () => {
     .flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })))
     // A valid request to the live stream never ends; its bad input is tested in event-stream.test.ts.
     .filter((op) => !op.path.endsWith('/stream'));
+  jsonOperations = Object.entries(doc.paths as Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>>)
+    .flatMap(([path, ops]) => Object.entries(ops)
+      .filter(([, op]) => op.requestBody?.content?.['application/json'] !== undefined)
+      .map(([method]) => ({ method: method.toUpperCase(), path })));
 });
 afterAll(async () => { await h.close(); });
 
@@ -90,5 +99,74 @@ describe('no input reaches a 500', () => {
         }
       },
     ), { numRuns: 600 });
+  });
+});
+
+/** JSON text of `levels` objects and arrays, alternately, around `leaf` (`[{"a":[{"a":…}]}]`). */
+function nested(levels: number, leaf = '"x"'): string {
+  let out = leaf;
+  for (let i = levels - 1; i >= 0; i--) out = i % 2 === 0 ? `[${out}]` : `{"a":${out}}`;
+  return out;
+}
+
+/** The path of the leaf of {@link nested}, as `param` names it. */
+const nestedPath = (levels: number) => Array.from({ length: levels }, (_, i) => (i % 2 === 0 ? '0' : 'a')).join('.');
+
+describe('deeply nested JSON', () => {
+  const deep = [
+    ['5,000 levels of objects and arrays', nested(5000)],
+    ['5,000 levels of arrays', `${'['.repeat(5000)}${']'.repeat(5000)}`],
+    ['5,000 levels of objects in a field', `{"text":"hi",${'{"a":'.repeat(5000).slice(1)}1${'}'.repeat(5000)}`],
+    ['100,000 levels of arrays', `${'['.repeat(100_000)}${']'.repeat(100_000)}`],
+  ] as const;
+
+  it('is a 400 validation_failed on every JSON-body route, before the body is walked, never a 500', async () => {
+    expect(jsonOperations.length).toBeGreaterThanOrEqual(30);
+    let slowest = 0;
+    for (const op of jsonOperations.filter((o) => !o.path.startsWith('/v1/inbound/'))) {
+      const url = op.path.replace(/\{[a-z_]+\}/g, realIds[2]!);
+      for (const [what, payload] of deep) {
+        const started = performance.now();
+        const res = await h.app.inject({
+          method: op.method as any, url, payload,
+          headers: { authorization: `Bearer ${h.key}`, 'content-type': 'application/json', 'idempotency-key': `deep-${op.method}-${url}` },
+        });
+        slowest = Math.max(slowest, performance.now() - started);
+        expect(res.statusCode, `${op.method} ${op.path}, ${what}: ${res.body.slice(0, 300)}`).toBe(400);
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(res.json(), `${op.method} ${op.path}, ${what}`).toMatchObject({ code: 'validation_failed', param: 'body', fix: expect.stringContaining(String(MAX_JSON_DEPTH)) });
+      }
+    }
+    // A stack overflow took about 220 ms; the depth check takes well under a millisecond.
+    expect(slowest).toBeLessThan(1000);
+  });
+
+  it('is a 400 on a provider webhook that parses its own body (HTTP channel), after the signature', async () => {
+    // Its own identity: the random requests above may have deleted the others.
+    const identity = await h.request('POST', '/v1/identities', { handle: 'deep-json' });
+    const account = await h.request('POST', '/v1/channel_accounts', {
+      identity_id: identity.body.id, channel: 'http', address: 'deep-json', config: { outbound_url: 'http://127.0.0.1:9/outbound' },
+    });
+    expect(account.status, JSON.stringify(account.body)).toBe(201);
+    const payload = nested(5000);
+    const headers = { ...signatureHeaders(account.body.secret, 'wh_deep', payload), 'content-type': 'application/json' };
+    const res = await h.app.inject({ method: 'POST', url: `/v1/inbound/http/${account.body.id}`, headers, payload });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'validation_failed', param: 'body' });
+  });
+
+  it(`lets bodies ${MAX_JSON_DEPTH} levels deep through to the schema, and names a NUL character at any depth`, async () => {
+    const atLimit = await h.request('POST', '/v1/identities', `{"handle":"deep","a":${nested(MAX_JSON_DEPTH - 1)}}`);
+    expect(atLimit.status).toBe(400);
+    expect(atLimit.body).toMatchObject({ code: 'validation_failed', param: 'a' }); // the schema's answer: no such field
+    const overLimit = await h.request('POST', '/v1/identities', `{"handle":"deep","a":${nested(MAX_JSON_DEPTH)}}`);
+    expect(overLimit.body).toMatchObject({ code: 'validation_failed', param: 'body' });
+
+    const nul = await h.request('POST', '/v1/identities', `{"handle":"deep","a":${nested(MAX_JSON_DEPTH - 1, '"x\\u0000"')}}`);
+    expect(nul.body).toMatchObject({ code: 'validation_failed', param: `a.${nestedPath(MAX_JSON_DEPTH - 1)}` });
+    expect(nul.body.detail).toContain('NUL');
+    // Wide rather than deep: the first NUL in document order.
+    const wide = await h.request('POST', '/v1/identities', { handle: 'wide', a: [...Array.from({ length: 50_000 }, () => 'x'), 'x\u0000', { b: '\u0000' }] });
+    expect(wide.body).toMatchObject({ code: 'validation_failed', param: 'a.50000' });
   });
 });

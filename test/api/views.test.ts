@@ -294,9 +294,10 @@ describe('identity-scoped keys', () => {
     const forbidden = await get(`/v1/views/counts?identity_id=${sales}`, keys.scoped);
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.code).toBe('forbidden_identity');
+    // Saving any view is refused (views are the organization's): see the next test.
     const save = await h.request('POST', '/v1/views', { name: 'Sales', filter: { identity_id: sales } }, as(keys.scoped));
     expect(save.status).toBe(403);
-    expect(save.body).toMatchObject({ code: 'forbidden_identity', param: 'filter.identity_id' });
+    expect(save.body.code).toBe('missing_permission');
 
     // A view of another identity, saved by an org-wide key, is empty for the scoped key.
     const salesView = (await h.request('POST', '/v1/views', { name: 'Sales', filter: { identity_id: sales } })).body;
@@ -304,6 +305,51 @@ describe('identity-scoped keys', () => {
     expect((await get('/v1/views/counts', keys.scoped)).body.data.find((c: any) => c.view_id === salesView.id).total).toBe(0);
     expect((await get('/v1/views/counts')).body.data.find((c: any) => c.view_id === salesView.id).total).toBe(convs.length - helpCount);
     await h.request('DELETE', `/v1/views/${salesView.id}`);
+  });
+});
+
+describe('identity-scoped keys and the organization\'s saved views', () => {
+  it('cannot create, change or delete them (403 missing_permission), even with views:write listed', async () => {
+    const listed = (await createApiKey(h.store.db, h.orgId, 'help, listing views:write', { identityId: help, permissions: ['conversations:read', 'views:write'] })).key;
+    const shared = (await h.request('POST', '/v1/views', { name: 'Team inbox', filter: { archived: false } })).body;
+    expect(shared.id).toMatch(/^view_/);
+    for (const key of [keys.scoped, listed]) {
+      for (const [method, url, body] of [
+        ['POST', '/v1/views', { name: 'Mine', filter: {} }],
+        ['POST', '/v1/views', { name: 'Help', filter: { identity_id: help } }],
+        ['PUT', `/v1/views/${shared.id}`, { name: 'Renamed', filter: {} }],
+        ['PATCH', `/v1/views/${shared.id}`, { name: 'Renamed' }],
+        ['DELETE', `/v1/views/${shared.id}`, undefined],
+      ] as const) {
+        const res = await h.request(method, url, body, as(key));
+        expect(res.status, `${method} ${url}`).toBe(403);
+        expect(res.body.code).toBe('missing_permission');
+        expect(res.body.detail).toContain('views:write');
+      }
+    }
+    expect(await get(`/v1/views/${shared.id}`)).toMatchObject({ status: 200, body: { name: 'Team inbox', filter: { archived: false } } });
+    expect((await get('/v1/views')).body.data.filter((v: any) => !v.builtin).map((v: any) => v.id)).toEqual([shared.id]);
+    // Built-in views are not theirs to change either: the permission comes first.
+    expect((await h.request('DELETE', '/v1/views/view_unread', undefined, as(keys.scoped))).body.code).toBe('missing_permission');
+    await h.request('DELETE', `/v1/views/${shared.id}`);
+  });
+
+  it('still read views, their counts and their lists', async () => {
+    const shared = (await h.request('POST', '/v1/views', { name: 'Everything', filter: {} })).body;
+    expect((await get('/v1/views', keys.scoped)).body.data.map((v: any) => v.id)).toEqual([...BUILTIN_IDS, shared.id]);
+    expect((await get(`/v1/views/${shared.id}`, keys.scoped)).body.name).toBe('Everything');
+    const counts = await get('/v1/views/counts', keys.scoped);
+    expect(counts.status).toBe(200);
+    expect(counts.body.data.map((c: any) => c.view_id)).toEqual([...BUILTIN_IDS, shared.id]);
+    expect((await listAll(`view_id=${shared.id}`, keys.scoped)).ids).toEqual(convs.filter((c) => c.identityId === help).map((c) => c.id).sort());
+    await h.request('DELETE', `/v1/views/${shared.id}`);
+  });
+
+  it('leave agent members\' keys (not scoped to an identity) free to save views', async () => {
+    const mine = await h.request('POST', '/v1/views', { name: 'Ann\'s', filter: { assigned_to: 'me' } }, as(keys.ann));
+    expect(mine.status).toBe(201);
+    expect((await h.request('PATCH', `/v1/views/${mine.body.id}`, { name: 'Ann\'s queue' }, as(keys.ann))).status).toBe(200);
+    expect((await h.request('DELETE', `/v1/views/${mine.body.id}`, undefined, as(keys.ann))).status).toBe(204);
   });
 });
 

@@ -2,7 +2,8 @@
  * Views (SPEC section 6, "Inbox"): `GET /v1/views` (built-in views first, then saved
  * ones), `POST /v1/views`, `GET|PUT|PATCH|DELETE /v1/views/{id}`, and
  * `GET /v1/views/counts` (unread and total per view). Reads need `conversations:read`,
- * writes `views:write`.
+ * writes `views:write`, which a key scoped to one identity never holds: saved views are
+ * the whole organization's (services/access.ts `ORG_WIDE_PERMISSIONS`).
  */
 import Type from 'typebox';
 import { BUILTIN_VIEWS } from '../../domain/views.js';
