@@ -2,24 +2,31 @@
  * Webhooks over real HTTP on loopback: a receiver verifies every delivery's signature
  * with the `standardwebhooks` package; with the receiver down and then up, every event
  * arrives and each `webhook-id` once after dedup; the delivery log, replay, the retry
- * schedule (over 24 h), automatic disabling, the self-target guard, and isolation.
- * Time moves on a manual clock; the worker is run by hand.
+ * schedule (over 24 h), automatic disabling, the self-target guard, and isolation;
+ * per-endpoint lanes (a slow endpoint beside a fast one and another organization's,
+ * timed in real milliseconds) and stopping a pass. Time moves on a manual clock; the
+ * worker is run by hand.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { MAX_ATTEMPTS, runWebhooks, type WebhookWorkerOptions } from '../../src/services/webhook-delivery.js';
+import { ENDPOINT_CONCURRENCY, MAX_ATTEMPTS, runWebhooks, type WebhookWorkerOptions } from '../../src/services/webhook-delivery.js';
 import { freePort, harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
 const HOUR = 3_600_000;
 
-interface Received { id: string; body: any; verified: boolean }
+interface Received { id: string; body: any; verified: boolean; /** When the request arrived, performance.now() ms. */ at: number }
 
-/** An HTTP receiver on loopback that checks signatures and answers `status()`. */
-async function receiver(port: number, secret: () => string, status: () => number = () => 200) {
+/**
+ * An HTTP receiver on loopback that checks signatures and answers `status()`, `delayMs`
+ * after each request arrives; `maxOpen()` is the most requests it held at once.
+ */
+async function receiver(port: number, secret: () => string, status: () => number = () => 200, delayMs = 0) {
   const got: Received[] = [];
+  let open = 0;
+  let maxOpen = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
@@ -31,12 +38,16 @@ async function receiver(port: number, secret: () => string, status: () => number
         body = new Webhook(secret()).verify(payload, req.headers as Record<string, string>);
         verified = true;
       } catch { /* recorded as unverified */ }
-      got.push({ id: String(req.headers['webhook-id']), body, verified });
-      res.writeHead(status()).end();
+      got.push({ id: String(req.headers['webhook-id']), body, verified, at: performance.now() });
+      maxOpen = Math.max(maxOpen, ++open);
+      setTimeout(() => { open--; res.writeHead(status()).end(); }, delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { got, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    got, maxOpen: () => maxOpen,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
 }
 
 let h: Harness;
@@ -178,6 +189,93 @@ describe('webhook delivery', () => {
     expect(rx.got).toHaveLength(1);
     expect(rx.got[0]!.verified).toBe(true);
     expect(rx.got[0]!.body).toMatchObject({ type: 'merged', data: { type: 'merged', conversation_id: orphan, data: { into: conv, reason: 'threading' } } });
+  });
+
+  it('keeps a slow endpoint to its own lane: a fast endpoint, and another organization\'s, get every event at once', async () => {
+    const SLOW_MS = 1_500; // under the worker's 2 s attempt timeout, so every slow attempt succeeds
+    // Well before the first slow answer (a global batch makes the fast endpoint wait for it), with room for a loaded machine.
+    const PROMPT_MS = 1_000;
+    const EVENTS = ENDPOINT_CONCURRENCY + 2; // a slow lane takes two rounds
+    const secrets = new Map<number, string>();
+    const hook = async (rx: Awaited<ReturnType<typeof receiver>>, port: number, headers?: Record<string, string>) => {
+      const created = await h.request('POST', '/v1/webhook_endpoints', { url: `http://127.0.0.1:${port}/`, event_types: ['label_added'] }, headers);
+      secrets.set(port, created.body.secret);
+      return { rx, id: created.body.id as string };
+    };
+    const listen = async (delayMs = 0) => {
+      const port = await freePort();
+      return hook(await receiver(port, () => secrets.get(port)!, () => 200, delayMs), port);
+    };
+    // Created first, so on a global queue their deliveries would be first in line.
+    const slow = [await listen(SLOW_MS), await listen(SLOW_MS), await listen(SLOW_MS)];
+    const fast = await listen();
+    const other = { authorization: `Bearer ${await h.otherOrg()}` };
+    const otherIdn = await h.request('POST', '/v1/identities', { handle: 'elsewhere' }, other);
+    await h.request('POST', '/v1/mailboxes', { identity_id: otherIdn.body.id, address: 'hooks@elsewhere.test' }, other);
+    const otherConv = (await inbound(h, rawEmail({ from: 'y@y.test', to: 'hooks@elsewhere.test', messageId: 'hook-other@y.test' }), '', other)).body.results[0].conversation_id;
+    const otherPort = await freePort();
+    const elsewhere = await hook(await receiver(otherPort, () => secrets.get(otherPort)!), otherPort, other);
+    const labels = Array.from({ length: EVENTS }, (_, i) => `l${i}`);
+    for (const l of labels) {
+      await label(l);
+      await h.request('POST', `/v1/conversations/${otherConv}/labels`, { labels: [l] }, other);
+    }
+    const labelsOf = (rx: { got: Received[] }) => rx.got.map((r) => r.body?.data?.data?.label);
+
+    const t0 = performance.now();
+    let passDone = 0;
+    const pass = run().then(() => { passDone = performance.now(); });
+    await expect.poll(() => fast.rx.got.length, { timeout: 5_000, interval: 10 }).toBe(EVENTS);
+    await expect.poll(() => elsewhere.rx.got.length, { timeout: 5_000, interval: 10 }).toBe(EVENTS);
+    const fastMs = Math.round(Math.max(...fast.rx.got.map((r) => r.at)) - t0);
+    const elsewhereMs = Math.round(Math.max(...elsewhere.rx.got.map((r) => r.at)) - t0);
+    expect(fastMs, `the fast endpoint's last event arrived after ${fastMs} ms`).toBeLessThan(PROMPT_MS);
+    expect(elsewhereMs, `the other organization's last event arrived after ${elsewhereMs} ms`).toBeLessThan(PROMPT_MS);
+    expect(labelsOf(fast.rx).sort()).toEqual([...labels].sort());
+    expect(labelsOf(elsewhere.rx).sort()).toEqual([...labels].sort());
+
+    // An event committed while the slow attempts hang goes out to the fast endpoint at once too.
+    expect(passDone).toBe(0);
+    const tLate = performance.now();
+    await label('late');
+    await expect.poll(() => labelsOf(fast.rx), { timeout: 5_000, interval: 10 }).toContain('late');
+    const lateMs = Math.round(fast.rx.got.at(-1)!.at - tLate);
+    expect(lateMs, `an event committed mid-pass reached the fast endpoint after ${lateMs} ms`).toBeLessThan(PROMPT_MS);
+    expect(passDone).toBe(0);
+
+    await pass;
+    // The pass ended once the slow endpoints had everything, a lane's worth at a time, in order.
+    expect(passDone - t0).toBeGreaterThanOrEqual(2 * SLOW_MS - 50);
+    for (const s of slow) {
+      expect(labelsOf(s.rx).sort()).toEqual([...labels, 'late'].sort());
+      expect(s.rx.got.every((r) => r.verified)).toBe(true);
+      expect(s.rx.maxOpen()).toBe(ENDPOINT_CONCURRENCY);
+      expect(labelsOf(s.rx).slice(0, ENDPOINT_CONCURRENCY).sort()).toEqual(labels.slice(0, ENDPOINT_CONCURRENCY).sort());
+      expect(Math.min(...s.rx.got.slice(ENDPOINT_CONCURRENCY).map((r) => r.at)) - t0).toBeGreaterThanOrEqual(SLOW_MS - 50);
+      const log = (await h.request('GET', `/v1/webhook_endpoints/${s.id}/deliveries?limit=100`)).body.data;
+      expect(log.map((d: any) => [d.status, d.attempt_count])).toEqual(Array(EVENTS + 1).fill(['succeeded', 1]));
+    }
+    for (const x of [...slow, fast, elsewhere]) await x.rx.close();
+  }, 30_000);
+
+  it('stops taking deliveries when the worker\'s signal aborts, and returns once the attempts in flight are recorded', async () => {
+    const port = await freePort();
+    let secret = '';
+    const rx = await receiver(port, () => secret, () => 200, 1_000);
+    const created = await h.request('POST', '/v1/webhook_endpoints', { url: `http://127.0.0.1:${port}/`, event_types: ['label_added'] });
+    secret = created.body.secret;
+    for (let i = 0; i < ENDPOINT_CONCURRENCY + 2; i++) await label(`s${i}`);
+    const stop = new AbortController();
+    const pass = runWebhooks(h.store, { ...worker, signal: stop.signal });
+    await expect.poll(() => rx.got.length, { timeout: 5_000, interval: 10 }).toBe(ENDPOINT_CONCURRENCY);
+    stop.abort();
+    await pass;
+    await rx.close();
+    expect(rx.got).toHaveLength(ENDPOINT_CONCURRENCY);
+    const log = (await h.request('GET', `/v1/webhook_endpoints/${created.body.id}/deliveries`)).body.data;
+    const byStatus = (st: string) => log.filter((d: any) => d.status === st).map((d: any) => d.attempt_count);
+    expect(byStatus('succeeded')).toEqual(Array(ENDPOINT_CONCURRENCY).fill(1));
+    expect(byStatus('pending')).toEqual([0, 0]); // left for the next pass, not leased
   });
 
   it('retries a failing delivery for more than 24 hours, then gives up; a long failure streak disables the endpoint', async () => {
