@@ -2,7 +2,9 @@
  * Configuration, parsed once at boot. Nothing below this module reads `process.env`:
  * the frozen {@link Config} is passed in to whatever needs it.
  */
+import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -27,10 +29,57 @@ const ConfigSchema = Type.Object({
   smtpTlsKey: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   /** Refuse MAIL FROM before STARTTLS (`530 5.7.0`); needs `smtpTlsCert` and `smtpTlsKey`. */
   smtpRequireTls: Type.Boolean(),
+  /** Most recipients of one SMTP message; RCPT TO past it gets `452 4.5.3` (RFC 5321 4.5.3.1.10), the sender sends the rest in another transaction. */
+  smtpMaxRecipients: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  /** Open SMTP connections in all; one more is answered `421` and closed. */
+  smtpMaxConnections: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  /** Open SMTP connections from one client IP; one more is answered `421 4.7.0` and closed. */
+  smtpMaxConnectionsPerIp: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  /** An SMTP client that sends nothing for this long, while the server waits for it, gets `421` and is disconnected, ms. */
+  smtpIdleTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+  /**
+   * Longest SMTP session, ms: past it the client gets `421 4.4.2` and is disconnected, however
+   * busy it keeps the connection (a client trickling bytes never goes idle). A message already
+   * received and being stored is answered first.
+   */
+  smtpSessionTimeoutMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }),
   /** Largest accepted raw message (SMTP SIZE, `POST /v1/inbound/email`), bytes. */
   maxMessageBytes: Type.Integer({ minimum: 1024 }),
+  /**
+   * Worker threads that parse live mail (SMTP, `POST /v1/inbound/email`) off the event loop;
+   * 0 parses on the main thread (no time limit).
+   */
+  parseThreads: Type.Integer({ minimum: 0, maximum: 64 }),
+  /**
+   * Longest parse of one live message, ms: past it the parse is stopped and the message is
+   * stored as its headers and text, with `parse_problems` naming the cut (the raw copy is kept whole).
+   */
+  parseTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
   /** Largest JSON request body, bytes. */
   maxJsonBytes: Type.Integer({ minimum: 1024 }),
+  /** An HTTP request (headers and body) must have arrived within this, ms; else `408` and the connection is closed. */
+  httpRequestTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+  /** An HTTP request's headers must have arrived within this, ms (at most `httpRequestTimeoutMs`: the smaller wins). */
+  httpHeadersTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+  /** An idle keep-alive HTTP connection is closed after this, ms. */
+  httpKeepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+  /** An HTTP connection on which nothing is read or written for this long is closed, ms; above `streamHeartbeatMs`. */
+  httpConnectionTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+  /**
+   * Open HTTP connections (live streams included). A connection past it gets `503` with
+   * `Retry-After` to its first request and is closed; past it by a tenth more (at least 64) connections are refused outright.
+   */
+  httpMaxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  /** Mean event-loop delay above which requests get `503` with `Retry-After` (`/healthz` excepted), ms; 0 turns the check off. */
+  httpMaxEventLoopDelayMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+  /** V8 heap in use above which requests get `503` with `Retry-After` (`/healthz` excepted), bytes; 0 turns the check off. */
+  httpMaxHeapUsedBytes: Type.Integer({ minimum: 0 }),
+  /**
+   * How long a graceful shutdown (SIGTERM) may take, ms: live streams get a final `shutdown`
+   * event, idle SMTP sessions `421`, requests and messages in flight finish; what is still
+   * open at the deadline is cut.
+   */
+  shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
   /** Subject fallback threading (SPEC 4, rule 3): off by default. */
   threadBySubject: Type.Boolean(),
   /** How far back subject fallback looks for a conversation, ms. */
@@ -91,6 +140,11 @@ export type ConfigOverrides = Partial<Config>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** The default of `HTTP_MAX_HEAP_USED_BYTES`: nine tenths of V8's heap limit (`--max-old-space-size`). */
+function defaultMaxHeapUsedBytes(): number {
+  return Math.floor(v8.getHeapStatistics().heap_size_limit * 0.9);
+}
+
 /**
  * Builds the configuration from environment variables and explicit overrides.
  *
@@ -98,8 +152,14 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * `DATABASE_POOL_SIZE` (10), `HOST` (`0.0.0.0`), `PORT` (8080),
  * `SMTP_HOST` (`0.0.0.0`), `SMTP_PORT` (2525), `SMTP_TLS_CERT` and `SMTP_TLS_KEY` (none:
  * no STARTTLS; one without the other is an error), `SMTP_REQUIRE_TLS` (`false`; `true`
- * needs both), `MAX_MESSAGE_BYTES` (26214400),
- * `MAX_JSON_BYTES` (1048576), `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
+ * needs both), `SMTP_MAX_RECIPIENTS` (100), `SMTP_MAX_CONNECTIONS` (100),
+ * `SMTP_MAX_CONNECTIONS_PER_IP` (20), `SMTP_IDLE_TIMEOUT_MS` (300000: 5 minutes),
+ * `SMTP_SESSION_TIMEOUT_MS` (600000: 10 minutes), `MAX_MESSAGE_BYTES` (26214400),
+ * `MAX_JSON_BYTES` (1048576), `PARSE_THREADS` (2, or 1 on one core), `PARSE_TIMEOUT_MS` (10000), `HTTP_REQUEST_TIMEOUT_MS` (30000), `HTTP_HEADERS_TIMEOUT_MS`
+ * (10000), `HTTP_KEEP_ALIVE_TIMEOUT_MS` (72000), `HTTP_CONNECTION_TIMEOUT_MS` (60000),
+ * `HTTP_MAX_CONNECTIONS` (2000), `HTTP_MAX_EVENT_LOOP_DELAY_MS` (1000),
+ * `HTTP_MAX_HEAP_USED_BYTES` (nine tenths of V8's heap limit), `SHUTDOWN_TIMEOUT_MS` (10000),
+ * `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
  * `SERVER_NAME` (`localhost`), `STREAM_HEARTBEAT_MS` (15000), `STREAM_SLOW_CLIENT_MS`
  * (30000), `SWEEP_INTERVAL_MS` (1000), `WEBHOOK_DISABLE_AFTER_MS`
  * (432000000: 5 days), `WEBHOOK_TIMEOUT_MS` (15000), `OUTBOUND_LIFETIME_MS` (172800000: 2 days), `READ_CACHE_BYTES` (67108864: 64 MiB), `BENCH_CONSTANT_ROUTE` (`false`; the
@@ -122,8 +182,24 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     smtpTlsCert: env.SMTP_TLS_CERT || null,
     smtpTlsKey: env.SMTP_TLS_KEY || null,
     smtpRequireTls: env.SMTP_REQUIRE_TLS ?? false,
+    // Reasons for these defaults: docs/deployment.md, "Limits".
+    smtpMaxRecipients: env.SMTP_MAX_RECIPIENTS ?? 100,
+    smtpMaxConnections: env.SMTP_MAX_CONNECTIONS ?? 100,
+    smtpMaxConnectionsPerIp: env.SMTP_MAX_CONNECTIONS_PER_IP ?? 20,
+    smtpIdleTimeoutMs: env.SMTP_IDLE_TIMEOUT_MS ?? 300_000,
+    smtpSessionTimeoutMs: env.SMTP_SESSION_TIMEOUT_MS ?? 600_000,
     maxMessageBytes: env.MAX_MESSAGE_BYTES ?? 25 * 1024 * 1024,
     maxJsonBytes: env.MAX_JSON_BYTES ?? 1024 * 1024,
+    parseThreads: env.PARSE_THREADS ?? Math.min(2, os.availableParallelism()),
+    parseTimeoutMs: env.PARSE_TIMEOUT_MS ?? 10_000,
+    httpRequestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS ?? 30_000,
+    httpHeadersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS ?? 10_000,
+    httpKeepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? 72_000,
+    httpConnectionTimeoutMs: env.HTTP_CONNECTION_TIMEOUT_MS ?? 60_000,
+    httpMaxConnections: env.HTTP_MAX_CONNECTIONS ?? 2_000,
+    httpMaxEventLoopDelayMs: env.HTTP_MAX_EVENT_LOOP_DELAY_MS ?? 1_000,
+    httpMaxHeapUsedBytes: env.HTTP_MAX_HEAP_USED_BYTES ?? defaultMaxHeapUsedBytes(),
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS ?? 10_000,
     threadBySubject: env.THREAD_BY_SUBJECT ?? false,
     subjectFallbackWindowMs: env.SUBJECT_FALLBACK_WINDOW_MS ?? 30 * DAY_MS,
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -152,6 +228,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   const config = converted as Config;
   if ((config.smtpTlsCert === null) !== (config.smtpTlsKey === null)) {
     throw new Error('invalid configuration: SMTP_TLS_CERT and SMTP_TLS_KEY go together (the certificate and its private key, PEM files); set both or neither');
+  }
+  if (config.httpConnectionTimeoutMs <= config.streamHeartbeatMs) {
+    throw new Error(`invalid configuration: HTTP_CONNECTION_TIMEOUT_MS (${config.httpConnectionTimeoutMs}) must be above STREAM_HEARTBEAT_MS (${config.streamHeartbeatMs}), or every quiet live stream is cut before its heartbeat`);
   }
   if (config.smtpRequireTls && config.smtpTlsCert === null) {
     throw new Error('invalid configuration: SMTP_REQUIRE_TLS=true needs SMTP_TLS_CERT and SMTP_TLS_KEY (without a certificate the SMTP listener cannot offer STARTTLS)');

@@ -3,10 +3,15 @@
  * {@link Config}.
  */
 import pino, { type Logger } from 'pino';
-import { buildApp, type Api } from './api/app.js';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { buildApp, overloaded, OVERLOADED_RETRY_AFTER_S, type Api } from './api/app.js';
 import type { Config } from './config.js';
+import { toProblem } from './errors.js';
 import { systemResolver, type DnsResolver } from './email/authentication.js';
 import { readTlsFiles, startSmtpListener, type SmtpListener } from './email/smtp-listener.js';
+import { ParsePool } from './email/parse-pool.js';
+import type { MessageParser } from './services/ingest-email.js';
 import { systemClock, type Clock } from './clock.js';
 import { startSweeper, type Sweeper } from './services/sweeper.js';
 import { createFirstOrganization } from './services/tenants.js';
@@ -30,6 +35,12 @@ export interface RunningServer {
   readonly webhooks: Sweeper;
   /** The outbound email queue's worker (services/outbound-queue.ts). */
   readonly outbound: Sweeper;
+  /**
+   * Shuts down within `shutdownTimeoutMs`: `/readyz` answers 503, the listeners stop
+   * accepting, live streams get their final `shutdown` event, idle SMTP sessions `421`,
+   * requests and messages in flight finish, then the store closes. Whatever is still open
+   * at the deadline is cut. Calling it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -76,26 +87,33 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const created = await createFirstOrganization(store, 'default');
   const firstRun: RunningServer['firstRun'] = created && { orgId: created.orgId, apiKey: created.apiKey.key };
   let ready = false;
+  // Live mail is parsed off the event loop, each message within PARSE_TIMEOUT_MS.
+  const pool = config.parseThreads > 0 && ParsePool.available() ? new ParsePool({ threads: config.parseThreads, heapMb: PARSE_WORKER_HEAP_MB }) : null;
+  const parse: MessageParser | undefined = pool ? (raw) => pool.parseWithin(raw, config.parseTimeoutMs) : undefined;
   let smtp: SmtpListener | undefined;
   let httpPort = config.port;
   const listenerPorts = () => [httpPort, smtp?.port ?? config.smtpPort].filter((p) => p > 0);
-  const app = await buildApp({ store, config, logger: log, isReady: () => ready, clock, listenerPorts, resolver });
+  const app = await buildApp({ store, config, logger: log, isReady: () => ready, clock, listenerPorts, resolver, parse });
   let timers: Sweeper | undefined;
   let webhooks: Sweeper | undefined;
   let outbound: Sweeper | undefined;
   let stopKicking = () => {};
+  const stopping = new AbortController();
+  capConnections(app, config.httpMaxConnections, log);
   try {
     await app.listen({ host: config.host, port: config.port });
     const bound = app.server.address();
     if (typeof bound === 'object' && bound) httpPort = bound.port;
     smtp = await startSmtpListener(store, {
       host: config.smtpHost, port: config.smtpPort, serverName: config.serverName,
-      maxMessageBytes: config.maxMessageBytes, policy: config, clock, resolver,
+      maxMessageBytes: config.maxMessageBytes, policy: config, clock, resolver, parse,
       tls, requireTls: config.smtpRequireTls,
+      maxRecipients: config.smtpMaxRecipients, maxConnections: config.smtpMaxConnections, maxConnectionsPerIp: config.smtpMaxConnectionsPerIp,
+      idleTimeoutMs: config.smtpIdleTimeoutMs, sessionTimeoutMs: config.smtpSessionTimeoutMs,
     }, log.child({ component: 'smtp' }));
     timers = startSweeper('timer sweep', config.sweepIntervalMs, log.child({ component: 'timers' }), () => fireDueTimers(store, clock));
     const worker: WebhookWorkerOptions = { clock, timeoutMs: config.webhookTimeoutMs, disableAfterMs: config.webhookDisableAfterMs, selfPorts: listenerPorts,
-      outboundAllowPrivate: config.outboundAllowPrivate };
+      outboundAllowPrivate: config.outboundAllowPrivate, signal: stopping.signal };
     const w = startSweeper('webhook delivery', config.sweepIntervalMs, log.child({ component: 'webhooks' }), () => runWebhooks(store, worker));
     webhooks = w;
     const outboundWorker: OutboundWorkerOptions = { clock, lifetimeMs: config.outboundLifetimeMs };
@@ -105,26 +123,100 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     stopKicking = store.commits.onAnyCommit(() => { w.kick(); o.kick(); });
   } catch (err) {
     await app.close();
+    await pool?.close();
     await store.close();
     throw err;
   }
   ready = true;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  const listener = smtp;
+  let closing: Promise<void> | undefined;
+  const shutdown = async () => {
+    ready = false;
+    stopKicking();
+    // Webhook deliveries start nothing more; those in flight end within their timeout.
+    stopping.abort();
+    // The listeners get the budget less a tenth (at most 1 s), kept for closing the store.
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    const listenersDeadline = deadline - Math.min(1_000, Math.floor(config.shutdownTimeoutMs / 10));
+    const left = (until = listenersDeadline) => Math.max(0, until - Date.now());
+    // At the deadline, connections still open (a request or stream that has not ended) are cut.
+    const cut = setTimeout(() => {
+      log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline reached: closing the HTTP connections still open');
+      app.server.closeAllConnections();
+    }, left());
+    await Promise.all([
+      app.close(),
+      listener.close(left()),
+      within(left(), Promise.all([timers?.stop(), webhooks?.stop(), outbound?.stop()])),
+    ]);
+    clearTimeout(cut);
+    await within(left(deadline), pool?.close() ?? Promise.resolve());
+    // The store last: a sweeper or request still running when the deadline passed fails on it.
+    if (!(await within(left(deadline), store.close()))) log.warn('the store did not close in time');
+  };
   return {
     store, app, port, smtpPort: smtp.port, firstRun,
     timers,
     webhooks,
     outbound,
-    async close() {
-      ready = false;
-      stopKicking();
-      await timers?.stop();
-      await webhooks?.stop();
-      await outbound?.stop();
-      await smtp?.close();
-      await app.close();
-      await store.close();
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
+}
+
+/** Old-generation heap of a live-mail parse worker, MiB: room for a message of MAX_MESSAGE_BYTES with many parts. */
+const PARSE_WORKER_HEAP_MB = 256;
+
+/** Whether `work` settled within `ms` (it goes on regardless). */
+async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Caps the HTTP listener at `max` open connections (`HTTP_MAX_CONNECTIONS`; live streams
+ * count). A connection past the cap is served one answer, `503 not_ready` with
+ * `Retry-After` and `Connection: close`, before any hook runs (`GET /healthz` is answered
+ * as usual), and must send its request within 5 s. Past the cap by a tenth more (at least
+ * 64), Node refuses connections outright (`server.maxConnections`, no answer), so a flood
+ * cannot take every file descriptor while waiting for its 503.
+ */
+export function capConnections(app: Api, max: number, log: Logger): void {
+  let open = 0;
+  const overCap = new WeakSet<object>();
+  app.server.maxConnections = max + Math.max(64, Math.ceil(max / 10));
+  app.server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', () => { open--; });
+    if (open <= max) return;
+    overCap.add(socket);
+    socket.setTimeout(5_000);
+  });
+  let dropsLogged = 0;
+  app.server.on('drop', () => {
+    if (Date.now() - dropsLogged < 10_000) return; // once in 10 s, not once per connection of a flood
+    dropsLogged = Date.now();
+    log.warn({ max: app.server.maxConnections }, 'http connections refused: too many open connections');
+  });
+  // Ahead of Fastify's request listener (and so of every hook, auth included): the cheapest answer.
+  const body = JSON.stringify(toProblem(overloaded(`${max} open connections`)));
+  const [handle] = app.server.listeners('request') as RequestListener[];
+  app.server.removeAllListeners('request');
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!overCap.has(req.socket) || req.url === '/healthz') return handle!(req, res);
+    res.writeHead(503, {
+      'content-type': 'application/problem+json; charset=utf-8', 'content-length': Buffer.byteLength(body),
+      'retry-after': String(OVERLOADED_RETRY_AFTER_S), connection: 'close',
+    });
+    res.end(body);
+  });
 }

@@ -141,3 +141,29 @@ export async function identityWithMailbox(h: Harness, address: string, handle = 
 export function inbound(h: Harness, raw: Buffer | string, query = '', headers: Record<string, string> = {}) {
   return h.request('POST', `/v1/inbound/email${query}`, raw, { 'content-type': 'message/rfc822', ...headers });
 }
+
+/**
+ * A real server (both listeners on loopback, ephemeral ports) on a fresh store with
+ * `overrides`, and an `api(path, body)` that POSTs JSON with its first key. `close()`
+ * stops the server (when not stopped already) and removes its store.
+ */
+export async function liveServer(overrides: ConfigOverrides = {}) {
+  const { startServer } = await import('../src/server.js');
+  const database = await freshDatabase();
+  const dataDir = tempDir('switchboard-live-');
+  const server = await startServer(loadConfig({
+    dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, logLevel: 'silent', ...overrides,
+  }, {}));
+  const api = async (url: string, body: unknown): Promise<any> => (await fetch(`http://127.0.0.1:${server.port}${url}`, {
+    method: 'POST', headers: { authorization: `Bearer ${server.firstRun!.apiKey}`, 'content-type': 'application/json', connection: 'close' },
+    body: JSON.stringify(body),
+  })).json();
+  return {
+    server, api,
+    async close() {
+      await server.close();
+      await database.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

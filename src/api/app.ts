@@ -4,8 +4,9 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import underPressure from '@fastify/under-pressure';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import Type from 'typebox';
@@ -40,6 +41,7 @@ import { defaultAdapters } from '../channels/index.js';
 import { blueBubblesRoutes } from '../channels/bluebubbles/webhook-route.js';
 import { httpChannelRoutes } from '../channels/http/routes.js';
 import { systemResolver, type DnsResolver } from '../email/authentication.js';
+import type { MessageParser } from '../services/ingest-email.js';
 import { withMediaUrlSecret } from '../media/signed-url.js';
 import { DiskMediaStorage, type MediaStorage } from '../media/storage.js';
 import { mediaRoutes } from './routes/media.js';
@@ -70,6 +72,8 @@ export interface ApiContext {
   readonly media: MediaStorage;
   /** DNS of inbound mail authentication (SPF, DKIM, DMARC). */
   readonly resolver: DnsResolver;
+  /** Parses inbound mail (off the event loop on a server); in process when unset. */
+  readonly parse?: MessageParser;
 }
 
 export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media' | 'resolver'> {
@@ -98,6 +102,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
     bodyLimit: config.maxJsonBytes,
     return503OnClosing: true,
+    ...httpTimeouts(config),
     // Router-level rejections (bad URL encoding, over-long path parameters) as problems too.
     frameworkErrors: (err, _request, reply) => sendProblem(reply, toAppError(err)),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -117,6 +122,13 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   installProblemHandlers(app);
+  // Before auth: an overloaded process answers 503 without a store lookup.
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.httpMaxEventLoopDelayMs,
+    maxHeapUsedBytes: config.httpMaxHeapUsedBytes,
+    // Infinity: a sample with no measurement, the loop busy all along (start-up compiles every schema): not a verdict.
+    pressureHandler: async (_request, reply, type, value) => { if (value !== Infinity) sendOverloaded(reply, type); },
+  });
   const versions = new OrgVersions(store.db);
   installAuth(app, new Authenticator(store, versions));
   installNulGuard(app);
@@ -136,7 +148,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
       return [config.port, config.smtpPort, typeof address === 'object' && address ? address.port : 0].filter((p) => p > 0);
     }),
   };
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  // The process is up even when it sheds load: no 503 from under-pressure here.
+  app.get('/healthz', { schema: { hide: true }, config: { pressureHandler: () => undefined } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true, response: { 200: Type.Object({ status: Type.String() }), 503: Problem } } }, async () => {
     if (!ctx.isReady()) throw new AppError('not_ready', 'The listeners are not accepting connections yet.');
     return { status: 'ready' };
@@ -167,4 +180,36 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   contactRuleRoutes(app, ctx);
   if (config.benchConstantRoute) benchConstantRoute(app, ctx);
   return app;
+}
+
+/** Seconds a client shed for load is told to wait (`Retry-After`). */
+export const OVERLOADED_RETRY_AFTER_S = 10;
+
+/**
+ * The `503 not_ready` of a process shedding load (`why`: the exceeded measure or limit):
+ * another node, or this one shortly, can take the request. Sent with `Retry-After`.
+ */
+export function overloaded(why: string): AppError {
+  return new AppError('not_ready', `The server is overloaded (${why}); retry after ${OVERLOADED_RETRY_AFTER_S} s.`, {
+    fix: 'Retry after the Retry-After delay, on another node if there is one.',
+  });
+}
+
+function sendOverloaded(reply: FastifyReply, why: string): FastifyReply {
+  reply.header('retry-after', String(OVERLOADED_RETRY_AFTER_S));
+  return sendProblem(reply, overloaded(why));
+}
+
+/**
+ * Fastify's server options for the HTTP timeouts: Node's `requestTimeout` and `headersTimeout`
+ * (408 and close), `keepAliveTimeout`, and the socket inactivity timeout (`connectionTimeout`).
+ */
+function httpTimeouts(config: Config) {
+  const requestTimeout = config.httpRequestTimeoutMs;
+  const headersTimeout = Math.min(config.httpHeadersTimeoutMs, requestTimeout);
+  return {
+    requestTimeout, connectionTimeout: config.httpConnectionTimeoutMs, keepAliveTimeout: config.httpKeepAliveTimeoutMs,
+    // Node looks for expired requests every connectionsCheckingInterval (30 s by default, which would add up to 30 s to both).
+    http: { requestTimeout, headersTimeout, connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeout / 4)) },
+  };
 }

@@ -100,6 +100,7 @@ const MessageFields = {
   auto_submitted: Type.Optional(Type.Boolean({ description: 'an automatic message (Auto-Submitted, X-Autoreply, Precedence: auto_reply, a delivery report)' })),
   address_tag: Type.Optional(Nullable(Type.String({ description: 'the plus-address tag it was sent to: `orders` for support+orders@…' }))),
   keeps_no_reply: Type.Optional(Type.Boolean({ description: 'an auto-reply that leaves the no-reply timer armed' })),
+  supersedes: Type.Optional(Type.String({ description: '`msg_…` id of a truncated copy received before this complete one, which replaces it' })),
 };
 
 export const MessageData = Type.Object({

@@ -84,6 +84,8 @@ export interface MessageData {
   readonly address_tag?: string | null;
   /** An auto-reply that leaves a no-reply timer armed (the mailbox's `auto_replies_stop_no_reply` is off). */
   readonly keeps_no_reply?: boolean;
+  /** `msg_…` id of a truncated copy of this message received before it: this complete copy replaces it. */
+  readonly supersedes?: string;
 }
 
 /** SPF, DKIM, DMARC and ARC verdicts of an inbound email, each with the domain it speaks for. */

@@ -17,9 +17,15 @@ const TEXT_SCANS = [600, 2_400, 8_000];
 /** The same for HTML bodies, in characters of markup converted to text. */
 const HTML_SCANS = [8_000, 32_000];
 
+/** Deepest HTML nesting turned into text; real mail stays far below it. */
+export const MAX_HTML_DEPTH = 200;
+
 /** The HTML-to-text converter, compiled once (compiling costs more than converting). */
 const convertHtml = compile({
   wordwrap: false,
+  // Markup nested deeper than this is not walked (its text is dropped): the converter
+  // recurses per level, and hostile mail nests thousands of levels to overflow the stack.
+  limits: { maxDepth: MAX_HTML_DEPTH },
   selectors: [
     { selector: 'a', options: { ignoreHref: true } },
     { selector: 'img', format: 'skip' },

@@ -1,17 +1,21 @@
 /**
- * A pool of worker threads (piscina) that parse messages in parallel for bulk imports.
- * Each call resolves with its own message; the caller bounds how many are in flight
- * (the import keeps at most two batches ahead of its writer).
+ * A pool of worker threads (piscina) that parse messages off the event loop: in parallel
+ * for bulk imports (the caller bounds how many are in flight; the import keeps at most
+ * two batches ahead of its writer), and one at a time per message for live mail (SMTP,
+ * HTTP inbound) with a time budget ({@link ParsePool.parseWithin}), so hostile MIME never
+ * stalls the server.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import type { ParsedEmail } from './parse.js';
+import { parseHeadersOnly, type ParsedEmail } from './parse.js';
 import type { ParseOutput } from './parse-worker.js';
 
 export interface ParsePoolOptions {
   /** Worker threads; default: the machine's available parallelism. */
   readonly threads?: number;
+  /** Old-generation heap of each worker, MiB (default 96: bulk imports of ordinary mail). */
+  readonly heapMb?: number;
 }
 
 /** The compiled worker module (workers load JavaScript, not TypeScript sources). */
@@ -38,7 +42,7 @@ export class ParsePool {
       // A parse needs little memory; a small heap makes V8 collect early instead of
       // growing every worker's heap (peak RSS of the benchmark import fell from 340 MB
       // to about 300 MB). A message too large for it is parsed on the calling thread.
-      resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 },
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMb ?? 96, maxYoungGenerationSizeMb: 8 },
     });
   }
 
@@ -50,6 +54,22 @@ export class ParsePool {
   async parse(raw: Buffer): Promise<ParseOutput> {
     const out = await this.#pool.run(raw) as ParseOutput;
     return { ...out, parsed: withBuffers(out.parsed) };
+  }
+
+  /**
+   * Parses one message in a worker within `budgetMs`. A parse that takes longer is
+   * stopped (its worker is terminated) and the message is kept as its headers and text
+   * with the problem named; so is one the worker fails on. Never rejects.
+   */
+  async parseWithin(raw: Buffer, budgetMs: number): Promise<{ parsed: ParsedEmail; snippet: string | undefined }> {
+    try {
+      const out = await this.#pool.run(raw, { signal: AbortSignal.timeout(budgetMs) }) as ParseOutput;
+      return { parsed: withBuffers(out.parsed), snippet: out.snippet };
+    } catch (err) {
+      const timedOut = (err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError';
+      const problem = timedOut ? `parsing took longer than ${budgetMs} ms; kept as headers and text` : `the parser failed: ${(err as Error).message}; kept as headers and text`;
+      return { parsed: parseHeadersOnly(raw, problem), snippet: undefined };
+    }
   }
 
   /** Stops the workers. */

@@ -8,6 +8,7 @@ import PostalMime from 'postal-mime';
 import type { Address, Email } from 'postal-mime';
 import type { EmailAddress } from '../domain/events.js';
 import { htmlToText } from '../domain/snippet.js';
+import { isTruncated } from './peek.js';
 import { normalizeMessageId, parseInReplyTo, parseMessageIds } from '../domain/threading.js';
 
 export interface ParsedAttachment {
@@ -93,6 +94,7 @@ async function parseMime(bytes: Buffer): Promise<ParsedEmail> {
       problems.push('multipart boundary missing or not found; body kept as text');
     }
   }
+  if (isTruncated(bytes, header('content-type'))) problems.push(TRUNCATED_PROBLEM);
   const html = repairC1(email.html ?? null);
   // An agent reads `text`: HTML-only mail gets its plain-text rendering.
   if (text === null && html) {
@@ -108,9 +110,9 @@ async function parseMime(bytes: Buffer): Promise<ParsedEmail> {
     references: parseMessageIds(header('references')),
     subject: repairC1(email.subject ?? null),
     from: firstAddress(email.from ? [email.from] : email.sender ? [email.sender] : []),
-    to: flattenAddresses(email.to),
-    cc: flattenAddresses(email.cc),
-    replyTo: flattenAddresses(email.replyTo),
+    to: capped('To', flattenAddresses(email.to), problems),
+    cc: capped('Cc', flattenAddresses(email.cc), problems),
+    replyTo: capped('Reply-To', flattenAddresses(email.replyTo), problems),
     date,
     text,
     html,
@@ -192,6 +194,9 @@ function toEmailAddress(a: { address: string; name: string }): EmailAddress | nu
   return { address, name: repairC1(a.name?.trim() || null) };
 }
 
+/** Addresses kept of one header (To, Cc, Reply-To); the rest stay in the raw bytes. */
+export const MAX_ADDRESSES_PER_FIELD = 1_000;
+
 /** Addresses of a header, with groups (RFC 5322 section 3.4) flattened. */
 export function flattenAddresses(list: readonly Address[] | undefined): EmailAddress[] {
   const out: EmailAddress[] = [];
@@ -205,14 +210,30 @@ export function flattenAddresses(list: readonly Address[] | undefined): EmailAdd
   return out;
 }
 
+/** At most {@link MAX_ADDRESSES_PER_FIELD} addresses of a field, naming the cut in `problems`. */
+function capped(field: string, addresses: EmailAddress[], problems: string[]): EmailAddress[] {
+  if (addresses.length <= MAX_ADDRESSES_PER_FIELD) return addresses;
+  problems.push(`${field} names ${addresses.length} addresses; the first ${MAX_ADDRESSES_PER_FIELD} are kept (all are in the raw message)`);
+  return addresses.slice(0, MAX_ADDRESSES_PER_FIELD);
+}
+
 function firstAddress(list: readonly Address[]): EmailAddress | null {
   return flattenAddresses(list)[0] ?? null;
 }
 
+/** The parse problem of a message whose bytes end before its MIME structure does (email/peek.ts `isTruncated`). */
+export const TRUNCATED_PROBLEM = 'the message ends before its MIME structure does (truncated)';
+
 /**
- * Last resort for input postal-mime rejects: unfolded header fields up to the first
- * empty line, the rest as UTF-8 text.
+ * The headers and the body as text, without MIME: the last resort for input postal-mime
+ * rejects, and what is kept of a message whose full parse failed or ran out of time
+ * (`problem` says which). Unfolded header fields up to the first empty line, the rest as
+ * UTF-8 text; never throws.
  */
+export function parseHeadersOnly(bytes: Buffer, problem: string): ParsedEmail {
+  return withoutNul(fallbackParse(bytes, problem));
+}
+
 function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
   const text = bytes.toString('utf8');
   const split = text.search(/\r?\n\r?\n/);
@@ -237,9 +258,9 @@ function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
     references: parseMessageIds(fields.get('references')),
     subject: fields.get('subject') ?? null,
     from: addr(fields.get('from'))[0] ?? null,
-    to: addr(fields.get('to')),
-    cc: addr(fields.get('cc')),
-    replyTo: addr(fields.get('reply-to')),
+    to: capped('To', addr(fields.get('to')), problems),
+    cc: capped('Cc', addr(fields.get('cc')), problems),
+    replyTo: capped('Reply-To', addr(fields.get('reply-to')), problems),
     date: readDate(fields.get('date'), problems),
     text: body,
     html: null,

@@ -6,12 +6,17 @@
  * authenticates each message (SPF for the client's IP and envelope, DKIM, DMARC, ARC)
  * and answers 250 only after the message is committed to the store; 550 5.7.1 when
  * every recipient's mailbox refuses it as spoofed (`inbound_policy: reject`).
+ *
+ * Limits, after Postfix's: recipients per message (`452 4.5.3` past them), connections in
+ * all and per client IP (`421` at connect), an idle timeout and a session time limit
+ * (`421`), and ten unknown commands (`421`, smtp-server's fixed limit). A message over the
+ * size limit sent without `SIZE=` is read to its end and discarded, never kept, then `552`.
  */
 import fs from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { receiveEmail, type ThreadingPolicy } from '../services/ingest-email.js';
+import { receiveEmail, type MessageParser, type ThreadingPolicy } from '../services/ingest-email.js';
 import type { Clock } from '../clock.js';
 import { routeRecipient, type MailboxRoute } from '../store/identities.js';
 import type { DnsResolver } from './authentication.js';
@@ -29,6 +34,8 @@ export interface SmtpListenerConfig {
   readonly clock?: Clock;
   /** DNS of SPF, DKIM and DMARC checks. */
   readonly resolver: DnsResolver;
+  /** Parses each message (off the event loop); in process when unset. */
+  readonly parse?: MessageParser;
   /**
    * The certificate (chain) and key STARTTLS presents (RFC 3207), as {@link readTlsFiles}
    * read them; unset or null: STARTTLS is not offered.
@@ -36,12 +43,28 @@ export interface SmtpListenerConfig {
   readonly tls?: TlsFiles | null;
   /** Refuse MAIL FROM before STARTTLS (`530 5.7.0`), `SMTP_REQUIRE_TLS`; needs `tls`. */
   readonly requireTls?: boolean;
+  /** Most recipients of one message (`452 4.5.3` past it); unlimited when unset. */
+  readonly maxRecipients?: number;
+  /** Most open connections in all (`421` past it); unlimited when unset. */
+  readonly maxConnections?: number;
+  /** Most open connections from one client IP (`421 4.7.0` past it); unlimited when unset. */
+  readonly maxConnectionsPerIp?: number;
+  /** A client the server waits on this long gets `421` and is disconnected, ms; 60 s when unset. */
+  readonly idleTimeoutMs?: number;
+  /** Longest session (`421 4.4.2` past it), ms; unlimited when unset. */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface SmtpListener {
   /** The bound port. */
   readonly port: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections. Sessions waiting for a command get `421 4.3.2` now; a
+   * message being received or stored is answered first, then the next command gets `421`.
+   * Resolves once every session has ended, or after `timeoutMs` (30 s by default), when
+   * what is left is sent `421` and closed.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 class SmtpReply extends Error {
@@ -50,6 +73,46 @@ class SmtpReply extends Error {
 
 /** Mailboxes accepted for this session's RCPT TO (one per identity), keyed by session id. */
 type Accepted = Map<string, MailboxRoute[]>;
+
+/** What the listener needs of smtp-server's connection objects (`SMTPServer#connections`). */
+interface SmtpConnection {
+  readonly id: string;
+  /** Writes a reply; a 421 also closes the connection. */
+  send(code: number, message: string): void;
+}
+
+/**
+ * The chunks of a message as it arrives, kept only while they add up to at most
+ * `maxBytes`. Past it, the chunks kept so far are let go and later ones are dropped, so a
+ * message sent over the limit without `SIZE=` (RFC 1870) is read to its end, for the `552`
+ * that follows it, without ever holding more than the limit.
+ */
+export interface MessageChunks {
+  /** The chunks kept: every one so far, or none once over the limit. */
+  readonly chunks: Buffer[];
+  /** Bytes seen, kept or not. */
+  readonly bytes: number;
+  /** Whether more than `maxBytes` arrived. */
+  readonly exceeded: boolean;
+  /** Takes the next chunk (a `data` listener). */
+  readonly push: (chunk: Buffer) => void;
+}
+
+/** Collects a message's chunks up to `maxBytes` (see {@link MessageChunks}). */
+export function collectChunks(maxBytes: number): MessageChunks {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  return {
+    chunks,
+    get bytes() { return bytes; },
+    get exceeded() { return bytes > maxBytes; },
+    push(chunk: Buffer) {
+      bytes += chunk.length;
+      if (bytes <= maxBytes) chunks.push(chunk);
+      else if (chunks.length > 0) chunks.length = 0;
+    },
+  };
+}
 
 /** A PEM certificate (chain) and its private key. */
 export interface TlsFiles { readonly cert: Buffer; readonly key: Buffer }
@@ -98,6 +161,20 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
   const accepted: Accepted = new Map();
   const tlsFiles = config.tls ?? null;
   const requireTls = tlsFiles !== null && config.requireTls === true;
+  const maxRecipients = config.maxRecipients ?? Infinity;
+  const maxPerIp = config.maxConnectionsPerIp ?? Infinity;
+  /** Open sessions' client IPs (by session id), and how many sessions each IP has. */
+  const clientIps = new Map<string, string>();
+  const perIp = new Map<string, number>();
+  /** Session-time limits by session id. */
+  const deadlines = new Map<string, NodeJS.Timeout>();
+  /**
+   * Sessions in DATA, by id: `receiving` the message, or `storing` it (received in full,
+   * the reply waits for the store). Neither is cut by shutdown; `storing` is not cut by
+   * the session time limit either (the client waits for our reply).
+   */
+  const inData = new Map<string, 'receiving' | 'storing'>();
+  let closing = false;
   const server = new SMTPServer({
     name: config.serverName,
     banner: 'Switchboard ESMTP',
@@ -106,12 +183,32 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
     ...(tlsFiles ? { cert: tlsFiles.cert, key: tlsFiles.key } : {}),
     disabledCommands: tlsFiles ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     logger: false,
+    ...(config.maxConnections !== undefined ? { maxClients: config.maxConnections } : {}),
+    ...(config.idleTimeoutMs !== undefined ? { socketTimeout: config.idleTimeoutMs } : {}),
     onConnect(session, callback) {
+      const ip = session.remoteAddress;
+      const fromIp = perIp.get(ip) ?? 0;
+      if (fromIp >= maxPerIp) {
+        log.warn({ clientIp: ip, connections: fromIp }, 'smtp connection refused: too many from this address');
+        return callback(new SmtpReply(421, `4.7.0 too many connections from ${ip}, try again later`));
+      }
+      perIp.set(ip, fromIp + 1);
+      clientIps.set(session.id, ip);
+      if (config.sessionTimeoutMs !== undefined) deadlines.set(session.id, setTimeout(() => expire(session.id), config.sessionTimeoutMs).unref());
       accepted.set(session.id, []);
       callback();
     },
     onClose(session) {
       accepted.delete(session.id);
+      inData.delete(session.id);
+      clearTimeout(deadlines.get(session.id));
+      deadlines.delete(session.id);
+      const ip = clientIps.get(session.id);
+      if (ip === undefined) return; // refused at connect
+      clientIps.delete(session.id);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
     },
     onMailFrom(_address, session, callback) {
       if (requireTls && !session.secure) return callback(new SmtpReply(530, '5.7.0 Must issue a STARTTLS command first'));
@@ -119,6 +216,10 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
       callback();
     },
     onRcptTo(address, session, callback) {
+      const { rcptTo } = session.envelope;
+      if (rcptTo.length >= maxRecipients && !rcptTo.some((r) => r.address.toLowerCase() === address.address.toLowerCase())) {
+        return callback(new SmtpReply(452, '4.5.3 Too many recipients'));
+      }
       routeRecipient(store.db, address.address).then((route) => {
         if (!route) return callback(new SmtpReply(550, `5.1.1 <${address.address}>: no such mailbox here`));
         const list = accepted.get(session.id) ?? [];
@@ -131,8 +232,9 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
       });
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      // Past the size limit the rest is read and dropped (the client gets its 552 at the end).
+      const { chunks, push } = collectChunks(config.maxMessageBytes);
+      stream.on('data', push);
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
         if (stream.sizeExceeded) {
@@ -143,7 +245,7 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
           transport: 'smtp' as const, clientIp: session.remoteAddress ?? null, helo: session.hostNameAppearsAs || null,
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address || null : null,
         };
-        receiveEmail(store, config.policy, routes, Buffer.concat(chunks), arrival, { resolver: config.resolver, serverName: config.serverName, clock: config.clock }).then((outcomes) => {
+        receiveEmail(store, config.policy, routes, Buffer.concat(chunks), arrival, { resolver: config.resolver, serverName: config.serverName, clock: config.clock, parse: config.parse }).then((outcomes) => {
           log.info({ recipients: outcomes.length, outcomes: outcomes.map((o) => o.status) }, 'smtp message committed');
           const refused = outcomes.filter((o) => o.status === 'rejected');
           if (outcomes.length > 0 && refused.length === outcomes.length) {
@@ -157,6 +259,29 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
       });
     },
   });
+  const connections = () => (server as unknown as { connections: Set<SmtpConnection> }).connections;
+  const connection = (id: string) => [...connections()].find((c) => c.id === id);
+  /** The session time limit: 421, unless the client waits for our reply to its message. */
+  const expire = (id: string) => {
+    deadlines.delete(id);
+    if (inData.get(id) === 'storing') {
+      deadlines.set(id, setTimeout(() => expire(id), 1_000).unref());
+      return;
+    }
+    log.info({ session: id }, 'smtp session time limit reached');
+    connection(id)?.send(421, '4.4.2 session time limit reached, closing connection');
+  };
+  // Wraps the message handler to know which sessions are in DATA (see `inData`).
+  const handleData = server.onData.bind(server);
+  server.onData = (stream, session, callback) => {
+    inData.set(session.id, 'receiving');
+    stream.once('end', () => { if (inData.has(session.id)) inData.set(session.id, 'storing'); });
+    handleData(stream, session, (err, message) => {
+      inData.delete(session.id);
+      callback(err, message);
+      if (closing) connection(session.id)?.send(421, '4.3.2 server shutting down, try again later');
+    });
+  };
   server.on('error', (err) => log.error({ err }, 'smtp server error'));
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(err);
@@ -170,6 +295,15 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: (timeoutMs = 30_000) => new Promise<void>((resolve) => {
+      closing = true;
+      for (const timer of deadlines.values()) clearTimeout(timer);
+      // smtp-server reads it when closing: at this deadline what is left gets 421 and is closed.
+      server.options.closeTimeout = Math.max(1, timeoutMs);
+      server.close(() => resolve());
+      for (const c of connections()) {
+        if (!inData.has(c.id)) c.send(421, '4.3.2 server shutting down, try again later');
+      }
+    }),
   };
 }

@@ -13,7 +13,9 @@ import {
 } from '../domain/threading.js';
 import { authenticateMessage, type Arrival, type DnsResolver } from '../email/authentication.js';
 import { failedRecipient, readDeliveryReport, type DeliveryReport } from '../email/dsn.js';
-import { parseEmail, type ParsedEmail } from '../email/parse.js';
+import { parseEmail, parseHeadersOnly, TRUNCATED_PROBLEM, type ParsedEmail } from '../email/parse.js';
+import { isTruncated, peekHeaders, type PeekedHeaders } from '../email/peek.js';
+import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
 import { inOrgTransaction } from '../store/sequences.js';
@@ -23,7 +25,7 @@ import { mergeConversations } from '../store/merge.js';
 import type { AccountRow, MailboxRoute } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import { getSlaPolicy } from '../store/sla.js';
-import type { Store } from '../store/store.js';
+import type { Db, Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
 import { blockedAmong } from './contact-rules.js';
 import { mailboxConfig } from './identities.js';
@@ -107,7 +109,11 @@ export async function ingestEmail(
       new Date(now.getTime() - policy.subjectFallbackWindowMs).toISOString());
   }
   const placement = placeMessage(threading, known, { subjectFallback: policy.threadBySubject }, subjectCandidate);
-  if (placement.kind === 'duplicate') {
+  // A complete copy of a message held only as a truncated copy is stored beside it, and
+  // named its successor (`supersedes`); every later copy is a duplicate again.
+  const supersedes = placement.kind === 'duplicate' && parsed.messageId && !parsed.problems.includes(TRUNCATED_PROBLEM)
+    ? await heldTruncated(tx, orgId, parsed.messageId) : null;
+  if (placement.kind === 'duplicate' && !supersedes) {
     // Stored once; but a copy whose headers name ids the first did not still links them.
     const conversationId = placement.linked.length > 1
       ? (await linkConversations(tx, orgId, placement.linked, nowIso))?.id ?? placement.conversationId
@@ -118,10 +124,12 @@ export async function ingestEmail(
 
   const at = options.at === 'date' && parsed.date && parsed.date < nowIso ? parsed.date : nowIso;
   const external = externalAddresses(parsed, account.address);
-  const contacts = await ensureContacts(tx, orgId, 'email', external, nowIso);
+  // A message naming thousands of addresses (a huge Cc) makes contacts only of the first
+  // few (the sender first); the rest stay in its headers and raw bytes.
+  const contacts = await ensureContacts(tx, orgId, 'email', external.slice(0, MAX_CONTACTS_PER_MESSAGE), nowIso);
 
   let conversation: ConversationRow | undefined;
-  if (placement.kind === 'join') conversation = await linkConversations(tx, orgId, placement.linked, nowIso);
+  if (placement.kind !== 'new') conversation = await linkConversations(tx, orgId, placement.linked, nowIso);
   const newConversation = !conversation;
   if (!conversation) {
     conversation = await createConversation(tx, {
@@ -157,6 +165,7 @@ export async function ingestEmail(
     sent_at: parsed.date,
     parse_problems: parsed.problems,
     auto_submitted: parsed.autoSubmitted,
+    ...(supersedes ? { supersedes } : {}),
     ...(options.arrival ? {
       authentication: options.arrival.authentication,
       spoofed: options.arrival.spoofed,
@@ -180,7 +189,7 @@ export async function ingestEmail(
     provider_message_id: parsed.messageId, created_at: nowIso, updated_at: nowIso,
   }).execute();
   await recordMessageIds(tx, orgId, identityId, indexEntries(threading, known, conversation.id));
-  await addParticipants(tx, orgId, conversation.id, external.map((a) => a.address));
+  await addParticipants(tx, orgId, conversation.id, external.slice(0, MAX_PARTICIPANTS_PER_MESSAGE).map((a) => a.address));
   return { status: 'stored', conversationId: conversation.id, messageId, seq: event.seq, newConversation };
 }
 
@@ -213,6 +222,11 @@ export async function markBlocked(tx: Transaction<Database>, conversation: Conve
   await tx.updateTable('conversations').set({ is_blocked: blocked }).where('id', '=', conversation.id).execute();
   return { ...conversation, is_blocked: blocked };
 }
+
+/** Contacts created from one message, at most (its sender first). */
+export const MAX_CONTACTS_PER_MESSAGE = 100;
+/** Participants (the `with` filter) added from one message, at most. */
+export const MAX_PARTICIPANTS_PER_MESSAGE = 1_000;
 
 /** From, To, Cc and Reply-To addresses other than the mailbox's own. */
 function externalAddresses(parsed: ParsedEmail, own: string): EmailAddress[] {
@@ -269,7 +283,17 @@ export interface ReceiveOptions {
   /** This server's name in `Authentication-Results`. */
   readonly serverName: string;
   readonly clock?: Clock;
+  /**
+   * Parses the message, off the event loop with a time budget on a server
+   * (email/parse-pool.ts `parseWithin`); in process by default.
+   */
+  readonly parse?: MessageParser;
 }
+
+/** A full parse of a raw message, with its preview when the parser computed it. */
+export type MessageParser = (raw: Buffer) => Promise<{ readonly parsed: ParsedEmail; readonly snippet?: string }>;
+
+const parseHere: MessageParser = async (raw) => ({ parsed: await parseEmail(raw) });
 
 /**
  * Receives one raw message for one or more mailboxes (SMTP, HTTP upload): authenticates
@@ -278,16 +302,85 @@ export interface ReceiveOptions {
  * resolves. A mailbox whose `inbound_policy` is `reject` refuses (outcome `rejected`) a
  * message that claims one of its organization's addresses without DMARC alignment, or
  * fails DMARC for a domain whose published policy is reject.
+ *
+ * A copy every mailbox holds already is told from its headers alone, before any parse.
+ * A message that can be received is stored: when storing its parse fails, it is stored
+ * again as its headers and text with the failure named (its raw bytes are kept whole);
+ * only when that fails too does this throw (the store is down: the caller answers "try
+ * again later").
  */
 export async function receiveEmail(
   store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, arrival: Arrival, options: ReceiveOptions,
 ): Promise<DeliveryOutcome[]> {
   if (routes.length === 0) return [];
-  const [parsed, checked] = await Promise.all([
-    parseEmail(raw),
-    authenticateMessage(raw, arrival, options.resolver, options.serverName),
+  const peek = peekHeaders(raw);
+  const held = await heldCopies(store, routes, raw, peek);
+  if (held) return routes.map((r) => ({ status: 'duplicate' as const, conversationId: held.get(r.account.id)!, accountId: r.account.id }));
+  const [{ parsed, snippet }, checked] = await Promise.all([
+    (options.parse ?? parseHere)(raw),
+    // A header block too large to read cheaply is not authenticated (mailauth parses it on this thread).
+    peek.headerBytes === null ? unauthenticated(options.serverName) : authenticateMessage(raw, arrival, options.resolver, options.serverName),
   ]);
   const stored = Buffer.concat([Buffer.from(checked.headers, 'utf8'), raw]);
+  const store1 = (p: ParsedEmail, s: string | undefined) => storeArrival(store, policy, routes, raw, p, s, checked, stored, options);
+  try {
+    return await store1(parsed, snippet);
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    // Something in the parsed form cannot be stored; the message still can be.
+    return store1(parseHeadersOnly(raw, `stored as headers and text: storing its parsed form failed (${(err as Error).message.slice(0, 200)})`), undefined);
+  }
+}
+
+/** Results of a message that was not authenticated (its header block is too large). */
+async function unauthenticated(mta: string): Promise<{ authentication: MessageAuthentication; headers: string }> {
+  const none = { result: 'none', domain: null };
+  return {
+    authentication: { spf: none, dkim: [{ ...none, selector: null }], dmarc: { ...none, policy: null }, arc: { result: 'none' }, aligned: false },
+    headers: `Authentication-Results: ${mta}; none (header block too large to authenticate)\r\n`,
+  };
+}
+
+/**
+ * When every mailbox of `routes` holds this message already and its headers link nothing
+ * new, the conversation each holds it in (per account id); else null. Reads only the
+ * header block. A complete copy of a message held as a truncated copy is not held (it
+ * replaces it).
+ */
+async function heldCopies(store: Store, routes: readonly MailboxRoute[], raw: Buffer, peek: PeekedHeaders): Promise<Map<string, string> | null> {
+  const input: ThreadingInput = {
+    messageId: peek.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
+    inReplyTo: peek.inReplyTo, references: peek.references, subject: null,
+  };
+  const out = new Map<string, string>();
+  for (const { account } of routes) {
+    const known = await lookupMessageIds(store.db, account.org_id, account.identity_id, lookupIds(input));
+    const placement = placeMessage(input, known, { subjectFallback: false });
+    if (placement.kind !== 'duplicate' || placement.linked.length > 1) return null;
+    if (indexEntries(input, known, placement.conversationId).some((r) => !r.stored)) return null;
+    out.set(account.id, placement.conversationId);
+  }
+  if (peek.messageId && !isTruncated(raw, peek.contentType)) {
+    for (const { account } of routes) if (await heldTruncated(store.db, account.org_id, peek.messageId)) return null;
+  }
+  return out;
+}
+
+/** Whether the organization holds an inbound message with this Message-ID only as a truncated copy. */
+async function heldTruncated(db: Db, orgId: string, messageId: string): Promise<string | null> {
+  const rows = await db.selectFrom('messages').innerJoin('events', 'events.id', 'messages.event_id')
+    .select(['messages.id', 'events.data']).where('messages.org_id', '=', orgId).where('messages.provider_message_id', '=', messageId)
+    .where('messages.direction', '=', 'inbound').execute();
+  const copies = rows.map((r) => ({ id: r.id, problems: (JSON.parse(r.data) as MessageData).parse_problems }));
+  if (copies.length === 0 || copies.some((c) => !c.problems.includes(TRUNCATED_PROBLEM))) return null;
+  return copies[0]!.id;
+}
+
+/** The transaction of {@link receiveEmail}: one parse of the message stored for each route. */
+async function storeArrival(
+  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, parsed: ParsedEmail, snippet: string | undefined,
+  checked: { authentication: MessageAuthentication }, stored: Buffer, options: ReceiveOptions,
+): Promise<DeliveryOutcome[]> {
   const claimed = parsed.from?.address ?? null;
   const report = readDeliveryReport(parsed);
   // Mail for mailboxes of several organizations commits once, holding each one's lock.
@@ -314,7 +407,7 @@ export async function receiveEmail(
         authentication: checked.authentication, spoofed: forged && settings.inbound_policy === 'flag', tag, stored,
         autoRepliesStopNoReply: settings.auto_replies_stop_no_reply,
       };
-      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock: options.clock, arrival: facts })), accountId: account.id });
+      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock: options.clock, arrival: facts, snippet })), accountId: account.id });
     }
     return out;
   });

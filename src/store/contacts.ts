@@ -14,6 +14,16 @@ export function domainOf(address: string): string {
   return at === -1 ? '' : address.slice(at + 1).toLowerCase();
 }
 
+/** Rows per insert statement: far below SQLite's and PostgreSQL's bound on statement parameters. */
+const CHUNK = 200;
+
+/** `items` in slices of {@link CHUNK}. */
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
 /**
  * Ensures a contact exists for each address (one contact per new address, named after
  * the first display name seen) and returns the contact id per address.
@@ -25,21 +35,20 @@ export async function ensureContacts(
   for (const a of addresses) if (!byAddress.has(a.address)) byAddress.set(a.address, a);
   const ids = new Map<string, string>();
   if (byAddress.size === 0) return ids;
-  const existing = await db.selectFrom('contact_addresses').select(['address', 'contact_id'])
-    .where('org_id', '=', orgId).where('channel', '=', channel)
-    .where('address', 'in', [...byAddress.keys()])
-    .execute();
-  for (const r of existing) ids.set(r.address, r.contact_id);
+  for (const slice of chunks([...byAddress.keys()])) {
+    const existing = await db.selectFrom('contact_addresses').select(['address', 'contact_id'])
+      .where('org_id', '=', orgId).where('channel', '=', channel).where('address', 'in', slice).execute();
+    for (const r of existing) ids.set(r.address, r.contact_id);
+  }
   const missing = [...byAddress.values()].filter((a) => !ids.has(a.address));
-  if (missing.length > 0) {
-    const created = missing.map((a) => ({ id: newId('ct'), a }));
+  for (const slice of chunks(missing.map((a) => ({ id: newId('ct'), a })))) {
     await db.insertInto('contacts')
-      .values(created.map(({ id, a }) => ({ id, org_id: orgId, display_name: a.name, created_at: now, updated_at: now })))
+      .values(slice.map(({ id, a }) => ({ id, org_id: orgId, display_name: a.name, created_at: now, updated_at: now })))
       .execute();
     await db.insertInto('contact_addresses')
-      .values(created.map(({ id, a }) => ({ org_id: orgId, channel, address: a.address, contact_id: id })))
+      .values(slice.map(({ id, a }) => ({ org_id: orgId, channel, address: a.address, contact_id: id })))
       .execute();
-    for (const { id, a } of created) ids.set(a.address, id);
+    for (const { id, a } of slice) ids.set(a.address, id);
   }
   return ids;
 }
@@ -48,12 +57,12 @@ export async function ensureContacts(
 export async function addParticipants(
   db: Db, orgId: string, conversationId: string, addresses: readonly string[],
 ): Promise<void> {
-  const unique = [...new Set(addresses)];
-  if (unique.length === 0) return;
-  await db.insertInto('conversation_participants')
-    .values(unique.map((address) => ({ conversation_id: conversationId, org_id: orgId, address, domain: domainOf(address) })))
-    .onConflict((oc) => oc.columns(['conversation_id', 'address']).doNothing())
-    .execute();
+  for (const slice of chunks([...new Set(addresses)])) {
+    await db.insertInto('conversation_participants')
+      .values(slice.map((address) => ({ conversation_id: conversationId, org_id: orgId, address, domain: domainOf(address) })))
+      .onConflict((oc) => oc.columns(['conversation_id', 'address']).doNothing())
+      .execute();
+  }
 }
 
 export type ContactRow = Selectable<ContactsTable>;

@@ -10,7 +10,10 @@
  * interval before reading again. It holds no queue per client: a slow client only
  * makes it read later. A client that has
  * not taken what was written for `streamSlowClientMs` (30 s) gets a final `dropped` event and
- * is disconnected; it resumes from its last id.
+ * is disconnected; it resumes from its last id. When the server shuts down, every stream gets
+ * a final `shutdown` event, with a `retry:` of one to five seconds (spread, so that the
+ * clients of a node do not all reconnect at once), and is closed: an EventSource reconnects
+ * by itself, to another node behind a load balancer, and resumes from its last id.
  */
 import type { ServerResponse } from 'node:http';
 import Type from 'typebox';
@@ -32,6 +35,12 @@ const StreamQuery = Type.Object({
   conversation_id: Type.Optional(Type.String({ maxLength: 100 })),
 });
 
+/** The final event of a stream the server closes as it shuts down: reconnect in 1 to 5 s and resume after `after`. */
+export function shutdownEvent(after: number): string {
+  const retryMs = 1_000 + Math.floor(Math.random() * 4_000);
+  return `event: shutdown\nretry: ${retryMs}\ndata: ${JSON.stringify({ reason: 'server_shutdown', resume_after: after })}\n\n`;
+}
+
 /** Resolves true once `res` has flushed what it holds, false after `ms` or when it closes. */
 function drained(res: ServerResponse, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -52,10 +61,13 @@ function drained(res: ServerResponse, ms: number): Promise<boolean> {
 export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void {
   const { streamHeartbeatMs: heartbeatMs, streamSlowClientMs: slowClientMs } = config;
   const live = new LiveFeed(store);
-  const open = new Set<() => void>();
+  /** The open streams' stops; `shutdown` ends the stream with its final event. */
+  const open = new Set<(shutdown?: boolean) => void>();
+  let shuttingDown = false;
   // preClose: before the server waits for its connections to end, end the streams.
   app.addHook('preClose', async () => {
-    for (const stop of open) stop();
+    shuttingDown = true;
+    for (const stop of open) stop(true);
   });
 
   app.get('/v1/events/stream', {
@@ -92,12 +104,15 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
     let closed = false;
     let committed = false;
     let wake: (() => void) | null = null;
-    const stop = () => {
+    // Every write below checks `closed` first: nothing is written after this end.
+    const stop = (shutdown = false) => {
+      if (shutdown && !closed && !res.writableEnded) res.end(shutdownEvent(after));
       closed = true;
       wake?.();
     };
     open.add(stop);
-    res.on('close', stop);
+    res.on('close', () => stop());
+    if (shuttingDown) stop(true);
     const feed = live.subscribe(orgId, () => {
       committed = true;
       wake?.();

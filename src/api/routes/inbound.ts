@@ -43,7 +43,7 @@ function headerRecipients(raw: Buffer): string[] {
   return [...out];
 }
 
-export function inboundRoutes(app: Api, { store, config, clock, resolver }: ApiContext): void {
+export function inboundRoutes(app: Api, { store, config, clock, resolver, parse }: ApiContext): void {
   app.post('/v1/inbound/email', {
     config: { permission: 'inbound:write' },
     bodyLimit: config.maxMessageBytes,
@@ -79,7 +79,7 @@ export function inboundRoutes(app: Api, { store, config, clock, resolver }: ApiC
       throw new AppError('unknown_recipient', `No mailbox of this organization receives mail for ${wanted.join(', ') || 'this message'}.`, { param: q.to ? 'to' : undefined });
     }
     const arrival = { transport: 'http' as const, clientIp: q.client_ip ?? q.client_ip6 ?? null, helo: q.helo ?? null, mailFrom: q.mail_from ?? null };
-    const outcomes = await receiveEmail(store, config, routes, raw, arrival, { resolver, serverName: config.serverName, clock });
+    const outcomes = await receiveEmail(store, config, routes, raw, arrival, { resolver, serverName: config.serverName, clock, parse });
     if (outcomes.every((o) => o.status === 'rejected')) {
       throw new AppError('spoofed_sender', `Refused: ${(outcomes[0] as { reason: string }).reason}.`);
     }
