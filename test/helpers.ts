@@ -72,11 +72,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * Load shedding off (`HTTP_MAX_EVENT_LOOP_DELAY_MS`, `HTTP_MAX_HEAP_USED_BYTES` 0): a test
+ * machine busy with parallel test files lags more than a second at times, which would
+ * answer 503 to requests that test something else. test/e2e/http-limits.test.ts sets them.
+ */
+export const NO_LOAD_SHEDDING = { httpMaxEventLoopDelayMs: 0, httpMaxHeapUsedBytes: 0 } as const;
+
 export async function harness(overrides: ConfigOverrides = {}, options: { clock?: Clock; channels?: ChannelAdapters; resolver?: DnsResolver } = {}): Promise<Harness> {
   const dataDir = tempDir();
   const database = await freshDatabase();
   // The fake providers and webhook receivers of the tests listen on loopback.
-  const config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent', outboundAllowPrivate: true, ...overrides }, {});
+  const config = loadConfig({ dataDir, databaseUrl: database.url, logLevel: 'silent', outboundAllowPrivate: true, ...NO_LOAD_SHEDDING, ...overrides }, {});
   const store = await openStore(config);
   // DNS served by the test (nothing by default), so mail authentication runs offline.
   const app = await buildApp({ store, config, logger: false, isReady: () => true, clock: options.clock, channels: options.channels, resolver: options.resolver ?? zone() });
@@ -152,7 +159,7 @@ export async function liveServer(overrides: ConfigOverrides = {}) {
   const database = await freshDatabase();
   const dataDir = tempDir('switchboard-live-');
   const server = await startServer(loadConfig({
-    dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, logLevel: 'silent', ...overrides,
+    dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, logLevel: 'silent', ...NO_LOAD_SHEDDING, ...overrides,
   }, {}));
   const api = async (url: string, body: unknown): Promise<any> => (await fetch(`http://127.0.0.1:${server.port}${url}`, {
     method: 'POST', headers: { authorization: `Bearer ${server.firstRun!.apiKey}`, 'content-type': 'application/json', connection: 'close' },

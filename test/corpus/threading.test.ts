@@ -16,7 +16,7 @@ import { openMailSource, type MailSource } from '../../src/email/sources.js';
 import { startServer } from '../../src/server.js';
 import { ensureMailbox } from '../../src/services/identities.js';
 import { importMail, type ImportReport } from '../../src/services/import-mail.js';
-import { CORPUS, freshDatabase, HAS_CORPUS, harness, NO_CORPUS_REASON, tempDir, type Harness } from '../helpers.js';
+import { CORPUS, freshDatabase, HAS_CORPUS, harness, NO_CORPUS_REASON, tempDir, type Harness, NO_LOAD_SHEDDING } from '../helpers.js';
 
 interface Reference {
   threads: string[][];
@@ -183,7 +183,7 @@ describe.skipIf(!HAS_CORPUS)('threading of real mail delivered over SMTP in reve
     const database = await freshDatabase();
     const dataDir = tempDir('switchboard-corpus-smtp-');
     const config = loadConfig({
-      dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, logLevel: 'silent',
+      dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, ...NO_LOAD_SHEDDING, logLevel: 'silent',
     }, {});
     const server = await startServer(config);
     const key = server.firstRun!.apiKey;

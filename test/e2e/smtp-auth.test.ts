@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { zone } from '../dns.js';
-import { freshDatabase, rawEmail, tempDir } from '../helpers.js';
+import { freshDatabase, rawEmail, tempDir, NO_LOAD_SHEDDING } from '../helpers.js';
 
 describe('SMTP: mail claiming our own address', () => {
   let server: RunningServer;
@@ -34,7 +34,7 @@ describe('SMTP: mail claiming our own address', () => {
   beforeAll(async () => {
     database = await freshDatabase();
     dataDir = tempDir('switchboard-smtp-auth-');
-    const config = loadConfig({ dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, logLevel: 'silent' }, {});
+    const config = loadConfig({ dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, ...NO_LOAD_SHEDDING, logLevel: 'silent' }, {});
     server = await startServer(config, undefined, {
       resolver: zone({ 'own.test': { TXT: ['v=spf1 ip4:192.0.2.99 -all'] }, '_dmarc.own.test': { TXT: ['v=DMARC1; p=reject'] } }),
     });

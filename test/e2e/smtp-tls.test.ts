@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { zone } from '../dns.js';
-import { freshDatabase, rawEmail, tempDir } from '../helpers.js';
+import { freshDatabase, rawEmail, tempDir, NO_LOAD_SHEDDING } from '../helpers.js';
 
 interface Booted {
   readonly server: RunningServer;
@@ -25,7 +25,7 @@ async function boot(overrides: ConfigOverrides): Promise<Booted> {
   const database = await freshDatabase();
   try {
     const config = loadConfig({
-      dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, logLevel: 'silent', ...overrides,
+      dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, ...NO_LOAD_SHEDDING, logLevel: 'silent', ...overrides,
     }, {});
     const server = await startServer(config, undefined, { resolver: zone() });
     const key = server.firstRun!.apiKey;

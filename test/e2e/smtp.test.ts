@@ -12,7 +12,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { CORPUS, freePort, freshDatabase, HAS_CORPUS, NO_CORPUS_REASON, rawEmail, tempDir } from '../helpers.js';
+import { CORPUS, freePort, freshDatabase, HAS_CORPUS, NO_CORPUS_REASON, rawEmail, tempDir, NO_LOAD_SHEDDING } from '../helpers.js';
 
 if (!HAS_CORPUS) console.warn(NO_CORPUS_REASON);
 
@@ -142,7 +142,7 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
     dataDir = tempDir('switchboard-e2e-smtp-');
     database = await freshDatabase();
     const config = loadConfig({
-      dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0,
+      dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, ...NO_LOAD_SHEDDING,
       maxMessageBytes: MAX_BYTES, logLevel: 'silent', outboundAllowPrivate: true, // the relay is on loopback
     }, {});
     server = await startServer(config);

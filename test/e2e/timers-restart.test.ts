@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { freshDatabase, rawEmail, tempDir } from '../helpers.js';
+import { freshDatabase, rawEmail, tempDir, NO_LOAD_SHEDDING } from '../helpers.js';
 
 const MINUTE = 60_000;
 let config: Config;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   dataDir = tempDir();
   database = await freshDatabase();
   // Sweeps only when started or kicked, so the test decides when timers are looked at.
-  config = loadConfig({ dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, logLevel: 'silent', sweepIntervalMs: 3_600_000 }, {});
+  config = loadConfig({ dataDir, databaseUrl: database.url, host: '127.0.0.1', port: 0, smtpHost: '127.0.0.1', smtpPort: 0, ...NO_LOAD_SHEDDING, logLevel: 'silent', sweepIntervalMs: 3_600_000 }, {});
 });
 afterAll(async () => {
   await database.drop();
