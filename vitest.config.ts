@@ -13,7 +13,8 @@ const projects: TestProjectInlineConfiguration[] = [
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // The SDK's tests too: they run against a real server on each store.
+    include: ['test/**/*.test.ts', 'packages/sdk/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -80,6 +80,24 @@ const ConfigSchema = Type.Object({
    * open at the deadline is cut.
    */
   shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+  /**
+   * Failed authentications (`401`) one client IP may have a minute; past it, its `/v1`
+   * requests get `429 rate_limited` until the minute ends, without the key being checked.
+   * Counted across nodes on PostgreSQL. 0 turns the limit off.
+   */
+  rateLimitAuthFailures: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  /** Requests one API key may make a minute on one node (`429` past it); 0 turns the limit off. */
+  rateLimitRequests: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
+  /**
+   * Messages one identity may send a minute (first messages, replies, suggestion sends),
+   * counted across nodes on PostgreSQL (`429` past it); 0 turns the limit off.
+   */
+  rateLimitSends: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client (comma-separated addresses or
+   * CIDR ranges, Fastify's `trustProxy`); null: the TCP peer is the client.
+   */
+  trustProxy: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
   /** Subject fallback threading (SPEC 4, rule 3): off by default. */
   threadBySubject: Type.Boolean(),
   /** How far back subject fallback looks for a conversation, ms. */
@@ -130,6 +148,12 @@ const ConfigSchema = Type.Object({
    * When unset, api/app.ts fills it in from `<dataDir>/media-url-secret` (created at first start).
    */
   mediaUrlSecret: Type.Union([Type.String({ minLength: 16 }), Type.Null()]),
+  /**
+   * Bearer token `GET /metrics` requires (`Authorization: Bearer <token>`, compared in
+   * constant time; `401` otherwise); null: the metrics are open to whoever reaches the port
+   * (firewall it). At least 16 characters.
+   */
+  metricsToken: Type.Union([Type.String({ minLength: 16, pattern: '^\\S+$' }), Type.Null()]),
 });
 
 /** The whole server configuration, validated and frozen. */
@@ -159,6 +183,8 @@ function defaultMaxHeapUsedBytes(): number {
  * (10000), `HTTP_KEEP_ALIVE_TIMEOUT_MS` (72000), `HTTP_CONNECTION_TIMEOUT_MS` (60000),
  * `HTTP_MAX_CONNECTIONS` (2000), `HTTP_MAX_EVENT_LOOP_DELAY_MS` (1000),
  * `HTTP_MAX_HEAP_USED_BYTES` (nine tenths of V8's heap limit), `SHUTDOWN_TIMEOUT_MS` (10000),
+ * `RATE_LIMIT_AUTH_FAILURES` (20 a minute per client IP), `RATE_LIMIT_REQUESTS` (6000 a
+ * minute per API key), `RATE_LIMIT_SENDS` (120 a minute per identity), `TRUST_PROXY` (none),
  * `THREAD_BY_SUBJECT` (`false`), `LOG_LEVEL` (`info`),
  * `SERVER_NAME` (`localhost`), `STREAM_HEARTBEAT_MS` (15000), `STREAM_SLOW_CLIENT_MS`
  * (30000), `SWEEP_INTERVAL_MS` (1000), `WEBHOOK_DISABLE_AFTER_MS`
@@ -166,7 +192,7 @@ function defaultMaxHeapUsedBytes(): number {
  * benchmark's baseline route, never for production), `PROVIDER_TIMEOUT_MS` (15000),
  * `MAX_MEDIA_BYTES` (5242880: 5 MiB), `MEDIA_URL_SECRET` (none: generated once and kept in
  * the data directory), `PUBLIC_URL` (none; trailing slashes dropped), `OUTBOUND_ALLOW_PRIVATE`
- * (`false`).
+ * (`false`), `METRICS_TOKEN` (none: `GET /metrics` is open).
  *
  * @throws Error naming each invalid setting.
  */
@@ -200,6 +226,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     httpMaxEventLoopDelayMs: env.HTTP_MAX_EVENT_LOOP_DELAY_MS ?? 1_000,
     httpMaxHeapUsedBytes: env.HTTP_MAX_HEAP_USED_BYTES ?? defaultMaxHeapUsedBytes(),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS ?? 10_000,
+    trustProxy: env.TRUST_PROXY || null,
+    rateLimitAuthFailures: env.RATE_LIMIT_AUTH_FAILURES ?? 20,
+    rateLimitRequests: env.RATE_LIMIT_REQUESTS ?? 6_000,
+    rateLimitSends: env.RATE_LIMIT_SENDS ?? 120,
     threadBySubject: env.THREAD_BY_SUBJECT ?? false,
     subjectFallbackWindowMs: env.SUBJECT_FALLBACK_WINDOW_MS ?? 30 * DAY_MS,
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -216,6 +246,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     benchConstantRoute: env.BENCH_CONSTANT_ROUTE ?? false,
     maxMediaBytes: env.MAX_MEDIA_BYTES ?? 5 * 1024 * 1024,
     mediaUrlSecret: env.MEDIA_URL_SECRET || null,
+    metricsToken: env.METRICS_TOKEN || null,
     publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : null,
     ...stripUndefined(overrides),
   };

@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   media_url_invalid: { status: 403, title: 'Media URL invalid', fix: 'The media URL is expired or was altered; ask for a fresh one (the next send carries a new URL), or download with an API key (GET /v1/media/{id}).' },
   recipient_blocked: { status: 403, title: 'Recipient blocked', fix: 'A contact rule blocks this recipient; remove the rule (DELETE /v1/contact_rules/{id}) if the block is a mistake.' },
   not_found: { status: 404, title: 'Not found', fix: 'Check the id; list the collection to find the right one.' },
+  method_not_allowed: { status: 405, title: 'Method not allowed', fix: 'Use one of the methods in the Allow header; GET /openapi.json lists each path\'s operations.' },
+  cursor_ahead: { status: 409, title: 'Cursor ahead of the feed', fix: 'The cursor is beyond the organization\'s latest event: the store was reset or restored, or the cursor belongs to another server or organization. Restart from after=0 (everything) or from the latest seq (GET /v1/events?after=0 pages to it), and drop what you kept from the old cursor.' },
   idempotency_conflict: { status: 409, title: 'Idempotency key reused', fix: 'Use a new Idempotency-Key for a different request, or resend the identical body.' },
   address_in_use: { status: 409, title: 'Address already in use', fix: 'Choose another address; each mailbox address is routed to one mailbox.' },
   routing_code_in_use: { status: 409, title: 'Routing code already in use', fix: 'Choose another routing code; each is unique in an organization (GET /v1/identities shows the codes in use).' },
@@ -26,7 +28,7 @@ export const ERROR_CODES = {
   view_limit_reached: { status: 409, title: 'Too many views', fix: 'Delete a saved view you no longer use (DELETE /v1/views/{id}) before saving another.' },
   message_not_retryable: { status: 409, title: 'Message not retryable', fix: 'Only an email waiting in the outbound queue (`deferred`) or given up (`failed`) can be retried; GET /v1/outbound lists them. A sent or captured message needs no retry; a channel message is retried by repeating its send with the same Idempotency-Key.' },
   connection_released: { status: 409, title: 'Connection released', fix: 'The person released this shared-line connection (texted STOP, or it was released); they reconnect by texting the identity\'s routing code. Do not retry.' },
-  sender_disconnected: { status: 409, title: 'Sender disconnected', fix: 'The sending account is not healthy (GET /v1/channel_accounts/{id} shows its `status` and `status_reason`); reconnect it at the provider and set its status back (PATCH /v1/channel_accounts/{id}), then send again.' },
+  sender_disconnected: { status: 409, title: 'Sender disconnected', fix: 'The sending account is not healthy (GET /v1/channel_accounts/{id} shows its `status` and `status_reason`); reconnect it at the provider and set its status back (PATCH /v1/channel_accounts/{id}), then send again (the same Idempotency-Key may be reused).' },
   payload_too_large: { status: 413, title: 'Payload too large', fix: 'Send a smaller message or raise the configured limit.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', fix: 'Send JSON with `Content-Type: application/json` (raw mail as `message/rfc822`).' },
   not_a_member: { status: 422, title: 'Not a member', fix: 'Assign to a member of this organization (GET /v1/members), or null to unassign.' },
@@ -34,8 +36,9 @@ export const ERROR_CODES = {
   identity_mismatch: { status: 422, title: 'Identity mismatch', fix: 'Merge only conversations of one identity (`identity_id` of both must be the same); conversations of different identities stay apart.' },
   unknown_recipient: { status: 422, title: 'Unknown recipient', fix: 'Create a mailbox for the address first, or name one with the `to` parameter.' },
   webhook_target_refused: { status: 422, title: 'Webhook target refused', fix: 'Point the endpoint at a receiver other than this server\'s own HTTP or SMTP listener.' },
-  no_sender: { status: 422, title: 'No sending account', fix: 'Add a mailbox to the identity (POST /v1/mailboxes) before sending.' },
-  no_recipient: { status: 422, title: 'No recipient address', fix: 'Add an email address to the contact (PATCH /v1/contacts/{id} with `addresses`) first.' },
+  no_sender: { status: 422, title: 'No sending account', fix: 'Add a mailbox (POST /v1/mailboxes) or an account on the channel (POST /v1/channel_accounts) to the identity before sending.' },
+  no_recipient: { status: 422, title: 'No recipient address', fix: 'Add an address on the channel to the contact (PATCH /v1/contacts/{id} with `addresses`) first.' },
+  rate_limited: { status: 429, title: 'Rate limited', fix: 'Wait for the Retry-After delay (seconds), then send the request again.' },
   internal_error: { status: 500, title: 'Internal error', fix: 'Retry later; if it persists, report it with the request id.' },
   upstream_failed: { status: 502, title: 'Upstream failed', fix: 'The channel provider failed; retry with the same Idempotency-Key.' },
   not_ready: { status: 503, title: 'Not ready', fix: 'Wait until the server has started its listeners.' },
@@ -50,7 +53,18 @@ export interface AppErrorOptions {
   readonly fix?: string;
   readonly retryable?: boolean;
   readonly cause?: unknown;
+  /** Every problem of a `validation_failed` request (at most {@link MAX_LISTED_ERRORS}). */
+  readonly errors?: readonly FieldProblem[];
 }
+
+/** One problem of an invalid request: the field, query parameter or header, and why. */
+export interface FieldProblem {
+  readonly param: string;
+  readonly detail: string;
+}
+
+/** The most `errors` one problem lists. */
+export const MAX_LISTED_ERRORS = 20;
 
 /** An error with a stable code; the only kind of error domain code throws on purpose. */
 export class AppError extends Error {
@@ -59,6 +73,7 @@ export class AppError extends Error {
   readonly param: string | undefined;
   readonly fix: string;
   readonly retryable: boolean;
+  readonly errors: readonly FieldProblem[] | undefined;
 
   constructor(code: ErrorCode, detail: string, options: AppErrorOptions = {}) {
     super(detail, { cause: options.cause });
@@ -68,6 +83,7 @@ export class AppError extends Error {
     this.param = options.param;
     this.fix = options.fix ?? ERROR_CODES[code].fix;
     this.retryable = options.retryable ?? (code === 'upstream_failed' || code === 'not_ready');
+    this.errors = options.errors?.slice(0, MAX_LISTED_ERRORS);
   }
 }
 
@@ -86,10 +102,16 @@ export interface Problem {
   readonly fix: string;
   readonly param: string | null;
   readonly retryable: boolean;
+  /** `validation_failed` only: every problem found (the first {@link MAX_LISTED_ERRORS}). */
+  readonly errors?: readonly FieldProblem[];
 }
 
-/** Renders an {@link AppError} as problem details. */
+/**
+ * Renders an {@link AppError} as problem details. A `validation_failed` problem always
+ * lists `errors` (its own `param` and `detail` when the error named no others).
+ */
 export function toProblem(err: AppError): Problem {
+  const errors = err.errors ?? (err.code === 'validation_failed' ? [{ param: err.param ?? 'request', detail: err.message }] : undefined);
   return {
     type: `urn:switchboard:error:${err.code}`,
     title: ERROR_CODES[err.code].title,
@@ -99,5 +121,6 @@ export function toProblem(err: AppError): Problem {
     fix: err.fix,
     param: err.param ?? null,
     retryable: err.retryable,
+    ...(errors ? { errors } : {}),
   };
 }

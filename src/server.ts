@@ -19,6 +19,7 @@ import { fireDueTimers } from './services/timers.js';
 import { deliverQueued, type OutboundWorkerOptions } from './services/outbound-queue.js';
 import { runWebhooks, type WebhookWorkerOptions } from './services/webhook-delivery.js';
 import { openStore } from './store/open.js';
+import { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
 
 export interface RunningServer {
@@ -83,7 +84,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const resolver = options.resolver ?? systemResolver();
   // Before the store: a bad certificate must stop a first start before it creates the organization.
   const tls = readTlsFiles({ tlsCertFile: config.smtpTlsCert, tlsKeyFile: config.smtpTlsKey, requireTls: config.smtpRequireTls });
-  const store = await openStore(config);
+  // One set of metrics for the whole server: the store's queries, the API, SMTP and the workers.
+  const metrics = new Metrics();
+  const store = await openStore(config, { onQuery: metrics.observeQuery });
   const created = await createFirstOrganization(store, 'default');
   const firstRun: RunningServer['firstRun'] = created && { orgId: created.orgId, apiKey: created.apiKey.key };
   let ready = false;
@@ -93,7 +96,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let smtp: SmtpListener | undefined;
   let httpPort = config.port;
   const listenerPorts = () => [httpPort, smtp?.port ?? config.smtpPort].filter((p) => p > 0);
-  const app = await buildApp({ store, config, logger: log, isReady: () => ready, clock, listenerPorts, resolver, parse });
+  const app = await buildApp({ store, config, logger: log, isReady: () => ready, clock, listenerPorts, resolver, parse, metrics });
   let timers: Sweeper | undefined;
   let webhooks: Sweeper | undefined;
   let outbound: Sweeper | undefined;
@@ -109,14 +112,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       maxMessageBytes: config.maxMessageBytes, policy: config, clock, resolver, parse,
       tls, requireTls: config.smtpRequireTls,
       maxRecipients: config.smtpMaxRecipients, maxConnections: config.smtpMaxConnections, maxConnectionsPerIp: config.smtpMaxConnectionsPerIp,
-      idleTimeoutMs: config.smtpIdleTimeoutMs, sessionTimeoutMs: config.smtpSessionTimeoutMs,
+      idleTimeoutMs: config.smtpIdleTimeoutMs, sessionTimeoutMs: config.smtpSessionTimeoutMs, metrics,
     }, log.child({ component: 'smtp' }));
     timers = startSweeper('timer sweep', config.sweepIntervalMs, log.child({ component: 'timers' }), () => fireDueTimers(store, clock));
     const worker: WebhookWorkerOptions = { clock, timeoutMs: config.webhookTimeoutMs, disableAfterMs: config.webhookDisableAfterMs, selfPorts: listenerPorts,
-      outboundAllowPrivate: config.outboundAllowPrivate, signal: stopping.signal };
+      outboundAllowPrivate: config.outboundAllowPrivate, signal: stopping.signal, metrics };
     const w = startSweeper('webhook delivery', config.sweepIntervalMs, log.child({ component: 'webhooks' }), () => runWebhooks(store, worker));
     webhooks = w;
-    const outboundWorker: OutboundWorkerOptions = { clock, lifetimeMs: config.outboundLifetimeMs };
+    const outboundWorker: OutboundWorkerOptions = { clock, lifetimeMs: config.outboundLifetimeMs, metrics };
     const o = startSweeper('outbound delivery', config.sweepIntervalMs, log.child({ component: 'outbound' }), () => deliverQueued(store, outboundWorker));
     outbound = o;
     // A commit may have queued mail or made a webhook delivery due: both workers look at once.

@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import { installAuth } from './auth.js';
 import { benchConstantRoute } from './routes/bench-constant.js';
 import { installIdempotency } from './idempotency.js';
+import { installSendLimit, RateLimits } from './rate-limit.js';
 import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
 import { channelAccountRoutes } from './routes/channel-accounts.js';
 import { connectionRoutes } from './routes/connections.js';
@@ -31,6 +32,7 @@ import { identityRoutes } from './routes/identities.js';
 import { inboundRoutes, RAW_MAIL_TYPES } from './routes/inbound.js';
 import { inboxRoutes } from './routes/inbox.js';
 import { memberRoutes } from './routes/members.js';
+import { mcpRoutes } from './routes/mcp.js';
 import { messageRoutes } from './routes/messages.js';
 import { slaRoutes } from './routes/sla.js';
 import { suggestionRoutes } from './routes/suggestions.js';
@@ -49,8 +51,14 @@ import { outboundRoutes } from './routes/outbound.js';
 import { twilioRoutes } from '../channels/twilio/routes.js';
 import type { ChannelAdapters } from '../services/send-channel.js';
 import { ReadCache } from './read-cache.js';
+import { Metrics } from '../observability/metrics.js';
+import { installRequestMetrics, metricsRoutes } from './routes/metrics.js';
 import { Problem } from './schemas.js';
-import { installNulGuard, validatorCompiler } from './validation.js';
+import { acceptEmptyJson, installNulGuard, schemaErrorFormatter, validatorCompiler } from './validation.js';
+import { recordRoutes } from './allowed-methods.js';
+import { installStrictInput } from './strict-input.js';
+import { OPENAPI_TAGS } from './openapi-operations.js';
+import { openApiTransform } from './openapi-transform.js';
 
 /** The app type routes register on (TypeBox-typed requests). */
 export type Api = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -74,9 +82,13 @@ export interface ApiContext {
   readonly resolver: DnsResolver;
   /** Parses inbound mail (off the event loop on a server); in process when unset. */
   readonly parse?: MessageParser;
+  /** This server's Prometheus metrics (`GET /metrics`), counted by routes and services. */
+  readonly metrics: Metrics;
 }
 
-export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media' | 'resolver'> {
+export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media' | 'resolver' | 'metrics'> {
+  /** Defaults to a new {@link Metrics} (the server passes its own, shared with the SMTP listener and workers). */
+  readonly metrics?: Metrics;
   /** Defaults to the system's DNS ({@link systemResolver}). */
   readonly resolver?: DnsResolver;
   /** Defaults to {@link DiskMediaStorage} under `<dataDir>/media`. */
@@ -102,26 +114,42 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     logger: typeof options.logger === 'boolean' ? options.logger : undefined,
     bodyLimit: config.maxJsonBytes,
     return503OnClosing: true,
+    // The client's address (rate limits, logs) from X-Forwarded-For when set: TRUST_PROXY.
+    trustProxy: config.trustProxy ?? false,
     ...httpTimeouts(config),
+    schemaErrorFormatter,
     // Router-level rejections (bad URL encoding, over-long path parameters) as problems too.
     frameworkErrors: (err, _request, reply) => sendProblem(reply, toAppError(err)),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
+  acceptEmptyJson(app);
+  // Before any route (the docs' too): the methods of each path, for 405 and Allow.
+  const routes = recordRoutes(app);
+  installStrictInput(app);
+  // Before any route too, so that every request is counted (the docs' included).
+  const metrics = options.metrics ?? new Metrics();
+  installRequestMetrics(app, metrics);
 
   app.addContentTypeParser(RAW_MAIL_TYPES, { parseAs: 'buffer', bodyLimit: config.maxMessageBytes }, (_req, body, done) => done(null, body));
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Switchboard API', version: '0.1.0', description: 'Conversations engine for AI agents: email threading, timelines, send by conversation id.' },
+      info: {
+        title: 'Switchboard API', version: '0.1.0', description: 'Conversations engine for AI agents: email threading, timelines, send by conversation id.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      tags: [...OPENAPI_TAGS],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+    // operationIds and every problem status each route can answer (openapi-transform.ts).
+    transform: openApiTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  installProblemHandlers(app);
+  installProblemHandlers(app, routes);
   // Before auth: an overloaded process answers 503 without a store lookup.
   await app.register(underPressure, {
     maxEventLoopDelay: config.httpMaxEventLoopDelayMs,
@@ -130,9 +158,11 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     pressureHandler: async (_request, reply, type, value) => { if (value !== Infinity) sendOverloaded(reply, type); },
   });
   const versions = new OrgVersions(store.db);
-  installAuth(app, new Authenticator(store, versions));
+  const limits = new RateLimits(store, config);
+  installAuth(app, new Authenticator(store, versions), limits);
   installNulGuard(app);
   installIdempotency(app, store);
+  installSendLimit(app, limits);
   app.addSchema(Problem);
 
   const ctx: ApiContext = {
@@ -143,6 +173,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     readCache: new ReadCache(versions, config.readCacheBytes),
     channels: options.channels ?? defaultAdapters(config),
     resolver: options.resolver ?? systemResolver(),
+    metrics,
     listenerPorts: options.listenerPorts ?? (() => {
       const address = app.server.address();
       return [config.port, config.smtpPort, typeof address === 'object' && address ? address.port : 0].filter((p) => p > 0);
@@ -150,6 +181,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   };
   // The process is up even when it sheds load: no 503 from under-pressure here.
   app.get('/healthz', { schema: { hide: true }, config: { pressureHandler: () => undefined } }, async () => ({ status: 'ok' }));
+  metricsRoutes(app, ctx);
   app.get('/readyz', { schema: { hide: true, response: { 200: Type.Object({ status: Type.String() }), 503: Problem } } }, async () => {
     if (!ctx.isReady()) throw new AppError('not_ready', 'The listeners are not accepting connections yet.');
     return { status: 'ready' };
@@ -178,6 +210,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   trainingPairRoutes(app, ctx);
   contactRoutes(app, ctx);
   contactRuleRoutes(app, ctx);
+  // The MCP server (Streamable HTTP), its tools calling the routes above with the caller's key.
+  mcpRoutes(app, ctx);
   if (config.benchConstantRoute) benchConstantRoute(app, ctx);
   return app;
 }

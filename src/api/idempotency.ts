@@ -2,7 +2,9 @@
  * `Idempotency-Key` for writes (SPEC section 5): within 24 hours a retry with the same
  * key and body gets the first response again (`Idempotent-Replayed: true`); the same key
  * with another body, or while the first request still runs, is a 409
- * `idempotency_conflict`. A 5xx is not kept, so the retry runs again.
+ * `idempotency_conflict`. A transient answer is never kept as the key's final answer
+ * ({@link isTransientAnswer}: a 5xx, a 429, a `409 sender_disconnected`, any problem with
+ * `retryable: true`), so the retry runs again.
  *
  * Keys are per organization and per API key: the same header sent with another API key
  * is that key's own first request, authorized and scoped like any other (issue 19: a
@@ -39,6 +41,38 @@ const claims = new WeakMap<FastifyRequest, { readonly orgId: string; readonly ke
 
 /** How long a first request may run before its key counts as abandoned, ms (longer than any send). */
 export const IN_PROGRESS_TTL_MS = 5 * 60 * 1000;
+
+/** Problem codes that describe a state a retry may find changed (the account reconnected). */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(['sender_disconnected']);
+
+/**
+ * Whether an answer only says "not now": a 5xx, a 429, or a problem whose `code` is a
+ * state that may change ({@link TRANSIENT_CODES}) or that says `retryable: true`. Such an
+ * answer is not kept under the Idempotency-Key, so a retry with the key runs the request
+ * again instead of replaying the refusal (Inkbox: a 502 means "retry with the same key").
+ *
+ * @param statusCode the HTTP status sent.
+ * @param payload the serialized body (a problem+json string for errors).
+ */
+export function isTransientAnswer(statusCode: number, payload: unknown): boolean {
+  if (statusCode >= 500 || statusCode === 429) return true;
+  if (statusCode < 400) return false;
+  const problem = parseProblem(payload);
+  if (!problem) return false;
+  return problem.retryable === true || (typeof problem.code === 'string' && TRANSIENT_CODES.has(problem.code));
+}
+
+/** A serialized problem body's `code` and `retryable`, or null when it is not a JSON object. */
+function parseProblem(payload: unknown): { readonly code?: unknown; readonly retryable?: unknown } | null {
+  const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : null;
+  if (text === null) return null;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value !== null && typeof value === 'object' ? value as { code?: unknown; retryable?: unknown } : null;
+  } catch {
+    return null;
+  }
+}
 
 function requestHash(request: FastifyRequest): string {
   const body = Buffer.isBuffer(request.body) ? request.body.toString('base64') : JSON.stringify(request.body ?? null);
@@ -121,7 +155,7 @@ export function installIdempotency(app: FastifyInstance, store: Store): void {
     if (!claim) return payload;
     claims.delete(request);
     const { orgId, keyId, key } = claim;
-    if (reply.statusCode >= 500) {
+    if (isTransientAnswer(reply.statusCode, payload)) {
       await store.db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key_id', '=', keyId).where('key', '=', key).execute();
     } else {
       await store.db.updateTable('idempotency_keys')

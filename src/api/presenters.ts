@@ -37,6 +37,7 @@ export function conversationView(row: ConversationRow): ConversationView {
     assigned_to: s.assigned_to,
     is_blocked: row.is_blocked === 1,
     connection_status: s.connection_status,
+    connection_id: s.connection_id,
   };
 }
 

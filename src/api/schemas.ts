@@ -20,6 +20,10 @@ export const Problem = Type.Object({
   fix: Type.String(),
   param: Nullable(Type.String()),
   retryable: Type.Boolean(),
+  errors: Type.Optional(Type.Array(Type.Object({
+    param: Type.String({ description: 'the field (dotted path), query parameter or header at fault' }),
+    detail: Type.String(),
+  }), { maxItems: 20, description: '`validation_failed` only: every problem of the request, in order (at most 20; `detail` says how many in all)' })),
 }, { $id: 'Problem', description: 'RFC 9457 problem details' });
 
 export const Page = <T extends TSchema>(item: T) => Type.Object({
@@ -231,6 +235,9 @@ const ConversationFields = {
   is_blocked: Type.Boolean({ description: 'the counterpart matched a block rule when their mail arrived' }),
   connection_status: Nullable(Type.Union([Type.Literal('active'), Type.Literal('released')]), {
     description: 'the router connection on a shared line (SMS, iMessage); null when the conversation has none',
+  }),
+  connection_id: Nullable(Type.String({ description: '`conn_…`' }), {
+    description: 'the router connection carrying this conversation on a shared line (GET /v1/connections/{id}; Inkbox `assignment_id`): the latest one activated in it, active or released; null when it has none',
   }),
 };
 

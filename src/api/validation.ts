@@ -3,13 +3,37 @@
  * arrive as text, so their values are coerced to the schema's types (`?limit=5` → 5,
  * one `?label=x` → `['x']`); JSON bodies are typed already and are validated as sent,
  * never coerced (`"archived": "true"` is an error, `null` stays `null`).
+ *
+ * A request is validated by a validator that stops at the first error (the cost of a
+ * valid request, or of an invalid one, stays that of one pass). Only when it fails is
+ * the part validated again collecting every error (Ajv `allErrors`, compiled on first
+ * need), for api/validation-errors.ts to put into words, and only when the part holds at
+ * most {@link MAX_DESCRIBED_VALUES} values: past that, its first error alone is
+ * reported, so a megabyte of wrong values cannot make a hundred thousand errors.
  */
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { AppError } from '../errors.js';
 
-const COMMON: Options = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false };
+const COMMON: Options = { removeAdditional: false, useDefaults: true, verbose: true, strict: false };
+
+/** The most values (objects, arrays and scalars) of a part whose every error is listed. */
+export const MAX_DESCRIBED_VALUES = 10_000;
+
+/** Whether `value` holds at most `max` values, containers included (stops counting past it). */
+function holdsAtMost(value: unknown, max: number): boolean {
+  const stack: unknown[] = [value];
+  for (let count = 1; stack.length > 0;) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    count += children.length;
+    if (count > max) return false;
+    for (const child of children) stack.push(child);
+  }
+  return true;
+}
 
 function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({ ...COMMON, ...options });
@@ -23,9 +47,51 @@ function makeAjv(options: Options): Ajv {
  * @returns a compiler for `app.setValidatorCompiler`.
  */
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {
-  const coercing = makeAjv({ coerceTypes: 'array' });
-  const strict = makeAjv({ coerceTypes: false });
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+  const pair = (options: Options) => ({ first: makeAjv({ ...options, allErrors: false }), every: makeAjv({ ...options, allErrors: true }) });
+  const coercing = pair({ coerceTypes: 'array' });
+  const strict = pair({ coerceTypes: false });
+  return ({ schema, httpPart }) => {
+    const ajv = httpPart === 'body' ? strict : coercing;
+    const first = ajv.first.compile(schema as object);
+    let every: ValidateFunction | undefined;
+    const validate = ((data: unknown, context?: object) => {
+      if (first(data, context as never)) return true;
+      validate.errors = first.errors;
+      if (holdsAtMost(data, MAX_DESCRIBED_VALUES)) {
+        every ??= ajv.every.compile(schema as object);
+        if (!every(data, context as never)) validate.errors = every.errors;
+      }
+      return false;
+    }) as ValidateFunction;
+    // Fastify passes the parent (so that a root value can be coerced) to Ajv validators only.
+    validate.schemaEnv = first.schemaEnv;
+    return validate;
+  };
+}
+
+/**
+ * Fastify's `schemaErrorFormatter`: the error's message only. The problem's words come
+ * from api/validation-errors.ts (`err.validation`); Fastify's own formatter would join
+ * every error into one string, megabytes for a body with a hundred thousand of them.
+ */
+export function schemaErrorFormatter(errors: readonly unknown[], dataVar: string): Error {
+  return new Error(`${dataVar} has ${errors.length} validation error(s)`);
+}
+
+/**
+ * Replaces Fastify's JSON body parser with one that takes an empty body as no body: a
+ * body-less POST (`…/read`, `…/unread`) sent with `Content-Type: application/json`, as
+ * many HTTP clients do, is the same request as one without the header. Everything else
+ * is Fastify's own parser (prototype-poisoning protection included): bad JSON is a
+ * `400 validation_failed`, and a route that needs a body still says it is missing.
+ */
+export function acceptEmptyJson(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
+    parse(request, body as string, done);
+  });
 }
 
 /**

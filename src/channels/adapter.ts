@@ -39,6 +39,12 @@ export interface SendOutcome {
   readonly providerMessageId: string | null;
   /** `sent` when the provider accepted it; `queued` when it only queued it (a later status callback tells). */
   readonly status: 'queued' | 'sent';
+  /**
+   * The provider's ids of the message's other parts, when the channel sends one message as
+   * several (iMessage: each attachment is a message of its own); status updates, echoes
+   * and reactions naming them find the same message.
+   */
+  readonly partIds?: readonly string[];
 }
 
 /** A reaction (tapback) to pass to the channel. */
@@ -56,8 +62,11 @@ export type AccountHealth = 'connected' | 'active' | 'warming' | 'disconnected' 
 
 /**
  * A provider call failed. `retryable` failures (a 5xx, a timeout, a refused connection)
- * become 502 `upstream_failed` with `retryable: true`; `accountStatus`, when set, is
- * written to the account (a 401 from the provider: `error`; unreachable bridge: `disconnected`).
+ * become 502 `upstream_failed` with `retryable: true` and never change the account's
+ * health: a transient failure is not a disconnection, and a retry with the same
+ * Idempotency-Key must find the account still able to send. `accountStatus`, when set,
+ * is written to the account; only a definite answer sets it (the provider refused the
+ * credentials, or the account's settings cannot work: `error`).
  */
 export class UpstreamError extends Error {
   readonly retryable: boolean;

@@ -7,22 +7,18 @@ import type { Config } from '../config.js';
 import { openMailSource } from '../email/sources.js';
 import { ensureMailbox } from '../services/identities.js';
 import { importMail } from '../services/import-mail.js';
-import { createOrganization } from '../services/tenants.js';
+import { setUpOrganization } from '../services/organization-setup.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
-import { listOrganizations } from '../store/tenants.js';
+import { pickOrganization } from './organizations.js';
 
+/** The organization to import into (organizations.ts); on an empty store, one set up as `init` does. */
 async function resolveOrg(store: Store, wanted: string | undefined): Promise<string> {
-  const orgs = await listOrganizations(store.db);
-  if (wanted) {
-    if (!orgs.some((o) => o.id === wanted)) throw new Error(`no organization ${wanted} in this store`);
-    return wanted;
-  }
-  if (orgs.length === 1) return orgs[0]!.id;
-  if (orgs.length > 1) throw new Error(`the store has ${orgs.length} organizations: pass --org`);
-  const { orgId, apiKey } = await createOrganization(store, 'default');
-  process.stderr.write(`Created organization ${orgId}. API key (shown once): ${apiKey.key}\n`);
-  return orgId;
+  const org = await pickOrganization(store.db, wanted);
+  if (org) return org.id;
+  const { organization, apiKey } = await setUpOrganization(store, { name: 'default' });
+  if (apiKey) process.stderr.write(`Created organization ${organization.id}. API key (shown once): ${apiKey.key}\n`);
+  return organization.id;
 }
 
 /** @returns the process exit code: 0, or 1 when any message failed. */

@@ -1,18 +1,26 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` command line: `serve`, `init`, `import`, `migrate`.
+ * The `switchboard` command line: `serve`, `init`, `keys`, `import`, `migrate`, `mcp`.
  *
  * Every command takes its store from `--data-dir` / `DATA_DIR` (SQLite) or
- * `--database-url` / `DATABASE_URL` (PostgreSQL).
+ * `--database-url` / `DATABASE_URL` (PostgreSQL), but `mcp`, which talks to a server
+ * (`--url` / `SWITCHBOARD_URL`, `--api-key` / `SWITCHBOARD_API_KEY`) and writes nothing
+ * to stdout but MCP messages.
  *
  * Output contract relied on by scripts:
- * - `init --json` prints `{"org_id", "api_key"}`;
+ * - `init --json` prints `{"org_id", "name", "created", "owner_member_id", "organizations"}`,
+ *   with `"api_key"` when it created the organization (init.ts);
+ * - `keys create --json` prints `{"id", "key", "name", "org_id", "member_id", "identity_id",
+ *   "permissions", "created_at"}` (keys.ts);
  * - `import --json` prints `{"imported", "duplicates", "failed", "conversations", "seconds"}`.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../config.js';
 import { runImport } from './import.js';
 import { runInit } from './init.js';
+import { runKeysCreate, runKeysList, runKeysRevoke } from './keys.js';
+import { runMcp } from './mcp.js';
 import { runMigrate } from './migrate.js';
 import { runServe } from './serve.js';
 
@@ -20,6 +28,17 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535');
   return n;
+}
+
+/** An email address, by the rule the API checks members' emails with (ajv-formats `email`). */
+function email(value: string): string {
+  if (!(fullFormats.email as RegExp).test(value)) throw new InvalidArgumentError('expected an email address');
+  return value;
+}
+
+/** Permission names, comma-separated; the option may be repeated. */
+function permissionList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((p) => p.trim()).filter(Boolean)];
 }
 
 const DATA_DIR = ['--data-dir <dir>', 'SQLite data directory (env DATA_DIR, default ./data)'] as const;
@@ -46,13 +65,53 @@ program.command('serve')
   });
 
 program.command('init')
-  .description('create an organization and print its first API key (once)')
+  .description('set the store up once: an organization, its first API key (printed once) and its owner member; '
+    + 'on a store that has an organization, print it and create nothing')
   .option(...DATA_DIR)
   .option(...DATABASE_URL)
-  .option('--name <name>', 'organization name', 'default')
+  .option('--name <name>', 'name of the organization created', 'default')
+  .option('--owner-email <email>', 'email of the owner member, when it is created (default owner@switchboard.invalid)', email)
+  .option('--new-organization', 'create another organization even when the store has one')
   .option('--json', 'print JSON')
-  .action(async (o: StoreOptions & { name: string; json?: boolean }) => {
+  .action(async (o: StoreOptions & { name: string; ownerEmail?: string; newOrganization?: boolean; json?: boolean }) => {
     await runInit(loadConfig(storeOverrides(o)), o);
+  });
+
+const keys = program.command('keys').description('API keys, on the store directly (a lost key is replaced by a new one)');
+
+keys.command('create')
+  .description('issue an API key and print it (once)')
+  .option(...DATA_DIR)
+  .option(...DATABASE_URL)
+  .option('--org <org_id>', 'organization (needed when the store has several)')
+  .option('--name <name>', 'the key\'s name', 'cli')
+  .option('--member <id|email>', 'the member the key acts as (its role narrows the key)')
+  .option('--identity <id|handle>', 'the one identity the key sees (default: org-wide)')
+  .option('--permissions <list>', 'comma-separated permissions (default: all the key can hold)', permissionList)
+  .option('--json', 'print JSON')
+  .action(async (o: StoreOptions & { org?: string; name: string; member?: string; identity?: string; permissions?: string[]; json?: boolean }) => {
+    await runKeysCreate(loadConfig(storeOverrides(o)), o);
+  });
+
+keys.command('list')
+  .description('list the organization\'s API keys (never their secrets)')
+  .option(...DATA_DIR)
+  .option(...DATABASE_URL)
+  .option('--org <org_id>', 'organization (needed when the store has several)')
+  .option('--json', 'print JSON')
+  .action(async (o: StoreOptions & { org?: string; json?: boolean }) => {
+    await runKeysList(loadConfig(storeOverrides(o)), o);
+  });
+
+keys.command('revoke')
+  .description('revoke an API key: it stops working at once')
+  .argument('<key_id>', 'the key\'s id (key_…)')
+  .option(...DATA_DIR)
+  .option(...DATABASE_URL)
+  .option('--org <org_id>', 'only within this organization')
+  .option('--json', 'print JSON')
+  .action(async (id: string, o: StoreOptions & { org?: string; json?: boolean }) => {
+    await runKeysRevoke(loadConfig(storeOverrides(o)), id, o);
   });
 
 program.command('migrate')
@@ -74,6 +133,14 @@ program.command('import')
   .option('--json', 'print a JSON report')
   .action(async (p: string, o: StoreOptions & { identity: string; org?: string; json?: boolean }) => {
     process.exitCode = await runImport(loadConfig(storeOverrides(o)), p, o);
+  });
+
+program.command('mcp')
+  .description('serve the MCP tools over stdio (for desktop agent clients), acting on a Switchboard server with an API key')
+  .addOption(new Option('--url <url>', 'the server\'s URL, e.g. http://localhost:8080').env('SWITCHBOARD_URL').makeOptionMandatory())
+  .addOption(new Option('--api-key <key>', 'the API key the tools act with').env('SWITCHBOARD_API_KEY').makeOptionMandatory())
+  .action(async (o: { url: string; apiKey: string }) => {
+    await runMcp(o);
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -40,6 +40,8 @@ export interface ConversationSummary {
   readonly assigned_to: string | null;
   /** The router connection on a shared line (SMS, iMessage): `active`, `released`, or null when none. */
   readonly connection_status: 'active' | 'released' | null;
+  /** That connection's id (`conn_…`; Inkbox `assignment_id`): the latest activated or released in this conversation, or null. */
+  readonly connection_id: string | null;
 }
 
 /** The organization's response targets, ms; null means no target. */
@@ -60,7 +62,7 @@ export function emptySummary(at: string): ConversationSummary {
   return {
     message_count: 0, unread_count: 0, latest_message: null, last_event_at: at, labels: [], archived: false,
     outbound_count: 0, no_reply_at: null, no_reply_since: null, last_no_reply_at: null, sla_due_at: null, sla_target: null, overdue: false,
-    starred: false, assigned_to: null, connection_status: null,
+    starred: false, assigned_to: null, connection_status: null, connection_id: null,
   };
 }
 
@@ -133,9 +135,9 @@ export function applyEvent(s: ConversationSummary, event: EventBody & { readonly
     case 'assigned':
       return { ...s, assigned_to: event.data.assigned_to };
     case 'connection_activated':
-      return { ...s, last_event_at, connection_status: 'active' };
+      return { ...s, last_event_at, connection_status: 'active', connection_id: event.data.connection_id };
     case 'connection_released':
-      return { ...s, last_event_at, connection_status: 'released' };
+      return { ...s, last_event_at, connection_status: 'released', connection_id: event.data.connection_id };
     case 'merged':
       // The merged conversation's own clocks stop; its summary lives on in `into`'s
       // (combineSummaries), and bookkeeping does not move it in the list.
@@ -192,6 +194,7 @@ export function combineSummaries(survivor: ConversationSummary, merged: Conversa
     starred: a.starred || b.starred,
     assigned_to: a.assigned_to ?? b.assigned_to,
     connection_status: a.connection_status ?? b.connection_status,
+    connection_id: a.connection_status !== null ? a.connection_id : b.connection_id,
     no_reply_at: noReply?.at ?? null,
     no_reply_since: noReply?.since ?? null,
     sla_due_at: sla?.sla_due_at ?? null,

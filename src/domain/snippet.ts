@@ -81,3 +81,17 @@ function replyParts(text: string): { visible: string; quoted: boolean } {
     return { visible: text, quoted: false };
   }
 }
+
+/**
+ * The new text of a message body: without the quoted reply and signature
+ * (email-reply-parser), line breaks kept, for readers that pay per character (the MCP
+ * tools). When everything is quoted (a bare forward) the whole text is kept.
+ *
+ * @param text the message's plain text.
+ * @returns `text`, trimmed, and `trimmed`: whether a quoted part or signature was left out.
+ */
+export function replyText(text: string): { text: string; trimmed: boolean } {
+  const whole = text.replace(/\r\n?/g, '\n').trim();
+  const visible = replyParts(whole).visible.trim();
+  return visible && visible !== whole ? { text: visible, trimmed: true } : { text: whole, trimmed: false };
+}

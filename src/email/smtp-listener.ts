@@ -21,6 +21,7 @@ import type { Clock } from '../clock.js';
 import { routeRecipient, type MailboxRoute } from '../store/identities.js';
 import type { DnsResolver } from './authentication.js';
 import type { Store } from '../store/store.js';
+import { statusClass, type Metrics } from '../observability/metrics.js';
 
 export interface SmtpListenerConfig {
   readonly host: string;
@@ -53,6 +54,8 @@ export interface SmtpListenerConfig {
   readonly idleTimeoutMs?: number;
   /** Longest session (`421 4.4.2` past it), ms; unlimited when unset. */
   readonly sessionTimeoutMs?: number;
+  /** Counts sessions, recipients, messages and what was ingested (`switchboard_smtp_*`); nothing when unset. */
+  readonly metrics?: Metrics;
 }
 
 export interface SmtpListener {
@@ -69,6 +72,11 @@ export interface SmtpListener {
 
 class SmtpReply extends Error {
   constructor(readonly responseCode: number, message: string) { super(message); }
+}
+
+/** Counts an SMTP reply: `accepted` below 400, `refused` from it, with its class (`2xx`, `4xx`, `5xx`). */
+function countReply(counter: Metrics['smtpMessages'] | undefined, code: number): void {
+  counter?.inc({ result: code < 400 ? 'accepted' : 'refused', reply_class: statusClass(code) });
 }
 
 /** Mailboxes accepted for this session's RCPT TO (one per identity), keyed by session id. */
@@ -159,6 +167,7 @@ export function readTlsFiles(config: { readonly tlsCertFile: string | null; read
  */
 export async function startSmtpListener(store: Store, config: SmtpListenerConfig, log: Logger): Promise<SmtpListener> {
   const accepted: Accepted = new Map();
+  const { metrics } = config;
   const tlsFiles = config.tls ?? null;
   const requireTls = tlsFiles !== null && config.requireTls === true;
   const maxRecipients = config.maxRecipients ?? Infinity;
@@ -190,8 +199,10 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
       const fromIp = perIp.get(ip) ?? 0;
       if (fromIp >= maxPerIp) {
         log.warn({ clientIp: ip, connections: fromIp }, 'smtp connection refused: too many from this address');
+        metrics?.smtpSessions.inc({ result: 'refused' });
         return callback(new SmtpReply(421, `4.7.0 too many connections from ${ip}, try again later`));
       }
+      metrics?.smtpSessions.inc({ result: 'opened' });
       perIp.set(ip, fromIp + 1);
       clientIps.set(session.id, ip);
       if (config.sessionTimeoutMs !== undefined) deadlines.set(session.id, setTimeout(() => expire(session.id), config.sessionTimeoutMs).unref());
@@ -211,11 +222,18 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
       else perIp.delete(ip);
     },
     onMailFrom(_address, session, callback) {
-      if (requireTls && !session.secure) return callback(new SmtpReply(530, '5.7.0 Must issue a STARTTLS command first'));
+      if (requireTls && !session.secure) {
+        countReply(metrics?.smtpMessages, 530);
+        return callback(new SmtpReply(530, '5.7.0 Must issue a STARTTLS command first'));
+      }
       accepted.set(session.id, []);
       callback();
     },
-    onRcptTo(address, session, callback) {
+    onRcptTo(address, session, done) {
+      const callback = (err?: SmtpReply) => {
+        countReply(metrics?.smtpRecipients, err?.responseCode ?? 250);
+        done(err ?? null);
+      };
       const { rcptTo } = session.envelope;
       if (rcptTo.length >= maxRecipients && !rcptTo.some((r) => r.address.toLowerCase() === address.address.toLowerCase())) {
         return callback(new SmtpReply(452, '4.5.3 Too many recipients'));
@@ -245,7 +263,9 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
           transport: 'smtp' as const, clientIp: session.remoteAddress ?? null, helo: session.hostNameAppearsAs || null,
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address || null : null,
         };
-        receiveEmail(store, config.policy, routes, Buffer.concat(chunks), arrival, { resolver: config.resolver, serverName: config.serverName, clock: config.clock, parse: config.parse }).then((outcomes) => {
+        receiveEmail(store, config.policy, routes, Buffer.concat(chunks), arrival, {
+          resolver: config.resolver, serverName: config.serverName, clock: config.clock, parse: config.parse, metrics,
+        }).then((outcomes) => {
           log.info({ recipients: outcomes.length, outcomes: outcomes.map((o) => o.status) }, 'smtp message committed');
           const refused = outcomes.filter((o) => o.status === 'rejected');
           if (outcomes.length > 0 && refused.length === outcomes.length) {
@@ -271,6 +291,14 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
     log.info({ session: id }, 'smtp session time limit reached');
     connection(id)?.send(421, '4.4.2 session time limit reached, closing connection');
   };
+  // smtp-server refuses a connection past maxClients itself (421 as it adds the connection,
+  // before onConnect): counted here.
+  const connecting = server as unknown as { connect(socket: unknown, options: unknown): void };
+  const connect = connecting.connect.bind(server);
+  connecting.connect = (socket, options) => {
+    if (config.maxConnections !== undefined && connections().size >= config.maxConnections) metrics?.smtpSessions.inc({ result: 'refused' });
+    connect(socket, options);
+  };
   // Wraps the message handler to know which sessions are in DATA (see `inData`).
   const handleData = server.onData.bind(server);
   server.onData = (stream, session, callback) => {
@@ -278,6 +306,8 @@ export async function startSmtpListener(store: Store, config: SmtpListenerConfig
     stream.once('end', () => { if (inData.has(session.id)) inData.set(session.id, 'storing'); });
     handleData(stream, session, (err, message) => {
       inData.delete(session.id);
+      // smtp-server answers an error without a code 450.
+      countReply(metrics?.smtpMessages, err ? (err as Partial<SmtpReply>).responseCode ?? 450 : 250);
       callback(err, message);
       if (closing) connection(session.id)?.send(421, '4.3.2 server shutting down, try again later');
     });

@@ -8,6 +8,8 @@
  * contact, or leaves one, its conversations follow in the same transaction.
  */
 import type { Transaction } from 'kysely';
+import { ADDRESS_FORMS, canonicalAddress } from '../domain/addresses.js';
+import type { Channel } from '../domain/events.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { addressesOf, findContact, ownersOf, type ContactAddress, type ContactRow } from '../store/contacts.js';
@@ -31,7 +33,7 @@ export interface ContactProfile {
 }
 
 export interface ContactInput extends ContactProfile {
-  /** The full address set; on update it replaces the current one. */
+  /** The full address set (any channel); on update it replaces the current one. */
   readonly addresses?: readonly ContactAddress[];
 }
 
@@ -43,12 +45,24 @@ export interface ContactRecord {
 
 const PROFILE_FIELDS = ['display_name', 'company', 'position', 'headline', 'avatar_url'] as const;
 
-/** Addresses trimmed, lower-cased, repeats dropped. */
+/**
+ * Addresses in their channel's canonical form (domain/addresses.ts: emails lower-cased,
+ * phone numbers E.164, provider ids trimmed), repeats dropped.
+ *
+ * @throws AppError `validation_failed` (param `addresses.<i>.address`) for an address that
+ *   is not one on its channel.
+ */
 function normalizeAddresses(addresses: readonly ContactAddress[]): ContactAddress[] {
   const seen = new Set<string>();
   const out: ContactAddress[] = [];
-  for (const a of addresses) {
-    const address = a.address.trim().toLowerCase();
+  for (const [i, a] of addresses.entries()) {
+    const channel = a.channel as Channel;
+    const address = canonicalAddress(channel, a.address);
+    if (address === null) {
+      throw new AppError('validation_failed', `"${a.address}" is not an address on the ${channel} channel.`, {
+        param: `addresses.${i}.address`, fix: `Send ${ADDRESS_FORMS[channel]} for a ${channel} address.`,
+      });
+    }
     const key = `${a.channel}\u0000${address}`;
     if (seen.has(key)) continue;
     seen.add(key);

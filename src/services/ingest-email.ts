@@ -29,6 +29,7 @@ import type { Db, Store } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
 import { blockedAmong } from './contact-rules.js';
 import { mailboxConfig } from './identities.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export interface ThreadingPolicy {
   /** SPEC 4 rule 3 subject fallback; off by default. */
@@ -288,6 +289,8 @@ export interface ReceiveOptions {
    * (email/parse-pool.ts `parseWithin`); in process by default.
    */
   readonly parse?: MessageParser;
+  /** Counts each recipient's outcome, and failures (`switchboard_ingest_messages_total`); nothing when unset. */
+  readonly metrics?: Metrics;
 }
 
 /** A full parse of a raw message, with its preview when the parser computed it. */
@@ -310,6 +313,22 @@ const parseHere: MessageParser = async (raw) => ({ parsed: await parseEmail(raw)
  * again later").
  */
 export async function receiveEmail(
+  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, arrival: Arrival, options: ReceiveOptions,
+): Promise<DeliveryOutcome[]> {
+  const { metrics } = options;
+  if (!metrics) return receive(store, policy, routes, raw, arrival, options);
+  try {
+    const outcomes = await receive(store, policy, routes, raw, arrival, options);
+    for (const o of outcomes) metrics.ingestMessages.inc({ channel: 'email', outcome: o.status });
+    return outcomes;
+  } catch (err) {
+    metrics.ingestMessages.inc({ channel: 'email', outcome: 'error' });
+    throw err;
+  }
+}
+
+/** {@link receiveEmail}, uncounted. */
+async function receive(
   store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, arrival: Arrival, options: ReceiveOptions,
 ): Promise<DeliveryOutcome[]> {
   if (routes.length === 0) return [];

@@ -28,11 +28,12 @@ import { findConversation } from '../store/conversations.js';
 import { findAccount } from '../store/identities.js';
 import type { OutboundQueueTable } from '../store/schema.js';
 import { inOrgTransaction } from '../store/sequences.js';
-import type { Store } from '../store/store.js';
+import type { Db, Store } from '../store/store.js';
 import { appendEvents } from '../store/timeline.js';
 import type { Selectable, Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { mailboxConfig } from './identities.js';
+import type { Metrics } from '../observability/metrics.js';
 
 type QueueRow = Selectable<OutboundQueueTable>;
 
@@ -49,6 +50,8 @@ export interface OutboundWorkerOptions {
   readonly clock: Clock;
   /** How long a message may stay deferred before it fails, ms (`OUTBOUND_LIFETIME_MS`). */
   readonly lifetimeMs: number;
+  /** Counts each attempt's outcome (`switchboard_outbound_email_attempts_total`); nothing when unset. */
+  readonly metrics?: Metrics;
 }
 
 /** Puts a composed message in the queue, in the caller's (sending) transaction. */
@@ -138,6 +141,20 @@ async function record(store: Store, row: QueueRow, out: AttemptOutcome, o: Outbo
     await appendEvents(tx, conversation, [{ type: 'message_status', at: now, data: { message_id: row.message_id, status, error } }]);
     await tx.updateTable('messages').set({ status, error, updated_at: now }).where('id', '=', row.message_id).execute();
   });
+  o.metrics?.outboundAttempts.inc({ outcome: status });
+}
+
+/**
+ * Email waiting in the queue of every organization, by state (the depth gauge). Reads only
+ * the rows that still wait, through the partial index `outbound_queue_due` (state not
+ * `failed`), so it costs as much as the queue is deep, however many failed rows are kept.
+ */
+export async function queueDepth(db: Db): Promise<Record<'queued' | 'deferred', number>> {
+  const rows = await db.selectFrom('outbound_queue').select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('state', '!=', 'failed').groupBy('state').execute();
+  const depth = { queued: 0, deferred: 0 };
+  for (const r of rows) if (r.state === 'queued' || r.state === 'deferred') depth[r.state] = Number(r.n);
+  return depth;
 }
 
 /**

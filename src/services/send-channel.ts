@@ -14,7 +14,7 @@ import { isoNow, systemClock, type Clock } from '../clock.js';
 import type { ChannelAdapter, OutboundMedia } from '../channels/adapter.js';
 import { HEALTHY_STATUSES, UpstreamError } from '../channels/adapter.js';
 import type { Channel, MediaRef, MessageData } from '../domain/events.js';
-import { canonicalAddress } from '../domain/addresses.js';
+import { ADDRESS_FORMS, canonicalAddress } from '../domain/addresses.js';
 import { snippetOf } from '../domain/snippet.js';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -30,6 +30,7 @@ import { assertRecipientsAllowed } from './contact-rules.js';
 import { getIdentity } from './identities.js';
 import { findChannelConversation, recordProviderId } from './ingest-channel.js';
 import type { ReplyInput, SendResult } from './send-email.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** The adapter of each channel this server can send on (email is services/send-email.ts). */
 export type ChannelAdapters = Partial<Record<Channel, ChannelAdapter>>;
@@ -77,6 +78,22 @@ export function assertCanSend(conversation: ConversationRow, account: AccountRow
   }
 }
 
+/**
+ * The account a conversation sends through (its own: one person is one conversation per
+ * account).
+ *
+ * @throws AppError `sender_disconnected` (409) when the account was deleted: the
+ *   conversation keeps its history, but nothing can go out through it (seed 004: a
+ *   missing sender account is `senderDisconnected`).
+ */
+export async function sendingAccount(db: Store['db'], conversation: ConversationRow): Promise<AccountRow> {
+  const account = await findAccount(db, conversation.org_id, conversation.account_id);
+  if (account) return account;
+  throw new AppError('sender_disconnected', `The account this conversation went through (${conversation.account_id}) was deleted.`, {
+    fix: 'Add an account on the channel to the identity (POST /v1/channel_accounts) and start a new conversation with POST /v1/messages; this one keeps its history.',
+  });
+}
+
 /** What an idempotent send was called with: the request's `Idempotency-Key`. */
 export interface ChannelSendOptions {
   /**
@@ -84,6 +101,8 @@ export interface ChannelSendOptions {
    * with it after a 502 sends that message again instead of committing another.
    */
   readonly idempotencyKey?: string | null;
+  /** Counts each hand-over to the provider by outcome (`switchboard_send_messages_total`); nothing when unset. */
+  readonly metrics?: Metrics;
 }
 
 /** A message committed (or found again) and about to go to the adapter. */
@@ -149,8 +168,8 @@ async function resumeKeyed(
   if (earlier.status !== 'failed') {
     return { done: { conversationId: conversation.id, messageId, status: 'sent', error: null } };
   }
-  const account = await findAccount(tx, orgId, conversation.account_id);
-  if (!account || !conversation.counterpart) throw notFound('conversation');
+  const account = await sendingAccount(tx, conversation);
+  if (!conversation.counterpart) throw notFound('conversation');
   assertCanSend(conversation, account);
   const adapter = adapterFor(adapters, conversation.channel);
   const ids = earlier.data.media.map((m) => m.id);
@@ -209,10 +228,11 @@ async function commitChannelMessage(
  *
  * @throws AppError `upstream_failed` (502, retryable) when the provider failed in a way a retry may fix.
  */
-async function deliver(store: Store, orgId: string, p: Pending, clock: Clock): Promise<SendResult> {
+async function deliver(store: Store, orgId: string, p: Pending, clock: Clock, metrics?: Metrics): Promise<SendResult> {
   let status: 'queued' | 'sent' | 'failed';
   let error: string | null = null;
   let providerMessageId: string | null = null;
+  let partIds: readonly string[] = [];
   let upstream: UpstreamError | null = null;
   try {
     const outcome = await p.adapter.send({
@@ -220,6 +240,7 @@ async function deliver(store: Store, orgId: string, p: Pending, clock: Clock): P
     });
     status = outcome.status;
     providerMessageId = outcome.providerMessageId;
+    partIds = outcome.partIds ?? [];
   } catch (err) {
     // Whatever failed (the provider, or reading the media for it), the message is failed,
     // never left queued; only an UpstreamError a retry may fix is a 502.
@@ -234,6 +255,7 @@ async function deliver(store: Store, orgId: string, p: Pending, clock: Clock): P
     const at = isoNow(clock);
     const current = await tx.selectFrom('messages').select(['status', 'provider_message_id']).where('id', '=', p.messageId).executeTakeFirst();
     if (providerMessageId && !current?.provider_message_id) await recordProviderId(tx, p.account, providerMessageId, p.messageId, conversation.id);
+    for (const part of partIds) await recordProviderId(tx, p.account, part, p.messageId, conversation.id);
     // A status callback or echo may have arrived while the provider was answering: never
     // move the message back (a retry takes a failed message back to queued, and says so).
     if (current && current.status !== 'queued' && current.status !== 'failed' && !p.retry) return;
@@ -243,6 +265,7 @@ async function deliver(store: Store, orgId: string, p: Pending, clock: Clock): P
     await tx.updateTable('messages').set({ status, error, provider_message_id: current?.provider_message_id ?? providerMessageId, updated_at: at })
       .where('id', '=', p.messageId).execute();
   });
+  metrics?.sendMessages.inc({ channel: p.conversation.channel, outcome: upstream?.retryable ? 'upstream_failed' : status });
   if (upstream?.retryable) {
     throw new AppError('upstream_failed', `The ${p.conversation.channel} provider failed: ${upstream.message}`, {
       retryable: true, fix: 'Retry with the same Idempotency-Key: the same message is sent again, never a second one.',
@@ -273,13 +296,13 @@ export async function sendChannelReply(
     if (earlier) return resumeKeyed(tx, adapters, orgId, earlier, { conversationId, text: input.text }, media);
     const conversation = await findConversation(tx, orgId, conversationId);
     if (!conversation) throw notFound('conversation');
-    const account = await findAccount(tx, orgId, conversation.account_id);
-    if (!account || !conversation.counterpart) throw notFound('conversation');
+    const account = await sendingAccount(tx, conversation);
+    if (!conversation.counterpart) throw notFound('conversation');
     assertCanSend(conversation, account);
     const adapter = adapterFor(adapters, conversation.channel);
     return { pending: await commitChannelMessage(tx, conversation, account, adapter, input, key, media, clock) };
   });
-  return 'done' in prepared ? prepared.done : deliver(store, orgId, prepared.pending, clock);
+  return 'done' in prepared ? prepared.done : deliver(store, orgId, prepared.pending, clock, options.metrics);
 }
 
 /** A first message on a non-email channel. */
@@ -310,7 +333,7 @@ export async function sendFirstChannelMessage(
   });
   const to = canonicalAddress(input.channel, input.to);
   if (!to) {
-    throw new AppError('validation_failed', `"${input.to}" is not an address on the ${input.channel} channel${input.channel === 'sms' ? ' (a phone number, like +14155550100)' : ''}.`, { param: 'to' });
+    throw new AppError('validation_failed', `"${input.to}" is not an address on the ${input.channel} channel: send ${ADDRESS_FORMS[input.channel]}.`, { param: 'to' });
   }
   const key = options.idempotencyKey ?? null;
   const prepared = await inOrgTransaction(store, orgId, async (tx): Promise<{ pending: Pending } | { done: SendResult }> => {
@@ -355,5 +378,5 @@ export async function sendFirstChannelMessage(
     }
     return { pending: await commitChannelMessage(tx, conversation, account, adapter, input, key, media, clock) };
   });
-  return 'done' in prepared ? prepared.done : deliver(store, orgId, prepared.pending, clock);
+  return 'done' in prepared ? prepared.done : deliver(store, orgId, prepared.pending, clock, options.metrics);
 }

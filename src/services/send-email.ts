@@ -18,7 +18,7 @@ import { newId } from '../ids.js';
 import { addParticipants, domainOf, ensureContacts } from '../store/contacts.js';
 import { createConversation, findConversation, timelineIds } from '../store/conversations.js';
 import { recordMessageIds } from '../store/email-index.js';
-import { findAccount, listAccounts, type AccountRow } from '../store/identities.js';
+import { findAccount, type AccountRow } from '../store/identities.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
@@ -27,6 +27,7 @@ import { assertRecipientsAllowed } from './contact-rules.js';
 import { getIdentity, mailboxConfig, returnPath } from './identities.js';
 import { enqueue } from './outbound-queue.js';
 import type { MediaResolver } from './send-channel.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export interface ReplyInput {
   readonly text: string;
@@ -62,6 +63,25 @@ export interface OutboundOptions {
   readonly lifetimeMs: number;
   /** `MAX_MESSAGE_BYTES`: the composed message, attachments included, may not be larger. */
   readonly maxMessageBytes: number;
+  /** Counts each send by its status (`switchboard_send_messages_total`); nothing when unset. */
+  readonly metrics?: Metrics;
+}
+
+/**
+ * Counts an email send once it settles: by the status it was committed with (`queued`,
+ * `captured`), or `error` when the server failed (a refusal of the request, an AppError,
+ * is the caller's mistake and shows in the HTTP metrics instead).
+ */
+async function counted(metrics: Metrics | undefined, send: Promise<SendResult>): Promise<SendResult> {
+  if (!metrics) return send;
+  try {
+    const result = await send;
+    metrics.sendMessages.inc({ channel: 'email', outcome: result.status });
+    return result;
+  } catch (err) {
+    if (!(err instanceof AppError)) metrics.sendMessages.inc({ channel: 'email', outcome: 'error' });
+    throw err;
+  }
 }
 
 const DEFAULT_OUTBOUND: OutboundOptions = { lifetimeMs: DEFAULT_OUTBOUND_LIFETIME_MS, maxMessageBytes: 25 * 1024 * 1024 };
@@ -112,13 +132,20 @@ async function threadContext(tx: Transaction<Database>, conversation: Conversati
   return { to, cc, inReplyTo: parent?.headers.message_id ?? null, references };
 }
 
-/** The mailbox a conversation sends from: its own (recipient affinity), else the identity's first. */
+/**
+ * The mailbox a conversation sends from: its own (SPEC section 4, rule 4: recipient
+ * affinity). When that mailbox was deleted the reply is refused rather than sent from
+ * another address the person never wrote to (seed 004: a missing sender account is
+ * `senderDisconnected`, and the agent must not send until it is reconnected).
+ *
+ * @throws AppError `sender_disconnected` (409) when the conversation's mailbox is gone.
+ */
 async function conversationMailbox(tx: Transaction<Database>, conversation: ConversationRow): Promise<AccountRow> {
   const own = await findAccount(tx, conversation.org_id, conversation.account_id);
   if (own) return own;
-  const [first] = await listAccounts(tx, conversation.org_id, { identityId: conversation.identity_id, channel: 'email', limit: 1 });
-  if (!first) throw new AppError('no_sender', 'The identity of this conversation has no mailbox left to send from.');
-  return first;
+  throw new AppError('sender_disconnected', `The mailbox this conversation was sent and received through (${conversation.account_id}) was deleted, so a reply cannot come from the address the person wrote to.`, {
+    fix: 'Start a new conversation from another mailbox with POST /v1/messages (identity_id, to, subject, text); this one keeps its history.',
+  });
 }
 
 /** The identity's mailbox that sent longest ago (new conversations rotate over them). */
@@ -197,7 +224,7 @@ export async function sendReply(
   store: Store, orgId: string, conversationId: string, input: ReplyInput, clock: Clock = systemClock,
   outbound: OutboundOptions = DEFAULT_OUTBOUND, media: MediaResolver = NO_MEDIA,
 ): Promise<SendResult> {
-  return inOrgTransaction(store, orgId, async (tx) => {
+  return counted(outbound.metrics, inOrgTransaction(store, orgId, async (tx) => {
     const conversation = await findConversation(tx, orgId, conversationId);
     if (!conversation) throw notFound('conversation');
     const account = await conversationMailbox(tx, conversation);
@@ -207,7 +234,7 @@ export async function sendReply(
     // A conversation opened without messages (POST /v1/contacts/{id}/conversations) starts with its own subject.
     const subject = conversation.message_count === 0 ? conversation.subject ?? '' : replySubject(conversation.subject);
     return commitOutgoing(tx, conversation, account, input, subject, ctx, clock, outbound, media);
-  });
+  }));
 }
 
 /**
@@ -222,7 +249,7 @@ export async function sendFirstMessage(
   await getIdentity(store.db, orgId, input.identity_id).catch(() => {
     throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
   });
-  return inOrgTransaction(store, orgId, async (tx) => {
+  return counted(outbound.metrics, inOrgTransaction(store, orgId, async (tx) => {
     let account: AccountRow;
     if (input.account_id) {
       const row = await findAccount(tx, orgId, input.account_id);
@@ -242,5 +269,5 @@ export async function sendFirstMessage(
       counterpart: to[0]!.address, contactId: contacts.get(to[0]!.address) ?? null, at: isoNow(clock),
     });
     return commitOutgoing(tx, conversation, account, input, input.subject, { to, cc, inReplyTo: null, references: [] }, clock, outbound, media);
-  });
+  }));
 }

@@ -5,7 +5,9 @@
  * (base64url). Only the SHA-256 of the secret is stored; it is compared in constant time.
  */
 import crypto from 'node:crypto';
+import type { Transaction } from 'kysely';
 import { newId } from '../ids.js';
+import type { Database } from '../store/schema.js';
 import { nextSeqs } from '../store/sequences.js';
 import type { Db, Store } from '../store/store.js';
 import { insertApiKey, insertOrganization, listOrganizations, type ApiKeyRow } from '../store/tenants.js';
@@ -56,7 +58,8 @@ export interface CreatedOrganization {
   readonly apiKey: CreatedKey;
 }
 
-async function insertWithKey(db: Db, name: string): Promise<CreatedOrganization> {
+/** Inserts an organization and its first API key (in the caller's transaction, for both or neither). */
+export async function insertOrganizationWithKey(db: Db, name: string): Promise<CreatedOrganization> {
   const orgId = newId('org');
   await insertOrganization(db, { id: orgId, name, created_at: new Date().toISOString() });
   return { orgId, apiKey: await createApiKey(db, orgId, 'first key') };
@@ -64,11 +67,20 @@ async function insertWithKey(db: Db, name: string): Promise<CreatedOrganization>
 
 /** Creates an organization with its first API key (both, or neither). */
 export function createOrganization(store: Store, name: string): Promise<CreatedOrganization> {
-  return store.transaction((tx) => insertWithKey(tx, name));
+  return store.transaction((tx) => insertOrganizationWithKey(tx, name));
 }
 
 /** The `org_sequences` row whose lock serializes first runs (no organization has this id). */
 const FIRST_RUN_LOCK = 'first-run';
+
+/**
+ * Inside a transaction: waits for, then holds until commit, the lock that serializes
+ * everything that creates an organization only when the store has none (first starts of
+ * `serve`, `switchboard init`), so that two of them never both find the store empty.
+ */
+export async function lockFirstRun(tx: Transaction<Database>): Promise<void> {
+  await nextSeqs(tx, FIRST_RUN_LOCK, 0);
+}
 
 /**
  * Creates the first organization of an empty store, once: nodes starting together on
@@ -79,8 +91,8 @@ const FIRST_RUN_LOCK = 'first-run';
  */
 export function createFirstOrganization(store: Store, name: string): Promise<CreatedOrganization | null> {
   return store.transaction(async (tx) => {
-    await nextSeqs(tx, FIRST_RUN_LOCK, 0);
+    await lockFirstRun(tx);
     if ((await listOrganizations(tx)).length > 0) return null;
-    return insertWithKey(tx, name);
+    return insertOrganizationWithKey(tx, name);
   });
 }

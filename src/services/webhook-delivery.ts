@@ -35,6 +35,7 @@ import { listOrgEventsAfter } from '../store/timeline.js';
 import { endpointFromRow, type DeliveryRow } from '../store/webhooks.js';
 import { assertWebhookTarget } from './webhook-target.js';
 import { outboundFailure, outboundFetch } from '../net/outbound.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** Wait before each retry, ms: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (the Standard Webhooks reference schedule). */
 export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
@@ -89,6 +90,8 @@ export interface WebhookWorkerOptions {
    * endpoint's queue, and takes in the events committed meanwhile.
    */
   readonly signal?: AbortSignal;
+  /** Counts attempts and ended deliveries (`switchboard_webhook_*`); nothing when unset. */
+  readonly metrics?: Metrics;
 }
 
 /** The JSON body of a delivery: `{type, timestamp, data}` with the event as `data`. */
@@ -236,9 +239,9 @@ async function attempt(url: string, secret: string, d: DeliveryRow, o: WebhookWo
 async function record(store: Store, d: DeliveryRow, out: AttemptOutcome, o: WebhookWorkerOptions): Promise<void> {
   const nowMs = o.clock.now();
   const now = new Date(nowMs).toISOString();
+  const attempts = d.attempt_count + 1;
+  const retry = !out.ok && attempts < MAX_ATTEMPTS;
   await store.transaction(async (tx) => {
-    const attempts = d.attempt_count + 1;
-    const retry = !out.ok && attempts < MAX_ATTEMPTS;
     await tx.insertInto('webhook_attempts').values({
       id: newId('wha'), delivery_id: d.id, at: now, status_code: out.statusCode, latency_ms: out.latencyMs, error: out.error,
     }).execute();
@@ -262,6 +265,12 @@ async function record(store: Store, d: DeliveryRow, out: AttemptOutcome, o: Webh
       ...(disable ? { enabled: 0, disabled_reason: `every attempt failed since ${since}`, updated_at: now } : {}),
     }).where('id', '=', d.endpoint_id).execute();
   });
+  if (o.metrics) {
+    const outcome = out.ok ? 'success' : 'failure';
+    o.metrics.webhookAttempts.inc({ outcome });
+    o.metrics.webhookAttemptDuration.observe({ outcome }, out.latencyMs / 1000);
+    if (!retry) o.metrics.webhookDeliveries.inc({ outcome: out.ok ? 'succeeded' : 'failed' });
+  }
 }
 
 /**

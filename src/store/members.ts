@@ -24,3 +24,19 @@ export async function countOwners(db: Db, orgId: string): Promise<number> {
     .where('org_id', '=', orgId).where('role', '=', 'owner').executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+export async function insertMember(db: Db, row: MemberRow): Promise<void> {
+  await db.insertInto('members').values(row).execute();
+}
+
+/** The org's first owner (in id, that is creation, order), or undefined when it has none. */
+export async function findFirstOwner(db: Db, orgId: string): Promise<MemberRow | undefined> {
+  return db.selectFrom('members').selectAll().where('org_id', '=', orgId).where('role', '=', 'owner')
+    .orderBy('id').limit(1).executeTakeFirst();
+}
+
+/** A member of the org by email (lower-cased, as stored), or undefined. */
+export async function findMemberByEmail(db: Db, orgId: string, email: string): Promise<MemberRow | undefined> {
+  return db.selectFrom('members').selectAll().where('org_id', '=', orgId).where('email', '=', email.toLowerCase())
+    .executeTakeFirst();
+}

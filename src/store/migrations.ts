@@ -556,5 +556,30 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await db.schema.alterTable('idempotency_keys_per_key').renameTo('idempotency_keys').execute();
     },
   },
+  '0011_rate_limits': {
+    // The counters of rate limits that every node shares (api/rate-limit.ts): one row per
+    // counted key, in the shape rate-limiter-flexible's RateLimiterPostgres reads. SQLite
+    // has one process, which counts in memory: the table is only created there.
+    async up(db: Kysely<any>): Promise<void> {
+      if (t.dialect !== 'postgres') return;
+      await db.schema.createTable('rate_limits')
+        .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('points', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('expire', 'bigint')
+        .execute();
+    },
+  },
+  '0012_conversation_connection_id': {
+    // Conversations carry the id of their router connection (Inkbox `assignment_id`), a
+    // projection like `connection_status`; existing rows take their latest connection's.
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('conversations').addColumn('connection_id', t.key).execute();
+      await db.updateTable('conversations').set((eb: any) => ({
+        connection_id: eb.selectFrom('connections').select('connections.id')
+          .whereRef('connections.conversation_id', '=', 'conversations.id')
+          .orderBy('connections.activated_at', 'desc').orderBy('connections.id', 'desc').limit(1),
+      })).where('connection_status', 'is not', null).execute();
+    },
+  },
 };
 }

@@ -137,6 +137,8 @@ export interface ConversationsTable {
   is_blocked: number;
   /** Projection: the router connection's state on a shared line (`active`, `released`), or null. */
   connection_status: string | null;
+  /** Projection: that connection's id (`conn_…`), or null (migration 0012). */
+  connection_id: string | null;
   /**
    * The conversation this one was merged into (migration 0008), or null for a live one.
    * A merged row is kept for its id and never listed or counted.

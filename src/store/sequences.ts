@@ -69,3 +69,14 @@ export async function orgVersion(db: Db, orgId: string): Promise<number> {
   const row = await db.selectFrom('org_sequences').select('version').where('org_id', '=', orgId).executeTakeFirst();
   return Number(row?.version ?? 0);
 }
+
+/**
+ * The organization's head: the highest `seq` given to an event so far (0 for an
+ * organization that never wrote). It never goes down, even when events are deleted with
+ * their conversation, so a cursor above it did not come from this store. One
+ * primary-key read.
+ */
+export async function headSeq(db: Db, orgId: string): Promise<number> {
+  const row = await db.selectFrom('org_sequences').select('last_seq').where('org_id', '=', orgId).executeTakeFirst();
+  return Number(row?.last_seq ?? 0);
+}

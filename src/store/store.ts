@@ -4,8 +4,17 @@
  * supplies the connection, its migrations and the few statements that differ.
  */
 import type { Kysely, Transaction } from 'kysely';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { CommitNotifier } from './commits.js';
+import type { QueryObserver } from './query-log.js';
 import type { Database } from './schema.js';
+
+/** What a rate limiter counts: `points` per `durationS` seconds, per key under `keyPrefix`. */
+export interface RateLimiterOptions {
+  readonly keyPrefix: string;
+  readonly points: number;
+  readonly durationS: number;
+}
 
 /** A handle for queries: the store itself or an open transaction. */
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -37,6 +46,12 @@ export interface Store {
    * @param payload JSON text, at most {@link MAX_SIGNAL_BYTES} bytes.
    */
   broadcastSignal(orgId: string, payload: string): Promise<void>;
+  /**
+   * A rate limiter of `points` per `durationS` seconds for keys under `keyPrefix`
+   * (rate-limiter-flexible): counted in this process's memory on SQLite (one process),
+   * in the `rate_limits` table on PostgreSQL, so that every node shares the count.
+   */
+  rateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
   /** Applies pending schema migrations; @returns their names (none when up to date). */
   migrate(): Promise<string[]>;
   close(): Promise<void>;
@@ -48,4 +63,6 @@ export const MAX_SIGNAL_BYTES = 4_000;
 export interface OpenOptions {
   /** Apply pending migrations on open (default true; `switchboard migrate` opens without). */
   readonly migrate?: boolean;
+  /** Told of every query's latency (Kysely's `log` option; store/query-log.ts): the store query metrics. */
+  readonly onQuery?: QueryObserver;
 }

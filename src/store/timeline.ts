@@ -43,6 +43,7 @@ export function summaryOf(row: ConversationRow): ConversationSummary {
     starred: row.starred === 1,
     assigned_to: row.assigned_to,
     connection_status: row.connection_status as ConversationSummary['connection_status'],
+    connection_id: row.connection_id,
   };
 }
 
@@ -68,6 +69,7 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
     starred: s.starred ? 1 : 0,
     assigned_to: s.assigned_to,
     connection_status: s.connection_status,
+    connection_id: s.connection_id,
   };
 }
 

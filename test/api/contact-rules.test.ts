@@ -87,7 +87,7 @@ describe('contact rule CRUD', () => {
     expect(await pick('action=allow')).toEqual(['ok@list-a.test', 'list-b.test']);
     expect(await pick('kind=number_prefix')).toEqual(['+1900']);
     expect(await pick(`identity_id=${sales}`)).toEqual(['list-a.test', '+1900', 'x@list-b.test', 'list-b.test']);
-    expect(await pick('identity_id=idn_nope')).toEqual([]);
+    expect((await h.request('GET', '/v1/contact_rules?identity_id=idn_nope')).body).toMatchObject({ code: 'not_found', param: 'identity_id' });
     expect((await h.request('GET', '/v1/contact_rules?cursor=bad')).body).toMatchObject({ code: 'validation_failed', param: 'cursor' });
     for (const r of made) await h.request('DELETE', `/v1/contact_rules/${r.id}`);
   });

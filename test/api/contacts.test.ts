@@ -95,7 +95,8 @@ describe('contact CRUD', () => {
       [{ attributes: { '': 1 } }, 'attributes'],
       [{ attributes: 'x' }, 'attributes'],
       [{ addresses: [{ address: 'not-an-email' }] }, 'addresses.0.address'],
-      [{ addresses: [{ channel: 'sms', address: 'a@b.test' }] }, 'addresses.0.channel'],
+      [{ addresses: [{ channel: 'sms', address: 'a@b.test' }] }, 'addresses.0.address'],
+      [{ addresses: [{ channel: 'fax', address: '+14155550100' }] }, 'addresses.0.channel'],
       [{ display_name: 'x'.repeat(201) }, 'display_name'],
       [{ nickname: 'x' }, 'nickname'],
     ];

@@ -51,6 +51,16 @@ async function connect(query = '', headers: Record<string, string> = {}) {
   };
 }
 
+/** The organization's latest seq, read through the change feed. */
+async function latestSeq(): Promise<number> {
+  let after = 0;
+  for (;;) {
+    const page = (await h.request('GET', `/v1/events?after=${after}&limit=200`)).body;
+    after = page.next_after;
+    if (!page.has_more) return after;
+  }
+}
+
 const label = (l: string) => h.request('POST', `/v1/conversations/${conv}/labels`, { labels: [l] });
 
 describe('live stream', () => {
@@ -107,10 +117,45 @@ describe('live stream', () => {
     expect(anon.status).toBe(401);
   });
 
+  it('refuses a position beyond the head with 409 cursor_ahead before streaming', async () => {
+    const head = await latestSeq();
+    for (const [query, headers, param] of [
+      [`?after=${head + 1}`, {}, 'after'],
+      ['', { 'last-event-id': String(head + 1000) }, 'Last-Event-ID'],
+      ['?after=0', { 'last-event-id': String(head + 1) }, 'Last-Event-ID'],
+    ] as const) {
+      const res = await fetch(`${base}/v1/events/stream${query}`, { headers: { authorization: `Bearer ${h.key}`, ...headers } });
+      expect(res.status).toBe(409);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toMatchObject({ code: 'cursor_ahead', param });
+    }
+  });
+
+  it('starts at the head with after=latest: an id first, then only what commits from then on', async () => {
+    const head = await latestSeq();
+    const raw: string[] = [];
+    const controller = new AbortController();
+    const res = await fetch(`${base}/v1/events/stream?after=latest`, { headers: { authorization: `Bearer ${h.key}` }, signal: controller.signal });
+    const reader = (async () => {
+      try { for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) raw.push(Buffer.from(chunk).toString()); } catch { /* aborted */ }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await label('after-latest');
+    const deadline = Date.now() + 5_000;
+    while (!raw.join('').includes('after-latest') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    controller.abort();
+    await reader;
+    const text = raw.join('');
+    expect(text.startsWith(`retry: 2000\nid: ${head}\n\n`)).toBe(true);
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids).toEqual([head, head + 1]);
+    expect(text).toContain('after-latest');
+  });
+
   it('sends typing indicators live, without an id, to subscribers whose filters match', async () => {
-    const all = await connect('?after=999999999');
+    const all = await connect('?after=latest');
     const typingOnly = await connect('?types=typing');
-    const messagesOnly = await connect('?types=message&after=999999999');
+    const messagesOnly = await connect('?types=message&after=latest');
     const otherConv = await connect('?conversation_id=conv_01h455vb4pex5vsknk084sn02q');
     await new Promise((r) => setTimeout(r, 100));
     const res = await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'started' });
@@ -133,7 +178,7 @@ describe('live stream', () => {
   });
 
   it('sends a heartbeat comment when nothing else was sent for the heartbeat interval', async () => {
-    const s = await connect('?after=999999999');
+    const s = await connect('?after=latest');
     await new Promise((r) => setTimeout(r, 500));
     expect(s.comments.filter((c) => c.trim() === 'heartbeat').length).toBeGreaterThanOrEqual(2);
     expect(s.messages).toEqual([]);

@@ -80,6 +80,35 @@ describe('change feed', () => {
     expect(more.body.next_after).toBe(nextAfter + 1);
   });
 
+  it('answers a cursor beyond the head with 409 cursor_ahead and a fix, never an empty page', async () => {
+    const { nextAfter: head } = await readFeed('', 200);
+    expect((await h.request('GET', `/v1/events?after=${head}`)).status).toBe(200);
+    await fc.assert(fc.asyncProperty(fc.integer({ min: head + 1, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom('', `&conversation_id=${convA}`, '&types=note', '&conversation_id=nope'), async (after, query) => {
+      const res = await h.request('GET', `/v1/events?after=${after}${query}`);
+      expect(res.status).toBe(409);
+      expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ code: 'cursor_ahead', param: 'after', retryable: false });
+      expect(res.body.detail).toContain(`seq ${head}`);
+      expect(res.body.fix).toMatch(/after=0/);
+      expect(res.body.fix).toContain(`after=${head}`);
+    }), { numRuns: 25 });
+    // Another organization's head is its own: this org's cursor is ahead of it.
+    const other = { authorization: `Bearer ${await h.otherOrg()}` };
+    expect((await h.request('GET', `/v1/events?after=${head}`, undefined, other)).body.code).toBe('cursor_ahead');
+    expect((await h.request('GET', '/v1/events?after=0', undefined, other)).status).toBe(200);
+  });
+
+  it('keeps a cursor valid when the events before it are deleted with their identity', async () => {
+    const idn = (await h.request('POST', '/v1/identities', { handle: 'gone' })).body;
+    await h.request('POST', '/v1/mailboxes', { identity_id: idn.id, address: 'gone@shop.test' });
+    await inbound(h, rawEmail({ from: 'g@x.test', to: 'gone@shop.test', messageId: 'gone1@x.test' }));
+    const { nextAfter: head } = await readFeed('', 200);
+    expect((await h.request('DELETE', `/v1/identities/${idn.id}`)).status).toBe(204);
+    const res = await h.request('GET', `/v1/events?after=${head}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ data: [], next_after: head, has_more: false });
+  });
+
   it('refuses a bad position', async () => {
     for (const q of ['after=-1', 'after=abc', 'after=1.5', 'limit=0', 'types=nope']) {
       const res = await h.request('GET', `/v1/events?${q}`);

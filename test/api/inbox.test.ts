@@ -97,11 +97,11 @@ describe('read state', () => {
     expect((await get(id)).unread_count).toBe(1);
   });
 
-  it('a PATCH without a recognised field is 400 no_valid_fields; an override sets the count', async () => {
+  it('a PATCH without a field to change is 400 no_valid_fields, an unknown field 400 validation_failed; an override sets the count', async () => {
     const id = await conversationWith(1);
-    const none = await h.request('PATCH', `/v1/conversations/${id}`, { colour: 'blue' });
-    expect(none.status).toBe(400);
-    expect(none.body.code).toBe('no_valid_fields');
+    const unknown = await h.request('PATCH', `/v1/conversations/${id}`, { colour: 'blue' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ code: 'validation_failed', param: 'colour' });
     expect((await h.request('PATCH', `/v1/conversations/${id}`, {})).body.code).toBe('no_valid_fields');
     expect((await h.request('PATCH', `/v1/conversations/${id}`, { unread_count: -1 })).body.code).toBe('validation_failed');
     expect((await h.request('PATCH', `/v1/conversations/${id}`, { unread_count: 7 })).body.unread_count).toBe(7);

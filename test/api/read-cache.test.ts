@@ -37,12 +37,12 @@ beforeAll(async () => {
   uncached = await buildApp({ store: h.store, config: { ...h.config, readCacheBytes: 0 }, logger: false, isReady: () => true });
   otherStore = await openStore(h.config);
   otherNode = await buildApp({ store: otherStore, config: h.config, logger: false, isReady: () => true });
-  const { mailboxId } = await identityWithMailbox(h, 'help@shop.test');
+  await identityWithMailbox(h, 'help@shop.test');
   for (let i = 0; i < 6; i++) {
     const res = await inbound(h, rawEmail({
       from: `buyer${i}@client.test`, to: 'help@shop.test', messageId: `rc${i}@client.test`, subject: `Order ${i}`,
       date: `Mon, 16 Nov 2009 10:0${i}:00 +0000`,
-    }), `?mailbox_id=${mailboxId}`);
+    }));
     expect(res.status).toBe(201);
   }
   const list = await get(h.app, '/v1/conversations');

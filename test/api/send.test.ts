@@ -94,6 +94,27 @@ describe('reply by conversation id', () => {
   });
 });
 
+describe('a conversation whose mailbox was deleted', () => {
+  it('shows sender_disconnected: true and refuses a reply with 409 sender_disconnected instead of sending from another mailbox', async () => {
+    const idn = (await h.request('POST', '/v1/identities', { handle: 'rotating' })).body.id;
+    const gone = (await h.request('POST', '/v1/mailboxes', { identity_id: idn, address: 'gone@rotate.test' })).body.id;
+    await h.request('POST', '/v1/mailboxes', { identity_id: idn, address: 'stays@rotate.test' });
+    const mail = await inbound(h, rawEmail({ from: 'pat@buyer.test', to: 'gone@rotate.test', subject: 'Order 12', messageId: 'p1@buyer.test' }));
+    const convId = mail.body.results[0].conversation_id;
+    expect((await h.request('GET', `/v1/conversations/${convId}`)).body).toMatchObject({ sender: { id: gone, address: 'gone@rotate.test' }, sender_disconnected: false });
+
+    expect((await h.request('DELETE', `/v1/mailboxes/${gone}`)).status).toBe(204);
+    const snapshot = (await h.request('GET', `/v1/conversations/${convId}`)).body;
+    expect(snapshot).toMatchObject({ sender: null, sender_disconnected: true });
+    const before = snapshot.message_count;
+    const reply = await h.request('POST', `/v1/conversations/${convId}/messages`, { text: 'On its way.' }, { 'idempotency-key': 'after-delete-1' });
+    expect(reply.status).toBe(409);
+    expect(reply.body).toMatchObject({ code: 'sender_disconnected', retryable: false });
+    expect(reply.body.fix).toMatch(/POST \/v1\/messages/);
+    expect((await h.request('GET', `/v1/conversations/${convId}`)).body.message_count).toBe(before);
+  });
+});
+
 describe('first message', () => {
   it('opens a conversation, and new conversations take turns over the mailboxes', async () => {
     const idn = (await h.request('POST', '/v1/identities', { handle: 'outreach' })).body;

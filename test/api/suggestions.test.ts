@@ -234,14 +234,14 @@ describe('sending a suggestion', () => {
     expect(queue.map((e: any) => e.message_id)).toContain(res.body.message.id);
   });
 
-  it('leaves the suggestion pending when the send cannot start (422 no_sender)', async () => {
+  it('leaves the suggestion pending when the send cannot start (409 sender_disconnected: its mailbox was deleted)', async () => {
     const idn = await identityWithMailbox(h, 'gone@shop.test', 'gone');
     const convId = await conversation('gone@shop.test');
     const s = (await suggest(convId, { text: 'from nowhere' })).body;
     expect((await h.request('DELETE', `/v1/mailboxes/${idn.mailboxId}`)).status).toBeLessThan(300);
     const res = await send(convId, s.id);
-    expect(res.status).toBe(422);
-    expect(res.body.code).toBe('no_sender');
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('sender_disconnected');
     expect((await h.request('GET', `/v1/conversations/${convId}/suggestions/${s.id}`)).body.status).toBe('pending');
     expect((await timeline(convId)).map((e) => e.type)).toEqual(['message', 'suggestion_created']);
   });

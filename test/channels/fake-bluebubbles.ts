@@ -7,6 +7,10 @@
  *
  * - `POST /api/v1/message/text` (`chatGuid`, `tempGuid`, `message`, `method`): answers
  *   with the sent message (`guid`, `tempGuid`, `isFromMe: true`, …);
+ * - `POST /api/v1/message/attachment` (multipart/form-data: `chatGuid`, `tempGuid`,
+ *   `name`, `method`, the file as `attachment`; the server's sendAttachmentRules): answers
+ *   with the sent message, its `attachments` listing the file; the bytes are kept in
+ *   {@link FakeBlueBubbles.attachments};
  * - `POST /api/v1/message/react` (`chatGuid`, `selectedMessageGuid`, `reaction`): a 400
  *   for a message it never saw, like the real server;
  * - `POST /api/v1/chat/{chatGuid}/read`, `POST` / `DELETE /api/v1/chat/{chatGuid}/typing`.
@@ -26,7 +30,22 @@ export interface RecordedRequest {
   /** Decoded path, e.g. `/api/v1/chat/iMessage;-;+14155550123/read`. */
   readonly path: string;
   readonly query: Record<string, string>;
+  /** The JSON body; for a multipart request, its text fields. */
   readonly body: any;
+}
+
+/** A file received by `POST /api/v1/message/attachment`. */
+export interface ReceivedAttachment {
+  readonly chatGuid: string;
+  readonly tempGuid: string;
+  readonly name: string;
+  readonly method: string;
+  /** The file part's own name and type, as sent. */
+  readonly filename: string;
+  readonly contentType: string;
+  readonly bytes: Buffer;
+  /** The guid of the message the server answered with. */
+  readonly guid: string;
 }
 
 /** `MessageInterface.possibleReactions` of the BlueBubbles server. */
@@ -39,6 +58,8 @@ export class FakeBlueBubbles {
   readonly known = new Set<string>();
   /** The messages sent through `POST /api/v1/message/text`, as serialized in the answers. */
   readonly sent: Record<string, any>[] = [];
+  /** The files sent through `POST /api/v1/message/attachment`, in order. */
+  readonly attachments: ReceivedAttachment[] = [];
   #server: http.Server | null = null;
   #port = 0;
   #failures: { status: number; remaining: number } | null = null;
@@ -91,9 +112,18 @@ export class FakeBlueBubbles {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', this.url);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString('utf8');
     let body: any = null;
-    try { body = raw ? JSON.parse(raw) : null; } catch { body = raw; }
+    let form: FormData | null = null;
+    const contentType = req.headers['content-type'] ?? '';
+    if (contentType.startsWith('multipart/form-data')) {
+      // Parsed as any HTTP server would (the WHATWG multipart parser of fetch's Response).
+      form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData().catch(() => null);
+      body = form ? Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === 'string')) : raw;
+    } else {
+      try { body = raw ? JSON.parse(raw) : null; } catch { body = raw; }
+    }
     const path = decodeURIComponent(url.pathname);
     this.requests.push({ method: req.method ?? '', path, query: Object.fromEntries(url.searchParams), body });
     if (this.#delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#delayMs));
@@ -119,6 +149,21 @@ export class FakeBlueBubbles {
       const sent = this.message({ text: body.message, isFromMe: true, chatGuid: body.chatGuid, tempGuid: body.tempGuid });
       this.sent.push(sent);
       return send(200, { status: 200, message: 'Message sent!', data: this.answerWithoutGuid ? { ...sent, guid: undefined } : sent });
+    }
+    if (req.method === 'POST' && path === '/api/v1/message/attachment') {
+      const file = form?.get('attachment');
+      if (typeof body?.chatGuid !== 'string' || !body.chatGuid) return error(400, 'Bad Request', 'Validation Error', 'The chatGuid field is required.');
+      if (typeof body?.name !== 'string' || !body.name) return error(400, 'Bad Request', 'Validation Error', 'The name field is required.');
+      const method = body.method ?? 'apple-script';
+      if (method === 'apple-script' && !body.tempGuid) return error(400, 'Bad Request', 'Validation Error', "A 'tempGuid' is required when sending via AppleScript");
+      if (!file || typeof file === 'string' || file.size === 0) return error(400, 'Bad Request', 'Bad Request', 'Attachment not provided or was empty!');
+      const sent = this.message({ text: '\uFFFC', isFromMe: true, chatGuid: body.chatGuid, tempGuid: body.tempGuid });
+      const attachment = { guid: crypto.randomUUID().toUpperCase(), transferName: body.name, mimeType: file.type || null, totalBytes: file.size };
+      this.attachments.push({
+        chatGuid: body.chatGuid, tempGuid: body.tempGuid, name: body.name, method, filename: file.name, contentType: file.type,
+        bytes: Buffer.from(await file.arrayBuffer()), guid: sent.guid as string,
+      });
+      return send(200, { status: 200, message: 'Attachment sent!', data: { ...sent, attachments: [attachment] } });
     }
     if (req.method === 'POST' && path === '/api/v1/message/react') {
       const { chatGuid, selectedMessageGuid, reaction } = body ?? {};

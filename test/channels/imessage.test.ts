@@ -24,6 +24,7 @@ let h: Harness;
 let fake: FakeBlueBubbles;
 let base: string;
 let accountId: string;
+let identityId: string;
 let hook: string;
 
 beforeAll(async () => {
@@ -33,9 +34,9 @@ beforeAll(async () => {
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   const address = h.app.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const identity = (await h.request('POST', '/v1/identities', { handle: 'concierge' })).body.id;
+  identityId = (await h.request('POST', '/v1/identities', { handle: 'concierge' })).body.id;
   const account = await h.request('POST', '/v1/channel_accounts', {
-    identity_id: identity, channel: 'imessage', address: 'Concierge@iCloud.example',
+    identity_id: identityId, channel: 'imessage', address: 'Concierge@iCloud.example',
     config: { server_url: fake.url, password: fake.password, webhook_token: TOKEN },
   });
   expect(account.status, JSON.stringify(account.body)).toBe(201);
@@ -227,15 +228,15 @@ describe('replies, tapbacks, read receipts and typing to BlueBubbles', () => {
     expect(reactions.map((e) => [e.data.reaction, e.data.removed])).toEqual([['love', false], ['love', true]]);
   });
 
-  it('sends the read receipt when POST …/read (or GET ?mark_read=true) marks messages read, and typing indicators', async () => {
+  it('sends the read receipt on every POST …/read, even when nothing was unread (Inkbox), and when GET ?mark_read=true marks messages read; and typing indicators', async () => {
     const before = fake.to('POST', /\/read$/).length;
     const read = await h.request('POST', `/v1/conversations/${conv}/read`);
     expect(read.status).toBe(200);
     expect(read.body.updated_count).toBeGreaterThan(0);
     expect(fake.to('POST', `/api/v1/chat/${REPLY_CHAT}/read`).length).toBe(before + 1);
-    // Nothing left unread: no second receipt.
+    // Nothing left unread: `updated_count: 0`, and the read receipt is still sent.
     expect((await h.request('POST', `/v1/conversations/${conv}/read`)).body.updated_count).toBe(0);
-    expect(fake.to('POST', /\/read$/).length).toBe(before + 1);
+    expect(fake.to('POST', `/api/v1/chat/${REPLY_CHAT}/read`).length).toBe(before + 2);
     expect((await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'started' })).status).toBe(202);
     expect((await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'stopped' })).status).toBe(202);
     expect(fake.to('POST', `/api/v1/chat/${REPLY_CHAT}/typing`).length).toBe(1);
@@ -243,7 +244,23 @@ describe('replies, tapbacks, read receipts and typing to BlueBubbles', () => {
     // Reading the snapshot with mark_read=true sends it too.
     await personSays('Thanks!', REPLY_PERSON);
     expect((await h.request('GET', `/v1/conversations/${conv}?mark_read=true`)).body.unread_count).toBe(0);
-    expect(fake.to('POST', /\/read$/).length).toBe(before + 2);
+    expect(fake.to('POST', /\/read$/).length).toBe(before + 3);
+  });
+
+  it('answers a read receipt the provider fails with 502 upstream_failed (retryable) and leaves the conversation unread; the retry sends it', async () => {
+    await personSays('Are you open on Sunday?', REPLY_PERSON);
+    const unread = (await h.request('GET', `/v1/conversations/${conv}`)).body.unread_count;
+    expect(unread).toBeGreaterThan(0);
+    fake.failNext(500);
+    const failed = await h.request('POST', `/v1/conversations/${conv}/read`);
+    expect(failed.status).toBe(502);
+    expect(failed.body).toMatchObject({ code: 'upstream_failed', retryable: true });
+    expect(failed.body.detail).toMatch(/read receipt/);
+    expect((await h.request('GET', `/v1/conversations/${conv}`)).body.unread_count).toBe(unread);
+    expect((await account()).status).toBe('active');
+    const retried = await h.request('POST', `/v1/conversations/${conv}/read`);
+    expect(retried.status).toBe(200);
+    expect(retried.body.updated_count).toBe(unread);
   });
 
   it('records a reaction on an email message without sending anything', async () => {
@@ -268,48 +285,86 @@ describe('an unreachable or refusing BlueBubbles server', () => {
     inboundId = said.res.body.message_id;
   });
 
-  it('answers 502 upstream_failed when the server is down, marks the account disconnected, then refuses with 409 sender_disconnected until reconnected', async () => {
+  it('answers 502 upstream_failed (retryable) while the server is down, leaves the account active, and the retry with the same Idempotency-Key sends that message once it is back', async () => {
+    const headers = { 'idempotency-key': 'down-then-up-1' };
+    const sentBefore = fake.sent.length;
     await fake.stop();
     try {
-      const down = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Are you still there?' });
+      const down = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Are you still there?' }, headers);
       expect(down.status).toBe(502);
       expect(down.body).toMatchObject({ code: 'upstream_failed', retryable: true });
-      expect(await account()).toMatchObject({ status: 'disconnected' });
-      expect((await account()).status_reason).toMatch(/unreachable/);
+      expect(down.body.detail).toMatch(/unreachable/);
+      // A transient failure is not a disconnection: the account stays as it was.
+      expect(await account()).toMatchObject({ status: 'active', status_reason: null });
+      expect((await h.request('GET', `/v1/conversations/${conv}`)).body.sender_disconnected).toBe(false);
       const failed = (await h.request('GET', `/v1/conversations/${conv}/messages?order=desc&limit=1`)).body.data[0];
       expect(failed).toMatchObject({ text: 'Are you still there?', status: 'failed' });
-      for (const [path, body] of [['messages', { text: 'again' }], ['reactions', { message_id: inboundId, reaction: 'like' }], ['typing', { state: 'started' }]] as const) {
-        const refused = await h.request('POST', `/v1/conversations/${conv}/${path}`, body);
-        expect(refused.status, path).toBe(409);
-        expect(refused.body.code, path).toBe('sender_disconnected');
-        expect(refused.body.fix).toMatch(/reconnect/i);
+      // The retry while it is still down is the same 502, never a 409.
+      const again = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Are you still there?' }, headers);
+      expect(again.status).toBe(502);
+      for (const [path, body] of [['reactions', { message_id: inboundId, reaction: 'like' }], ['typing', { state: 'started' }], ['read', undefined]] as const) {
+        const res = await h.request('POST', `/v1/conversations/${conv}/${path}`, body);
+        expect(res.status, path).toBe(502);
+        expect(res.body, path).toMatchObject({ code: 'upstream_failed', retryable: true });
       }
-      // Reading still works; the receipt is skipped (and logged), never a failed read.
-      const read = await h.request('POST', `/v1/conversations/${conv}/read`);
-      expect(read.status).toBe(200);
-      expect(read.body.updated_count).toBe(1);
+      // The read receipt failed, so the read did not happen either.
+      expect((await h.request('GET', `/v1/conversations/${conv}`)).body.unread_count).toBe(1);
     } finally {
       await fake.start();
     }
-    expect((await h.request('PATCH', `/v1/channel_accounts/${accountId}`, { status: 'active' })).body.status).toBe('active');
-    expect((await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Back online.' })).status).toBe(201);
+    const retry = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Are you still there?' }, headers);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+    expect(retry.body.message).toMatchObject({ text: 'Are you still there?', status: 'sent' });
+    expect(fake.sent.slice(sentBefore).map((m) => m.text)).toEqual(['Are you still there?']);
+    const mine = (await h.request('GET', `/v1/conversations/${conv}/messages?limit=200`)).body.data.filter((m: any) => m.text === 'Are you still there?');
+    expect(mine.map((m: any) => m.id)).toEqual([retry.body.message.id]);
   });
 
-  it('treats a timeout and a 503 from the proxy like an unreachable server', async () => {
+  it('treats a timeout and a BlueBubbles 503 as retryable failures that leave the account active; a send retried with its Idempotency-Key goes out once', async () => {
     fake.delay(1_500);
     const slow = await h.request('POST', `/v1/conversations/${conv}/reactions`, { message_id: inboundId, reaction: 'like' });
     fake.delay(0);
     expect(slow.status).toBe(502);
     expect(slow.body).toMatchObject({ code: 'upstream_failed', retryable: true });
     expect(slow.body.detail).toMatch(/400 ms/);
-    expect((await account()).status).toBe('disconnected');
+    expect((await account()).status).toBe('active');
     expect((await events(conv)).some((e) => e.type === 'reaction')).toBe(false);
-    await h.request('PATCH', `/v1/channel_accounts/${accountId}`, { status: 'active' });
+
+    const headers = { 'idempotency-key': 'bb-503-retry' };
+    const sentBefore = fake.sent.length;
+    fake.failNext(503);
+    const first = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Table for two at 8?' }, headers);
+    expect(first.status).toBe(502);
+    expect(first.body).toMatchObject({ code: 'upstream_failed', retryable: true });
+    expect((await account()).status).toBe('active');
+    const retry = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Table for two at 8?' }, headers);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+    const replay = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Table for two at 8?' }, headers);
+    expect(replay.status).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body.message.id).toBe(retry.body.message.id);
+    expect(fake.sent.slice(sentBefore).map((m) => m.text)).toEqual(['Table for two at 8?']);
+
     fake.failNext(503);
     const typing = await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'started' });
     expect(typing.status).toBe(502);
-    expect((await account()).status).toBe('disconnected');
+    expect((await account()).status).toBe('active');
+  });
+
+  it('never keeps a 409 sender_disconnected as the Idempotency-Key\'s answer: the retry after the account is reconnected sends', async () => {
+    const headers = { 'idempotency-key': 'while-disconnected-1' };
+    await h.request('PATCH', `/v1/channel_accounts/${accountId}`, { status: 'disconnected' });
+    const refused = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Your table is ready.' }, headers);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('sender_disconnected');
+    const stillRefused = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Your table is ready.' }, headers);
+    expect(stillRefused.status).toBe(409);
+    expect(stillRefused.headers['idempotent-replayed']).toBeUndefined();
     await h.request('PATCH', `/v1/channel_accounts/${accountId}`, { status: 'active' });
+    const sent = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Your table is ready.' }, headers);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    expect(sent.headers['idempotent-replayed']).toBeUndefined();
+    expect(fake.sent.at(-1)).toMatchObject({ text: 'Your table is ready.' });
   });
 
   it('marks the account error on a wrong password (401), without a retry hint', async () => {
@@ -320,6 +375,122 @@ describe('an unreachable or refusing BlueBubbles server', () => {
     expect(await account()).toMatchObject({ status: 'error' });
     expect((await account()).status_reason).toMatch(/401/);
     await h.request('PATCH', `/v1/channel_accounts/${accountId}`, { status: 'active', config: { password: fake.password } });
+  });
+});
+
+describe('a person a contact rule blocks', () => {
+  it('refuses read receipts, typing indicators and tapbacks to them with 403 recipient_blocked, before anything reaches BlueBubbles or changes', async () => {
+    const person = '+14155550166';
+    const said = await personSays('Hi again', person);
+    const conv = said.res.body.conversation_id;
+    const rule = await h.request('POST', '/v1/contact_rules', { action: 'block', kind: 'address', pattern: person });
+    expect(rule.status).toBe(201);
+    const calls = fake.requests.length;
+    const before = await countEvents();
+    for (const [path, body] of [['read', undefined], ['typing', { state: 'started' }], ['typing', { state: 'stopped' }], ['reactions', { message_id: said.res.body.message_id, reaction: 'love' }]] as const) {
+      const res = await h.request('POST', `/v1/conversations/${conv}/${path}`, body);
+      expect(res.status, path).toBe(403);
+      expect(res.body, path).toMatchObject({ code: 'recipient_blocked', retryable: false });
+      expect(res.body.detail, path).toContain(rule.body.id);
+    }
+    expect(fake.requests.length).toBe(calls);
+    expect(await countEvents()).toBe(before);
+    expect((await h.request('GET', `/v1/conversations/${conv}`)).body.unread_count).toBe(1);
+    // Clearing the count without telling the person stays possible, and a reading GET skips the receipt.
+    expect((await h.request('GET', `/v1/conversations/${conv}?mark_read=true`)).body.unread_count).toBe(0);
+    expect(fake.requests.length).toBe(calls);
+    await h.request('DELETE', `/v1/contact_rules/${rule.body.id}`);
+    expect((await h.request('POST', `/v1/conversations/${conv}/typing`, { state: 'started' })).status).toBe(202);
+    expect(fake.to('POST', `/api/v1/chat/iMessage;-;${person}/typing`)).toHaveLength(1);
+  });
+});
+
+describe('first messages, contacts and media on iMessage', () => {
+  /** Uploads bytes through POST /v1/media (multipart, over real HTTP); @returns the media id. */
+  async function upload(bytes: Buffer, type: string, filename: string): Promise<string> {
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(bytes)], { type }), filename);
+    const res = await fetch(`${base}/v1/media`, { method: 'POST', headers: { authorization: `Bearer ${h.key}` }, body: form });
+    expect(res.status).toBe(201);
+    return (await res.json()).id;
+  }
+  const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex');
+
+  it('sends a first iMessage to a phone number or an email handle with POST /v1/messages (no subject), opening the conversation', async () => {
+    const res = await h.request('POST', '/v1/messages', { channel: 'imessage', identity_id: identityId, to: '+1 (415) 555-0190', text: 'Your booking is confirmed.' });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.message).toMatchObject({ channel: 'imessage', direction: 'outbound', status: 'sent', subject: null, to: [{ address: '+14155550190' }] });
+    expect(fake.to('POST', '/api/v1/message/text').at(-1)!.body).toMatchObject({
+      chatGuid: 'iMessage;-;+14155550190', tempGuid: res.body.message.id, message: 'Your booking is confirmed.',
+    });
+    const conv = (await h.request('GET', `/v1/conversations/${res.body.conversation_id}`)).body;
+    expect(conv).toMatchObject({ channel: 'imessage', counterpart: '+14155550190', account_id: accountId, message_count: 1 });
+    // The person answers in the same conversation.
+    expect((await personSays('Thank you!', '+14155550190')).res.body.conversation_id).toBe(res.body.conversation_id);
+
+    const email = await h.request('POST', '/v1/messages', { channel: 'imessage', identity_id: identityId, to: 'Noor@Example.com', text: 'Hello Noor' });
+    expect(email.status, JSON.stringify(email.body)).toBe(201);
+    expect(fake.to('POST', '/api/v1/message/text').at(-1)!.body.chatGuid).toBe('iMessage;-;noor@example.com');
+  });
+
+  it('names the iMessage fields in a first send\'s errors, never "subject"', async () => {
+    const noText = await h.request('POST', '/v1/messages', { channel: 'imessage', identity_id: identityId, to: '+14155550190' });
+    expect(noText.status).toBe(400);
+    expect(noText.body).toMatchObject({ code: 'validation_failed', param: 'text' });
+    const subject = await h.request('POST', '/v1/messages', { channel: 'imessage', identity_id: identityId, to: '+14155550190', text: 'x', subject: 'Hi' });
+    expect(subject.status).toBe(400);
+    expect(subject.body).toMatchObject({ code: 'validation_failed', param: 'subject' });
+    const bad = await h.request('POST', '/v1/messages', { channel: 'imessage', identity_id: identityId, to: 'call me', text: 'x' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'validation_failed', param: 'to' });
+    expect(bad.body.detail).toMatch(/phone number .* or an email address/);
+  });
+
+  it('sends uploads as iMessage attachments (BlueBubbles /message/attachment), each part tied to the message', async () => {
+    const said = await personSays('Can you send the menu?', '+14155550192');
+    const conv = said.res.body.conversation_id;
+    const png = await upload(PNG, 'image/png', 'menu.png');
+    const pdf = await upload(Buffer.from('%PDF-1.4 wine list'), 'application/pdf', 'wine.pdf');
+    const reply = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Here you go.', media_ids: [png, pdf] });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    expect(reply.body.message.media.map((m: any) => [m.id, m.filename])).toEqual([[png, 'menu.png'], [pdf, 'wine.pdf']]);
+    const [first, second] = fake.attachments.slice(-2);
+    expect(first).toMatchObject({ chatGuid: 'iMessage;-;+14155550192', name: 'menu.png', contentType: 'image/png', tempGuid: `${reply.body.message.id}.1` });
+    expect(first!.bytes.equals(PNG)).toBe(true);
+    expect(second).toMatchObject({ name: 'wine.pdf', contentType: 'application/pdf', tempGuid: `${reply.body.message.id}.2` });
+    expect(second!.bytes.toString()).toBe('%PDF-1.4 wine list');
+    expect(fake.to('POST', '/api/v1/message/attachment').at(-1)!.query.password).toBe(fake.password);
+    expect(fake.to('POST', '/api/v1/message/text').at(-1)!.body).toMatchObject({ tempGuid: reply.body.message.id, message: 'Here you go.' });
+    // A receipt of an attachment's own message is the message's.
+    const applied = await fake.post(hook, 'updated-message', { ...fake.message({ text: '\uFFFC', isFromMe: true, chatGuid: 'iMessage;-;+14155550192', guid: first!.guid }), dateDelivered: Date.now() });
+    expect(applied.body.status).toBe('applied');
+    expect((await h.request('GET', `/v1/messages/${reply.body.message.id}`)).body.status).toBe('delivered');
+
+    // A first send carries media too.
+    const photo = await upload(PNG, 'image/png', 'table.png');
+    const first2 = await h.request('POST', '/v1/messages', { channel: 'imessage', identity_id: identityId, to: '+14155550193', text: 'Your table', media_ids: [photo] });
+    expect(first2.status, JSON.stringify(first2.body)).toBe(201);
+    expect(fake.attachments.at(-1)).toMatchObject({ chatGuid: 'iMessage;-;+14155550193', name: 'table.png' });
+  });
+
+  it('keeps iMessage handles on contacts and opens a conversation for a contact on iMessage', async () => {
+    const contact = await h.request('POST', '/v1/contacts', {
+      display_name: 'Ines', addresses: [{ channel: 'imessage', address: '+44 20 7946 0958' }, { channel: 'imessage', address: 'Ines@Example.org' }],
+    });
+    expect(contact.status, JSON.stringify(contact.body)).toBe(201);
+    expect(contact.body.addresses).toEqual([{ channel: 'imessage', address: '+442079460958' }, { channel: 'imessage', address: 'ines@example.org' }]);
+    const opened = await h.request('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identityId });
+    expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    expect(opened.body).toMatchObject({ channel: 'imessage', counterpart: '+442079460958', account_id: accountId, contact_id: contact.body.id, subject: null, message_count: 0 });
+    const byEmail = await h.request('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identityId, channel: 'imessage', address: 'INES@example.org' });
+    expect(byEmail.status).toBe(201);
+    expect(byEmail.body.counterpart).toBe('ines@example.org');
+    expect((await h.request('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identityId })).body.id).toBe(opened.body.id);
+    const reply = await h.request('POST', `/v1/conversations/${opened.body.id}/messages`, { text: 'Welcome, Ines!' });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    expect(fake.to('POST', '/api/v1/message/text').at(-1)!.body).toMatchObject({ chatGuid: 'iMessage;-;+442079460958', message: 'Welcome, Ines!' });
+    const subject = await h.request('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identityId, subject: 'Hi' });
+    expect(subject.body).toMatchObject({ code: 'validation_failed', param: 'subject' });
   });
 });
 

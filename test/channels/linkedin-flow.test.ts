@@ -93,3 +93,38 @@ describe('an agent on LinkedIn, through the HTTP API only', () => {
     expect((await api('GET', `/v1/messages/${reply.body.message.id}`)).body.status).toBe('read');
   });
 });
+
+describe('first messages and contacts on LinkedIn', () => {
+  it('sends a first LinkedIn message to a profile id with POST /v1/messages, and opens a conversation for a contact by LinkedIn id', async () => {
+    const identity = await api('POST', '/v1/identities', { handle: 'sourcer' });
+    const account = await api('POST', '/v1/channel_accounts', {
+      identity_id: identity.body.id, channel: 'linkedin', address: 'urn:li:person:sourcer', config: { outbound_url: `${provider.url}/linkedin/send` },
+    });
+    expect(account.status, JSON.stringify(account.body)).toBe(201);
+    provider.secret = account.body.secret;
+
+    // A profile id is case-sensitive: kept exactly as written.
+    const first = await api('POST', '/v1/messages', { channel: 'linkedin', identity_id: identity.body.id, to: 'ACoAAB1xYz', text: 'Hi Dana, are you open to a chat?' });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body.message).toMatchObject({ channel: 'linkedin', status: 'sent', subject: null, to: [{ address: 'ACoAAB1xYz' }] });
+    expect(provider.requests.at(-1)!.body).toMatchObject({ type: 'message', id: first.body.message.id, to: 'ACoAAB1xYz', text: 'Hi Dana, are you open to a chat?' });
+    expect((await api('GET', `/v1/conversations/${first.body.conversation_id}`)).body).toMatchObject({ channel: 'linkedin', counterpart: 'ACoAAB1xYz' });
+    const missing = await api('POST', '/v1/messages', { channel: 'linkedin', identity_id: identity.body.id, text: 'x' });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ code: 'validation_failed', param: 'to' });
+
+    const contact = await api('POST', '/v1/contacts', { display_name: 'Lee', headline: 'Staff engineer', addresses: [{ channel: 'linkedin', address: 'urn:li:person:LeeK' }] });
+    expect(contact.status, JSON.stringify(contact.body)).toBe(201);
+    expect(contact.body.addresses).toEqual([{ channel: 'linkedin', address: 'urn:li:person:LeeK' }]);
+    const opened = await api('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identity.body.id });
+    expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    expect(opened.body).toMatchObject({ channel: 'linkedin', counterpart: 'urn:li:person:LeeK', account_id: account.body.id, contact_id: contact.body.id });
+    const reply = await api('POST', `/v1/conversations/${opened.body.id}/messages`, { text: 'Hello Lee' });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    expect(provider.requests.at(-1)!.body).toMatchObject({ to: 'urn:li:person:LeeK', conversation_id: opened.body.id, text: 'Hello Lee' });
+    // The person's reply through the provider lands in that conversation, with the contact.
+    const signed = signedPost(provider.secret, { type: 'message', id: 'li-lee-1', from: { address: 'urn:li:person:LeeK', name: 'Lee' }, text: 'Sure!' });
+    const delivered = await fetch(`${base}/v1/inbound/http/${account.body.id}`, { method: 'POST', headers: signed.headers, body: signed.body });
+    expect((await delivered.json()).conversation_id).toBe(opened.body.id);
+  });
+});

@@ -18,8 +18,8 @@ let publicUrl: string;
 let lineId: string;
 let salesId: string;
 
-async function textIn(body: string) {
-  const res = await twilio.post(`${publicUrl}/v1/inbound/twilio/${lineId}/messages`, twilio.incomingFields({ From: PERSON, To: LINE, Body: body }));
+async function textIn(body: string, from = PERSON) {
+  const res = await twilio.post(`${publicUrl}/v1/inbound/twilio/${lineId}/messages`, twilio.incomingFields({ From: from, To: LINE, Body: body }));
   expect(res.status, res.text).toBe(200);
 }
 
@@ -51,6 +51,9 @@ describe('a shared SMS line, over Twilio\'s wire format', () => {
     expect(conv).toMatchObject({ counterpart: PERSON, account_id: lineId, connection_status: 'active', message_count: 1 });
     const connections = (await h.request('GET', `/v1/connections?identity_id=${salesId}`)).body.data;
     expect(connections).toMatchObject([{ counterpart: PERSON, status: 'active', conversation_id: conv.id }]);
+    // The conversation names its connection (Inkbox `assignment_id`), in lists and in the snapshot.
+    expect(conv.connection_id).toBe(connections[0].id);
+    expect((await h.request('GET', `/v1/conversations/${conv.id}`)).body.connection_id).toBe(connections[0].id);
 
     // Converse: the reply goes out from the line to the person; their answer lands with sales.
     expect((await h.request('POST', `/v1/conversations/${conv.id}/messages`, { text: 'We do, 3-5 days.' })).status).toBe(201);
@@ -62,6 +65,7 @@ describe('a shared SMS line, over Twilio\'s wire format', () => {
     await textIn('STOP');
     const released = (await h.request('GET', `/v1/conversations/${conv.id}`)).body;
     expect(released.connection_status).toBe('released');
+    expect(released.connection_id).toBe(connections[0].id);
     expect(released.events.map((e: { type: string }) => e.type).slice(-2)).toEqual(['message', 'connection_released']);
     const sentBefore = twilio.accepted.length;
     const refused = await h.request('POST', `/v1/conversations/${conv.id}/messages`, { text: 'Anything else?' });
@@ -74,9 +78,20 @@ describe('a shared SMS line, over Twilio\'s wire format', () => {
     list = await h.request('GET', `/v1/conversations?channel=sms&identity_id=${salesId}`);
     expect(list.body.data.map((c: { id: string }) => c.id)).toEqual([conv.id]);
     expect(list.body.data[0].connection_status).toBe('active');
+    // A new connection: the conversation carries the new one's id.
+    const current = (await h.request('GET', `/v1/connections?identity_id=${salesId}&status=active`)).body.data;
+    expect(current).toHaveLength(1);
+    expect(current[0].id).not.toBe(connections[0].id);
+    expect(list.body.data[0].connection_id).toBe(current[0].id);
     expect((await h.request('POST', `/v1/conversations/${conv.id}/messages`, { text: 'Welcome back!' })).status).toBe(201);
     expect(twilio.accepted.at(-1)).toMatchObject({ from: LINE, to: PERSON, body: 'Welcome back!' });
     expect((await h.request('GET', `/v1/connections?identity_id=${salesId}`)).body.data.map((c: { status: string }) => c.status).sort())
       .toEqual(['active', 'released']);
+  });
+
+  it('has no connection id on a conversation without a connection', async () => {
+    await textIn('hello, who is this?', '+14155550999');
+    const list = (await h.request('GET', '/v1/conversations?channel=sms&limit=200')).body.data as { counterpart: string; connection_id: string | null; connection_status: string | null }[];
+    expect(list.find((c) => c.counterpart === '+14155550999')).toMatchObject({ connection_status: null, connection_id: null });
   });
 });

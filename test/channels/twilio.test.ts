@@ -357,6 +357,51 @@ describe('POST /v1/messages on SMS', () => {
     expect(again.body.conversation_id).toBe(res.body.conversation_id);
   });
 
+  it('sends a first text with media as MMS: each upload is a signed MediaUrl Twilio can fetch', async () => {
+    const jpeg = Buffer.from('ffd8ffe000104a46494600010100000100010000ffd9', 'hex');
+    const form = new FormData();
+    form.append('file', new Blob([jpeg], { type: 'image/jpeg' }), 'receipt.jpg');
+    const uploaded = await fetch(`${publicUrl}/v1/media`, { method: 'POST', headers: { authorization: `Bearer ${h.key}` }, body: form });
+    expect(uploaded.status).toBe(201);
+    const media = await uploaded.json();
+    const res = await h.request('POST', '/v1/messages', { channel: 'sms', identity_id: identityId, to: '+1 415 555 0170', text: 'Your receipt', media_ids: [media.id] });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.message).toMatchObject({ channel: 'sms', media: [{ id: media.id, content_type: 'image/jpeg', filename: 'receipt.jpg' }] });
+    const sent = twilio.accepted.at(-1)!;
+    expect(sent).toMatchObject({ to: '+14155550170', body: 'Your receipt' });
+    expect(sent.mediaUrls).toHaveLength(1);
+    expect(sent.mediaUrls[0]!.startsWith(`${publicUrl}/media/${media.id}?expires=`)).toBe(true);
+    const fetched = await fetch(sent.mediaUrls[0]!);
+    expect(fetched.status).toBe(200);
+    expect(fetched.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(jpeg)).toBe(true);
+  });
+
+  it('keeps phone numbers on contacts in E.164 and opens an SMS conversation for a contact', async () => {
+    const bad = await h.request('POST', '/v1/contacts', { addresses: [{ channel: 'sms', address: 'not a number' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'validation_failed', param: 'addresses.0.address' });
+    const contact = await h.request('POST', '/v1/contacts', { display_name: 'Sam', addresses: [{ channel: 'sms', address: '+1 (415) 555-0171' }] });
+    expect(contact.status, JSON.stringify(contact.body)).toBe(201);
+    expect(contact.body.addresses).toEqual([{ channel: 'sms', address: '+14155550171' }]);
+    expect((await h.request('GET', '/v1/contacts?address=%2B1%20415%20555%200171')).body.data.map((c: { id: string }) => c.id)).toEqual([contact.body.id]);
+    const opened = await h.request('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identityId });
+    expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    expect(opened.body).toMatchObject({ channel: 'sms', counterpart: '+14155550171', account_id: accountId, contact_id: contact.body.id });
+    const reply = await h.request('POST', `/v1/conversations/${opened.body.id}/messages`, { text: 'Hi Sam' });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+    expect(twilio.accepted.at(-1)).toMatchObject({ to: '+14155550171', from: NUMBER, body: 'Hi Sam' });
+    // The person's answer lands in that conversation, which the contact's next open returns.
+    await textIn('+14155550171', 'Hello!');
+    expect(await conversationWith('+14155550171')).toBe(opened.body.id);
+    const again = await h.request('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identityId, channel: 'sms' });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(opened.body.id);
+    const noImessage = await h.request('POST', `/v1/contacts/${contact.body.id}/conversations`, { identity_id: identityId, channel: 'imessage' });
+    expect(noImessage.status).toBe(422);
+    expect(noImessage.body.code).toBe('no_recipient');
+  });
+
   it('sends once when a first send\'s 502 is retried with the same Idempotency-Key', async () => {
     const before = twilio.accepted.length;
     twilio.failNext({ status: 502 });

@@ -21,6 +21,7 @@ if (!HAS_BUILD) console.warn(NO_BUILD_REASON);
 /** The key format documented in src/services/tenants.ts: key id, then a 256-bit base64url secret. */
 const API_KEY = /^sb_key_[0-9a-z]{26}_[A-Za-z0-9_-]{43}$/;
 const ORG_ID = /^org_[0-9a-z]{26}$/;
+const MEMBER_ID = /^mem_[0-9a-z]{26}$/;
 const IDENTITY = 'a@example.com';
 
 /** On the PostgreSQL project, the database standing in for each data directory. */
@@ -94,8 +95,10 @@ function json(r: Run): any {
   return JSON.parse(lines[0]!);
 }
 
-async function init(dataDir: string): Promise<{ org_id: string; api_key: string }> {
-  const r = await run(['init', '--data-dir', dataDir, '--json']);
+interface Init { org_id: string; api_key?: string; name: string; created: boolean; owner_member_id: string; organizations: { id: string; name: string }[] }
+
+async function init(dataDir: string, extra: string[] = []): Promise<Init> {
+  const r = await run(['init', '--data-dir', dataDir, '--json', ...extra]);
   expect(r.code, r.stderr).toBe(0);
   return json(r);
 }
@@ -256,14 +259,16 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
 
   describe('init, import, serve on one data dir', () => {
     let dataDir: string;
-    let created: { org_id: string; api_key: string };
+    let created: Init;
 
-    it('init --json prints exactly {org_id, api_key} and creates the store', async () => {
+    it('init --json prints {org_id, api_key, name, created, owner_member_id, organizations} and creates the store', async () => {
       dataDir = mkdir('switchboard-cli-data-');
       created = await init(dataDir);
-      expect(Object.keys(created).sort()).toEqual(['api_key', 'org_id']);
+      expect(Object.keys(created).sort()).toEqual(['api_key', 'created', 'name', 'org_id', 'organizations', 'owner_member_id']);
       expect(created.org_id).toMatch(ORG_ID);
       expect(created.api_key).toMatch(API_KEY);
+      expect(created).toMatchObject({ name: 'default', created: true, organizations: [{ id: created.org_id, name: 'default' }] });
+      expect(created.owner_member_id).toMatch(MEMBER_ID);
       expect(await storeExists(dataDir)).toBe(true);
     });
 
@@ -303,7 +308,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
         const unauth = await fetch(`http://127.0.0.1:${port}/v1/conversations`);
         expect(unauth.status).toBe(401);
 
-        const list = await get(port, '/v1/conversations', created.api_key);
+        const list = await get(port, '/v1/conversations', created.api_key!);
         expect(list.status).toBe(200);
         // Newest activity first: the Date of each thread's latest message (imports keep it).
         expect(list.body.data.map((c: any) => [c.subject, c.message_count, c.counterpart])).toEqual([
@@ -315,7 +320,7 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
         expect(list.body.has_more).toBe(false);
 
         const quarterly = list.body.data[1];
-        const messages = await get(port, `/v1/conversations/${quarterly.id}/messages`, created.api_key);
+        const messages = await get(port, `/v1/conversations/${quarterly.id}/messages`, created.api_key!);
         expect(messages.status).toBe(200);
         expect(messages.body.data.map((m: any) => [m.headers.message_id, m.direction])).toEqual([
           ['m1@ext.test', 'inbound'], ['m2@example.com', 'outbound'], ['x3@ext.test', 'inbound'],
@@ -324,9 +329,9 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
         expect(messages.body.data[1].text).toContain('\nFrom now on, send them monthly.');
         expect(messages.body.data[0].at).toBe(new Date(day(1)).toISOString());
 
-        const identities = await get(port, '/v1/identities', created.api_key);
+        const identities = await get(port, '/v1/identities', created.api_key!);
         expect(identities.body.data.map((i: any) => i.handle)).toEqual([IDENTITY]);
-        const mailboxes = await get(port, '/v1/mailboxes', created.api_key);
+        const mailboxes = await get(port, '/v1/mailboxes', created.api_key!);
         expect(mailboxes.body.data.map((m: any) => m.address)).toEqual([IDENTITY]);
       } finally {
         expect(await stop(s)).toEqual({ code: 0, signal: null });
@@ -336,46 +341,131 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
     });
   });
 
-  describe('a second init on the same data dir', () => {
+  describe('init again, --new-organization, keys from the CLI, on one data dir', () => {
     let dataDir: string;
-    let first: { org_id: string; api_key: string };
-    let second: { org_id: string; api_key: string };
+    let first: Init;
+    let second: Init;
+    let scoped: { id: string; key: string };
+    let revocable: { id: string; key: string };
 
-    it('creates a second, separate organization with its own key', async () => {
+    it('a second init creates nothing and prints the organization it has (JSON and text)', async () => {
       dataDir = mkdir('switchboard-cli-twice-');
       first = await init(dataDir);
-      second = await init(dataDir);
-      expect(second.org_id).toMatch(ORG_ID);
-      expect(second.api_key).toMatch(API_KEY);
-      expect(second.org_id).not.toBe(first.org_id);
-      expect(second.api_key).not.toBe(first.api_key);
+      const again = await init(dataDir, ['--name', 'ignored']);
+      expect(again).toEqual({
+        org_id: first.org_id, name: 'default', created: false, owner_member_id: first.owner_member_id,
+        organizations: [{ id: first.org_id, name: 'default' }],
+      });
+      const text = await run(['init', '--data-dir', dataDir]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain(`organization ${first.org_id} (default)`);
+      expect(text.stdout).toMatch(/no organization created/);
+      expect(text.stdout).toContain(`switchboard keys create --org ${first.org_id}`);
+      expect(text.stdout).not.toMatch(/sb_key_/);
     });
 
-    it('import then needs --org, and says so', async () => {
+    it('init --new-organization creates a second, separate organization with its own key and owner', async () => {
+      second = await init(dataDir, ['--new-organization', '--name', 'acme', '--owner-email', 'boss@acme.example']);
+      expect(second).toMatchObject({ name: 'acme', created: true });
+      expect(second.api_key).toMatch(API_KEY);
+      expect(second.org_id).not.toBe(first.org_id);
+      expect(second.owner_member_id).not.toBe(first.owner_member_id);
+      expect(second.organizations).toEqual([{ id: first.org_id, name: 'default' }, { id: second.org_id, name: 'acme' }]);
+      // Without the flag, the first organization again.
+      expect((await init(dataDir)).org_id).toBe(first.org_id);
+    });
+
+    it('import then needs --org, and the error lists the organizations', async () => {
       const r = await run(['import', mbox, '--data-dir', dataDir, '--identity', IDENTITY, '--json']);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/2 organizations/);
       expect(r.stderr).toMatch(/--org/);
+      expect(r.stderr).toMatch(new RegExp(`${first.org_id}\\s+default`));
+      expect(r.stderr).toMatch(new RegExp(`${second.org_id}\\s+acme`));
       expect(r.stdout).toBe('');
       const bad = await run(['import', mbox, '--data-dir', dataDir, '--identity', IDENTITY, '--json', '--org', 'org_01h455vb4pex5vsknk084sn02q']);
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(/no organization org_01h455vb4pex5vsknk084sn02q/);
+      expect(bad.stderr).toContain(first.org_id);
+      expect(bad.stderr).toContain(second.org_id);
       expect(await importPath(mbox, dataDir, ['--org', first.org_id])).toMatchObject({ imported: 3, duplicates: 1, conversations: 2 });
     });
 
-    it('serve configured by DATA_DIR, PORT and SMTP_PORT: each key sees only its organization', async () => {
+    it('keys create needs --org here too, then issues a key with the asked scope, printed once', async () => {
+      const noOrg = await run(['keys', 'create', '--data-dir', dataDir, '--json']);
+      expect(noOrg.code).not.toBe(0);
+      expect(noOrg.stderr).toContain(first.org_id);
+      expect(noOrg.stderr).toContain(second.org_id);
+
+      const r = await run(['keys', 'create', '--data-dir', dataDir, '--org', first.org_id, '--name', 'reader',
+        '--identity', IDENTITY, '--permissions', 'conversations:read', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const k = json(r);
+      expect(Object.keys(k).sort()).toEqual(['created_at', 'id', 'identity_id', 'key', 'member_id', 'name', 'org_id', 'permissions']);
+      expect(k).toMatchObject({ name: 'reader', org_id: first.org_id, member_id: null, permissions: ['conversations:read'] });
+      expect(k.identity_id).toMatch(/^idn_/);
+      expect(k.key).toMatch(API_KEY);
+      scoped = k;
+
+      const owner = await run(['keys', 'create', '--data-dir', dataDir, '--org', first.org_id, '--member', first.owner_member_id]);
+      expect(owner.code, owner.stderr).toBe(0);
+      const printed = owner.stdout.match(/sb_key_\S+/g) ?? [];
+      expect(printed).toHaveLength(1);
+      revocable = { id: printed[0]!.match(/^sb_(key_[0-9a-z]{26})_/)![1]!, key: printed[0]! };
+      expect(owner.stdout).toContain(`acting as ${first.owner_member_id}`);
+    });
+
+    it('keys create refuses a permission the key could not hold, and bad names, creating nothing', async () => {
+      const listed = async () => {
+        const r = await run(['keys', 'list', '--data-dir', dataDir, '--org', first.org_id, '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).not.toMatch(/sb_key_|secret/); // never a secret
+        return json(r).data as any[];
+      };
+      const before = await listed();
+      expect(before.map((k) => k.id)).toEqual(expect.arrayContaining([scoped.id, revocable.id]));
+      expect(before.find((k) => k.id === scoped.id)).toMatchObject({ name: 'reader', permissions: ['conversations:read'], revoked_at: null });
+
+      const wider = await run(['keys', 'create', '--data-dir', dataDir, '--org', first.org_id, '--identity', IDENTITY, '--permissions', 'conversations:read,members:manage']);
+      expect(wider.code).not.toBe(0);
+      expect(wider.stderr).toMatch(/cannot hold members:manage/);
+      const unknown = await run(['keys', 'create', '--data-dir', dataDir, '--org', first.org_id, '--permissions', 'root']);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr).toMatch(/Unknown permission root/);
+      const stranger = await run(['keys', 'create', '--data-dir', dataDir, '--org', first.org_id, '--member', second.owner_member_id]);
+      expect(stranger.code).not.toBe(0);
+      expect(stranger.stderr).toMatch(/not a member/);
+      expect(wider.stdout + unknown.stdout + stranger.stdout).toBe('');
+      expect(await listed()).toHaveLength(before.length);
+    });
+
+    it('serve configured by DATA_DIR, PORT and SMTP_PORT: each key sees only its organization, CLI keys with their scope', async () => {
       const [port, smtpPort] = await twoPorts();
       const s = await serve([], { DATA_DIR: dataDir, PORT: String(port), SMTP_PORT: String(smtpPort) }, port);
       try {
         expect(await smtpGreeting(smtpPort)).toMatch(/^220 /);
-        const mine = await get(port, '/v1/conversations', first.api_key);
+        const mine = await get(port, '/v1/conversations', first.api_key!);
         expect(mine.status).toBe(200);
         expect(mine.body.data.map((c: any) => c.subject).sort()).toEqual(['Lunch?', 'Quarterly numbers']);
-        const theirs = await get(port, '/v1/conversations', second.api_key);
+        const theirs = await get(port, '/v1/conversations', second.api_key!);
         expect(theirs.status).toBe(200);
         expect(theirs.body.data).toEqual([]);
         // A serve on an existing store creates no organization of its own.
         expect(s.stdout()).not.toMatch(/sb_key_/);
+
+        const read = await get(port, '/v1/conversations', scoped.key);
+        expect(read.status).toBe(200);
+        expect(read.body.data).toHaveLength(2);
+        expect((await get(port, '/v1/members', scoped.key)).status).toBe(200);
+        expect((await get(port, '/v1/api_keys', scoped.key)).body.code).toBe('missing_permission');
+        const members = await get(port, '/v1/members', revocable.key);
+        expect(members.body.data).toEqual([expect.objectContaining({ id: first.owner_member_id, role: 'owner' })]);
+
+        // Revoked from the CLI while the server runs: refused at once.
+        const revoke = await run(['keys', 'revoke', revocable.id, '--data-dir', dataDir, '--json']);
+        expect(revoke.code, revoke.stderr).toBe(0);
+        expect(json(revoke).revoked_at).toEqual(expect.any(String));
+        expect((await get(port, '/v1/members', revocable.key)).status).toBe(401);
       } finally {
         expect(await stop(s)).toEqual({ code: 0, signal: null });
       }

@@ -58,8 +58,29 @@ describe('emptySummary', () => {
     expect(emptySummary(T0)).toEqual({
       message_count: 0, unread_count: 0, latest_message: null, last_event_at: T0, labels: [], archived: false,
       outbound_count: 0, no_reply_at: null, no_reply_since: null, last_no_reply_at: null, sla_due_at: null, sla_target: null, overdue: false,
-      starred: false, assigned_to: null, connection_status: null,
+      starred: false, assigned_to: null, connection_status: null, connection_id: null,
     });
+  });
+});
+
+describe('router connection', () => {
+  const change = (type: 'connection_activated' | 'connection_released', id: string, t: string): Ev => ({
+    type, at: t, data: { connection_id: id, account_id: 'acct_1', counterpart: '+14155550100', reason: type === 'connection_released' ? 'stop' : null, by: null },
+  } as Ev);
+
+  it('carries the id of the latest connection activated or released, with its status', () => {
+    expect(fold([change('connection_activated', 'conn_a', at(1))])).toMatchObject({ connection_status: 'active', connection_id: 'conn_a' });
+    expect(fold([change('connection_activated', 'conn_a', at(1)), change('connection_released', 'conn_a', at(2))]))
+      .toMatchObject({ connection_status: 'released', connection_id: 'conn_a' });
+    expect(fold([change('connection_activated', 'conn_a', at(1)), change('connection_released', 'conn_a', at(2)), change('connection_activated', 'conn_b', at(3))]))
+      .toMatchObject({ connection_status: 'active', connection_id: 'conn_b' });
+  });
+
+  it('keeps the survivor\'s connection in a merge, else the merged one\'s', () => {
+    const mine = fold([change('connection_activated', 'conn_a', at(1))]);
+    const theirs = fold([change('connection_released', 'conn_b', at(1))]);
+    expect(combineSummaries(mine, theirs)).toMatchObject({ connection_status: 'active', connection_id: 'conn_a' });
+    expect(combineSummaries(fold([]), theirs)).toMatchObject({ connection_status: 'released', connection_id: 'conn_b' });
   });
 });
 

@@ -8,7 +8,7 @@ import { isId } from '../../ids.js';
 import { createChannelAccount, getChannelAccount, updateChannelAccount } from '../../services/channel-accounts.js';
 import { prepareHttpAccountConfig } from '../../channels/http/account-config.js';
 import { principalOf } from '../auth.js';
-import { identityScope } from '../scope.js';
+import { identityFilter } from '../identity-filter.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { channelAccountView } from '../presenters.js';
 import { AccountStatus, ChannelAccount, IdParams, Page, PageQuery, Problem } from '../schemas.js';
@@ -81,7 +81,7 @@ export function channelAccountRoutes(app: Api, { store, clock }: ApiContext): vo
     const limit = request.query.limit ?? DEFAULT_LIMIT;
     const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
     const principal = principalOf(request);
-    const identityId = identityScope(principal, request.query.identity_id);
+    const identityId = await identityFilter(store.db, principal, request.query.identity_id);
     const rows = await listAccounts(store.db, principal.orgId, { identityId, channel: request.query.channel, limit, afterId: after });
     return page(rows, limit, channelAccountView, (r) => ({ id: r.id }));
   });

@@ -15,7 +15,8 @@ import { principalOf } from '../auth.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { connectionView } from '../presenters.js';
 import { Connection, IdParams, Page, PageQuery, Problem } from '../schemas.js';
-import { canSee, identityScope } from '../scope.js';
+import { identityFilter } from '../identity-filter.js';
+import { canSee } from '../scope.js';
 import { bodylessAsEmpty } from '../validation.js';
 import type { Api, ApiContext } from '../app.js';
 
@@ -58,7 +59,7 @@ export function connectionRoutes(app: Api, { store, clock }: ApiContext): void {
     const limit = q.limit ?? DEFAULT_LIMIT;
     const before = q.cursor ? decodeCursor(q.cursor, { id: 'string' }).id : undefined;
     const p = principalOf(request);
-    const identityId = identityScope(p, q.identity_id);
+    const identityId = await identityFilter(store.db, p, q.identity_id);
     const rows = await listConnections(store.db, p.orgId, {
       limit, beforeId: before, status: q.status, identityId, accountId: q.account_id, hideBlocked: p.identityId !== null,
     });

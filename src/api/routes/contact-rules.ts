@@ -13,7 +13,7 @@ import { listContactRules } from '../../store/contact-rules.js';
 import { principalOf } from '../auth.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { contactRuleView } from '../presenters.js';
-import { identityScope } from '../scope.js';
+import { identityFilter } from '../identity-filter.js';
 import { ContactRule, IdParams, Page, PageQuery, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
 
@@ -67,8 +67,7 @@ export function contactRuleRoutes(app: Api, { store }: ApiContext): void {
   }, async (request) => {
     const principal = principalOf(request);
     const { limit = DEFAULT_LIMIT, cursor, action, kind } = request.query;
-    const appliesTo = identityScope(principal, request.query.identity_id);
-    if (appliesTo !== undefined && !isId('idn', appliesTo)) return { data: [], next_cursor: null, has_more: false };
+    const appliesTo = await identityFilter(store.db, principal, request.query.identity_id);
     const after = cursor ? decodeCursor(cursor, { id: 'string' }).id : undefined;
     const rows = await listContactRules(store.db, principal.orgId, { appliesTo, action, kind, limit, afterId: after });
     return page(rows, limit, contactRuleView, (r) => ({ id: r.id }));

@@ -4,6 +4,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { AppError, notFound } from '../../errors.js';
+import { anyChannelAddress } from '../../domain/addresses.js';
 import { isId } from '../../ids.js';
 import { openContactConversation } from '../../services/contact-conversations.js';
 import { createContact, deleteContact, getContact, updateContact, type ContactInput } from '../../services/contacts.js';
@@ -12,7 +13,7 @@ import { principalOf } from '../auth.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { contactView, conversationView } from '../presenters.js';
 import { identityScope } from '../scope.js';
-import { AttributeValue, Contact, Conversation, EmailString, IdParams, Page, PageQuery, Problem } from '../schemas.js';
+import { AttributeValue, Contact, Conversation, IdParams, Page, PageQuery, Problem } from '../schemas.js';
 import { bodylessAsEmpty } from '../validation.js';
 import type { Api, ApiContext } from '../app.js';
 
@@ -21,8 +22,13 @@ export const MAX_ATTRIBUTES = 50;
 
 const Text = (maxLength: number) => Type.Union([Type.String({ maxLength }), Type.Null()]);
 const AddressInput = Type.Object({
-  channel: Type.Optional(Type.Literal('email', { default: 'email' })),
-  address: EmailString,
+  channel: Type.Optional(Type.Union([
+    Type.Literal('email'), Type.Literal('sms'), Type.Literal('imessage'), Type.Literal('linkedin'), Type.Literal('http'),
+  ], { default: 'email', description: 'the channel the address is on (default `email`)' })),
+  address: Type.String({
+    minLength: 1, maxLength: 320,
+    description: 'email: an email address (lower-cased); sms: a phone number with its country code (stored in E.164); imessage: a phone number or an email address; linkedin, http: the provider\'s id of the person (a LinkedIn profile id or URN, kept as written)',
+  }),
 }, { additionalProperties: false });
 
 const ContactFields = {
@@ -48,13 +54,17 @@ const ContactPatch = Type.Object(ContactFields, { additionalProperties: false })
 const ListQuery = Type.Object({
   q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'text in the display name, company or an address (case-insensitive)' })),
   email: Type.Optional(Type.String({ maxLength: 320, description: 'exact email address' })),
+  address: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'an exact address on any channel: an email address, a phone number (matched in E.164), or a provider id' })),
   ...PageQuery,
 });
 
 const OpenBody = Type.Object({
   identity_id: Type.Optional(Type.String({ maxLength: 100, description: 'required unless the key is scoped to an identity' })),
-  address: Type.Optional(Type.String({ maxLength: 320, description: 'one of the contact\'s email addresses; by default the first' })),
-  subject: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 998 }), Type.Null()], { description: 'subject of the first message' })),
+  channel: Type.Optional(Type.Union([
+    Type.Literal('email'), Type.Literal('sms'), Type.Literal('imessage'), Type.Literal('linkedin'), Type.Literal('http'),
+  ], { description: 'the channel to open the conversation on; by default the first (email, sms, imessage, linkedin, http) on which the contact has an address (the `address`, when given)' })),
+  address: Type.Optional(Type.String({ maxLength: 320, description: 'one of the contact\'s addresses; by default its first on the channel (alphabetically)' })),
+  subject: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 998 }), Type.Null()], { description: 'subject of the first message (email only)' })),
 }, { additionalProperties: false });
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
@@ -83,9 +93,11 @@ export function contactRoutes(app: Api, { store, clock }: ApiContext): void {
     schema: { tags: ['contacts'], summary: 'List contacts, oldest first', querystring: ListQuery, response: { 200: Page(Contact), ...errors } },
   }, async (request) => {
     const { orgId } = principalOf(request);
-    const { limit = DEFAULT_LIMIT, cursor, q, email } = request.query;
+    const { limit = DEFAULT_LIMIT, cursor, q, email, address } = request.query;
     const after = cursor ? decodeCursor(cursor, { id: 'string' }).id : undefined;
-    const rows = await listContacts(store.db, orgId, { q, address: email?.trim().toLowerCase(), limit, afterId: after });
+    const exact = email !== undefined ? email.trim().toLowerCase() : address !== undefined ? anyChannelAddress(address) : undefined;
+    if (email !== undefined && address !== undefined && anyChannelAddress(address) !== exact) return { data: [], next_cursor: null, has_more: false };
+    const rows = await listContacts(store.db, orgId, { q, address: exact, limit, afterId: after });
     const addresses = await addressesOf(store.db, orgId, rows.slice(0, limit).map((r) => r.id));
     return page(rows, limit, (row) => contactView({ row, addresses: addresses.get(row.id) ?? [] }), (r) => ({ id: r.id }));
   });
@@ -119,7 +131,7 @@ export function contactRoutes(app: Api, { store, clock }: ApiContext): void {
     config: { idempotent: true, permission: 'conversations:write' },
     schema: {
       tags: ['contacts'],
-      summary: 'Open an email conversation with a contact: the identity\'s open one with that address (200), or a new one without events (201)',
+      summary: 'Open a conversation with a contact on any channel: the identity\'s open one with that address (200), or a new one without events (201)',
       params: IdParams, body: OpenBody,
       response: { 200: Conversation, 201: Conversation, ...errors, 422: Problem },
     },
@@ -134,7 +146,7 @@ export function contactRoutes(app: Api, { store, clock }: ApiContext): void {
     }
     if (!isId('idn', identityId)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
     const { row, created } = await openContactConversation(store, principal.orgId, {
-      contactId: id, identityId, address: request.body.address, subject: request.body.subject,
+      contactId: id, identityId, channel: request.body.channel, address: request.body.address, subject: request.body.subject,
     }, clock);
     return reply.status(created ? 201 : 200).send(conversationView(row));
   });

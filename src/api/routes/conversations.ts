@@ -8,7 +8,6 @@ import { HEALTHY_STATUSES } from '../../channels/adapter.js';
 import { isoNow } from '../../clock.js';
 import type { EventType as EventTypeName, TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
-import { isId } from '../../ids.js';
 import { findContactRecord } from '../../services/contacts.js';
 import { mergeManually, patchConversation, type ConversationPatch } from '../../services/conversations.js';
 import { reactToMessage, sendReadReceipt, sendTyping } from '../../services/channel-signals.js';
@@ -25,7 +24,8 @@ import { principalOf, requirePermission } from '../auth.js';
 import { actorOf } from '../../services/access.js';
 import { markRead } from '../../services/inbox.js';
 import { FilterFields, toStoreFilter } from '../conversation-filter.js';
-import { identityScope, visibleConversation } from '../scope.js';
+import { identityFilter } from '../identity-filter.js';
+import { visibleConversation } from '../scope.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { callView, contactView, conversationView, noteView, senderView } from '../presenters.js';
 import { narrowView } from '../view-filter.js';
@@ -92,7 +92,7 @@ const ReactionBody = Type.Object({
 const eventPosition = (e: TimelineEvent) => ({ at: e.at, seq: e.seq });
 const EVENT_CURSOR = { at: 'string', seq: 'number' } as const;
 
-export function conversationRoutes(app: Api, { store, config, clock, readCache, channels, media }: ApiContext): void {
+export function conversationRoutes(app: Api, { store, config, clock, readCache, channels, media, metrics }: ApiContext): void {
   const load = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
 
   app.get('/v1/conversations', {
@@ -101,6 +101,7 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
   }, async (request, reply) => {
     const principal = principalOf(request);
     const { limit = DEFAULT_LIMIT, cursor, view_id: viewId, ...params } = request.query;
+    await identityFilter(store.db, principal, params.identity_id);
     const filter = viewId === undefined
       ? toStoreFilter(principal, params)
       : narrowView(principal, (await findAnyView(store.db, principal.orgId, viewId, 'view_id')).filter, params);
@@ -130,8 +131,7 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
     },
   }, async (request) => {
     const principal = principalOf(request);
-    const identityId = identityScope(principal, request.query.identity_id);
-    if (identityId !== undefined && !isId('idn', identityId)) return { count: 0 };
+    const identityId = await identityFilter(store.db, principal, request.query.identity_id);
     return { count: await countOverdue(store.db, principal.orgId, identityId) };
   });
 
@@ -154,9 +154,12 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
       const out = await markRead(store, principal.orgId, row.id, actorOf(principal), clock);
       row = out.conversation;
       if (out.result.updated_count > 0) {
-        // As POST …/read, but a reading GET never fails for the receipt (not even in a released conversation).
-        const failure = await sendReadReceipt(store, channels, row, clock);
-        if (failure) request.log.warn({ conversation_id: row.id, reason: failure }, 'read receipt not sent');
+        // As POST …/read, but a reading GET never fails for the receipt: one that is refused
+        // (released, blocked, unhealthy account) or fails is skipped and logged.
+        await sendReadReceipt(store, channels, row, clock).catch((err: unknown) => {
+          if (!(err instanceof AppError)) throw err;
+          request.log.warn({ conversation_id: row.id, reason: err.message }, 'read receipt not sent');
+        });
       }
     }
     const conversationIds = await timelineIds(store.db, row.org_id, row.id);
@@ -167,7 +170,9 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
     return {
       ...conversationView(row),
       sender: sender ? senderView(sender) : null,
-      sender_disconnected: sender ? !(HEALTHY_STATUSES as readonly string[]).includes(sender.status) : row.channel !== 'email',
+      // Seed 004: true when the sending account is missing or not healthy; a reply then
+      // answers 409 sender_disconnected (never another mailbox: recipient affinity).
+      sender_disconnected: sender ? !(HEALTHY_STATUSES as readonly string[]).includes(sender.status) : true,
       contact: contact && contactView(contact),
       merged_from: conversationIds.slice(1),
       events: p.data, has_more_events: p.has_more, events_next_cursor: p.next_cursor,
@@ -231,7 +236,7 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
     const body = request.body ?? {};
     if (body.archived === undefined && body.labels === undefined && body.starred === undefined && body.unread_count === undefined) {
       throw new AppError('no_valid_fields', 'The body has no field this endpoint changes: send `archived`, `starred`, `unread_count` or `labels`.', {
-        fix: 'Send at least one of `archived`, `starred`, `unread_count`, `labels`; other fields are ignored.',
+        fix: 'Send at least one of `archived`, `starred`, `unread_count`, `labels` (other fields are refused).',
       });
     }
     return patch(request, request.params.id, body);
@@ -307,7 +312,7 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
   });
 
   app.post('/v1/conversations/:id/messages', {
-    config: { idempotent: true, permission: 'messages:send' },
+    config: { idempotent: true, permission: 'messages:send', sends: 'conversation' },
     schema: {
       tags: ['messages'], summary: 'Reply by conversation id', params: IdParams, body: SendReplyBody,
       response: { 201: SendResponse, 202: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
@@ -317,8 +322,8 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
     const row = await load(request, request.params.id);
     const uploads: MediaResolver = (tx, orgId, ids, attachedTo) => attachableMedia(tx, media, { orgId, identityId: principal.identityId }, ids, attachedTo);
     const result = row.channel === 'email'
-      ? await sendReply(store, principal.orgId, row.id, request.body, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes }, uploads)
-      : await sendChannelReply(store, channels, principal.orgId, row.id, request.body, uploads, clock, { idempotencyKey: request.idempotencyKey });
+      ? await sendReply(store, principal.orgId, row.id, request.body, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes, metrics }, uploads)
+      : await sendChannelReply(store, channels, principal.orgId, row.id, request.body, uploads, clock, { idempotencyKey: request.idempotencyKey, metrics });
     if (result.status !== 'failed') {
       // The message is committed (queued or sent): a failure to record the training pair
       // must not turn into a 5xx, which a client would retry (sending the reply twice).

@@ -2,7 +2,9 @@
  * The live stream `GET /v1/events/stream`: the change feed as Server-Sent Events (WHATWG
  * HTML, "Server-sent events"). Each event goes out as `id: <seq>`, `event: <type>`,
  * `data: <event JSON>`. A client that reconnects with `Last-Event-ID` (or `?after=`)
- * first gets what it missed, then what is new.
+ * first gets what it missed, then what is new. Without either, the stream starts at 0:
+ * the organization's whole feed is replayed first (`?after=latest`: from the head, only
+ * what commits from then on). A position beyond the head is a `409 cursor_ahead`.
  *
  * The stream reads the feed in seq order (services/live-feed.ts: one shared reader per
  * organization, so a commit costs one query however many subscribers) and waits for a
@@ -25,12 +27,17 @@ import { visibleConversation } from '../scope.js';
 import type { EventType as EventTypeName } from '../../domain/events.js';
 import { EventType, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
+import { assertCursorKnown } from './events.js';
+import { headSeq } from '../../store/sequences.js';
 
 /** Events read from the store per query. */
 const READ_BATCH = 200;
 
 const StreamQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'start after this seq (Last-Event-ID wins)' })),
+  after: Type.Optional(Type.Union([
+    Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    Type.Literal('latest'),
+  ], { description: 'start after this seq (Last-Event-ID wins); `latest`: only events committed from now on. Default 0: the whole feed is replayed first' })),
   types: Type.Optional(Type.Array(Type.Union([EventType, Type.Literal('typing')]), { description: 'only these types; `typing` for typing indicators' })),
   conversation_id: Type.Optional(Type.String({ maxLength: 100 })),
 });
@@ -58,7 +65,7 @@ function drained(res: ServerResponse, ms: number): Promise<boolean> {
   });
 }
 
-export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void {
+export function eventStreamRoutes(app: Api, { store, config, metrics }: ApiContext): void {
   const { streamHeartbeatMs: heartbeatMs, streamSlowClientMs: slowClientMs } = config;
   const live = new LiveFeed(store);
   /** The open streams' stops; `shutdown` ends the stream with its final event. */
@@ -74,7 +81,7 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
     config: { permission: 'events:read' },
     schema: {
       tags: ['events'], summary: 'Live stream of the change feed (Server-Sent Events)', querystring: StreamQuery,
-      produces: ['text/event-stream'], response: { 400: Problem, 401: Problem },
+      produces: ['text/event-stream'], response: { 400: Problem, 401: Problem, 409: Problem },
     },
   }, async (request, reply) => {
     const principal = principalOf(request);
@@ -85,7 +92,10 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
       throw new AppError('validation_failed', 'Last-Event-ID must be the seq of an event.', { param: 'Last-Event-ID' });
     }
     const { conversation_id: conversationId } = request.query;
-    let after = lastEventId !== undefined ? Number(lastEventId.trim()) : request.query.after ?? 0;
+    const asked = request.query.after;
+    let after = lastEventId !== undefined ? Number(lastEventId.trim()) : asked === 'latest' ? await headSeq(store.db, orgId) : asked ?? 0;
+    // Before the stream starts: a cursor from a reset store is a 409, not a silent wait.
+    await assertCursorKnown(store.db, orgId, after, lastEventId !== undefined ? 'Last-Event-ID' : 'after');
     const wanted = request.query.types;
     const types = wanted?.filter((t): t is EventTypeName => t !== 'typing');
     const wantsTyping = wanted === undefined || wanted.length === 0 || wanted.includes('typing');
@@ -99,7 +109,9 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    res.write('retry: 2000\n\n');
+    // From `latest`, an `id:` alone sets the EventSource's last event id to the head, so a
+    // reconnection before the first event resumes there rather than at the new head.
+    res.write(asked === 'latest' && lastEventId === undefined ? `retry: 2000\nid: ${after}\n\n` : 'retry: 2000\n\n');
 
     let closed = false;
     let committed = false;
@@ -135,6 +147,7 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
         if (ok && !closed && !res.writableNeedDrain) res.write(`event: typing\ndata: ${payload}\n\n`);
       });
     });
+    metrics.streamSubscribers.inc();
     try {
       while (!closed) {
         committed = false;
@@ -144,6 +157,7 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
           after = event.seq;
           if (!res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n`) && !(await drained(res, slowClientMs))) {
             if (!closed) res.end(`event: dropped\ndata: ${JSON.stringify({ reason: 'slow_client', resume_after: after })}\n\n`);
+            metrics.streamDrops.inc();
             return;
           }
         }
@@ -169,6 +183,7 @@ export function eventStreamRoutes(app: Api, { store, config }: ApiContext): void
       feed.close();
       stopSignals();
       open.delete(stop);
+      metrics.streamSubscribers.dec();
       if (!res.writableEnded) res.end();
     }
   });

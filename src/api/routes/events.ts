@@ -6,7 +6,10 @@
  * gets only that identity's conversations' events (blocked senders' left out).
  */
 import Type from 'typebox';
+import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
+import { headSeq } from '../../store/sequences.js';
+import type { Db } from '../../store/store.js';
 import { listOrgEventsAfter } from '../../store/timeline.js';
 import { principalOf } from '../auth.js';
 import { DEFAULT_LIMIT } from '../pagination.js';
@@ -26,20 +29,43 @@ const FeedPage = Type.Object({
   has_more: Type.Boolean({ description: 'more events are already committed after this page' }),
 });
 
+/**
+ * Refuses a feed cursor beyond the organization's head: no event of this store ever had
+ * that seq, so the cursor comes from a store since reset or restored, or from another
+ * server, and reading on from it would silently skip every event up to it.
+ *
+ * @param param where the cursor came from (`after`, `Last-Event-ID`).
+ * @throws AppError `cursor_ahead` (409) naming the head.
+ */
+export async function assertCursorKnown(db: Db, orgId: string, after: number, param: string): Promise<void> {
+  if (after === 0) return;
+  const head = await headSeq(db, orgId);
+  if (after <= head) return;
+  throw new AppError('cursor_ahead', `${param}=${after} is beyond this organization's latest event (seq ${head}): the store was reset or restored, or the cursor belongs to another server or organization.`, {
+    param,
+    fix: `Restart from after=0 (the whole feed again) or from after=${head} (only what comes next), and drop what you derived from the old cursor if the store was reset.`,
+  });
+}
+
 export function eventRoutes(app: Api, { store }: ApiContext): void {
   app.get('/v1/events', {
     config: { permission: 'events:read' },
     schema: {
       tags: ['events'], summary: 'Change feed: the organization\'s events in commit order', querystring: FeedQuery,
-      response: { 200: FeedPage, 400: Problem, 401: Problem },
+      response: { 200: FeedPage, 400: Problem, 401: Problem, 409: Problem },
     },
   }, async (request) => {
     const principal = principalOf(request);
     const { after = 0, limit = DEFAULT_LIMIT, types, conversation_id } = request.query;
-    if (conversation_id !== undefined && !isId('conv', conversation_id)) return { data: [], next_after: after, has_more: false };
+    if (conversation_id !== undefined && !isId('conv', conversation_id)) {
+      await assertCursorKnown(store.db, principal.orgId, after, 'after');
+      return { data: [], next_after: after, has_more: false };
+    }
     const rows = await listOrgEventsAfter(store.db, {
       orgId: principal.orgId, afterSeq: after, limit: limit + 1, types, conversationId: conversation_id, identityId: principal.identityId ?? undefined,
     });
+    // Only an empty page can come from a cursor beyond the head: one read then.
+    if (rows.length === 0) await assertCursorKnown(store.db, principal.orgId, after, 'after');
     const data = rows.slice(0, limit);
     return { data, next_after: data.at(-1)?.seq ?? after, has_more: rows.length > limit };
   });

@@ -11,7 +11,7 @@ import {
 } from '../../services/identities.js';
 import { listAccounts, listIdentities } from '../../store/identities.js';
 import { principalOf } from '../auth.js';
-import { identityScope } from '../scope.js';
+import { identityFilter } from '../identity-filter.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { identityView, mailboxView } from '../presenters.js';
 import { EmailString, IdParams, Identity, Mailbox, Page, PageQuery, Problem, RoutingCodeInput, SmtpRelayInput } from '../schemas.js';
@@ -154,7 +154,7 @@ export function identityRoutes(app: Api, { store, config }: ApiContext): void {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
     const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
     const principal = principalOf(request);
-    const scoped = identityScope(principal, request.query.identity_id);
+    const scoped = await identityFilter(store.db, principal, request.query.identity_id);
     const rows = await listAccounts(store.db, principal.orgId, { identityId: scoped, channel: 'email', limit, afterId: after });
     return page(rows, limit, mailboxView, (r) => ({ id: r.id }));
   });

@@ -43,13 +43,14 @@ function headerRecipients(raw: Buffer): string[] {
   return [...out];
 }
 
-export function inboundRoutes(app: Api, { store, config, clock, resolver, parse }: ApiContext): void {
+export function inboundRoutes(app: Api, { store, config, clock, resolver, parse, metrics }: ApiContext): void {
   app.post('/v1/inbound/email', {
     config: { permission: 'inbound:write' },
     bodyLimit: config.maxMessageBytes,
     schema: {
       tags: ['inbound'],
       summary: 'Upload a raw RFC 5322 message (Content-Type message/rfc822)',
+      consumes: [...RAW_MAIL_TYPES],
       querystring: InboundQuery,
       response: {
         201: Type.Object({ results: Type.Array(Outcome) }),
@@ -79,7 +80,7 @@ export function inboundRoutes(app: Api, { store, config, clock, resolver, parse 
       throw new AppError('unknown_recipient', `No mailbox of this organization receives mail for ${wanted.join(', ') || 'this message'}.`, { param: q.to ? 'to' : undefined });
     }
     const arrival = { transport: 'http' as const, clientIp: q.client_ip ?? q.client_ip6 ?? null, helo: q.helo ?? null, mailFrom: q.mail_from ?? null };
-    const outcomes = await receiveEmail(store, config, routes, raw, arrival, { resolver, serverName: config.serverName, clock, parse });
+    const outcomes = await receiveEmail(store, config, routes, raw, arrival, { resolver, serverName: config.serverName, clock, parse, metrics });
     if (outcomes.every((o) => o.status === 'rejected')) {
       throw new AppError('spoofed_sender', `Refused: ${(outcomes[0] as { reason: string }).reason}.`);
     }

@@ -50,19 +50,17 @@ export function inboxRoutes(app: Api, { store, clock, channels }: ApiContext): v
   app.post('/v1/conversations/:id/read', {
     config: { permission: 'conversations:write' },
     schema: {
-      tags: ['inbox'], summary: 'Mark inbound messages read (the read receipt goes out where the channel has one)',
-      params: IdParams, response: { 200: ReadResponse, ...errors, 409: Problem },
+      tags: ['inbox'], summary: 'Mark inbound messages read (the read receipt goes out where the channel has one, even when nothing was unread)',
+      params: IdParams, response: { 200: ReadResponse, ...errors, 409: Problem, 502: Problem },
     },
   }, async (request) => {
     const principal = principalOf(request);
     const row = await visibleConversation(store.db, principal, request.params.id);
     assertNotReleased(row);
+    // The receipt first: a receipt refused (403, 409) or failed (502) leaves the
+    // conversation unread, so the error tells the whole story and a retry is safe.
+    await sendReadReceipt(store, channels, row, clock);
     const out = await markRead(store, principal.orgId, row.id, actorOf(principal), clock);
-    if (out.result.updated_count > 0) {
-      // The read is committed: a receipt the provider refused is logged, never a failed read.
-      const failure = await sendReadReceipt(store, channels, out.conversation, clock);
-      if (failure) request.log.warn({ conversation_id: row.id, reason: failure }, 'read receipt not sent');
-    }
     return { updated_count: out.result.updated_count, conversation: conversationView(out.conversation) };
   });
 

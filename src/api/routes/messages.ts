@@ -2,7 +2,7 @@
  * Messages: first send, read one (with its raw RFC 5322 source) and attachments.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import type { TimelineEvent } from '../../domain/events.js';
 import { AppError, notFound } from '../../errors.js';
@@ -60,27 +60,57 @@ const SmsFirstMessageBody = Type.Object({
   text: Type.String({ minLength: 1, maxLength: 1600, description: 'at most 1600 characters (Twilio\'s limit; longer texts go out as several segments)' }),
   account_id: Type.Optional(Type.String({ maxLength: 100, description: 'the SMS account (number) to send from; by default the identity\'s first' })),
   no_reply_after: Type.Optional(NoReplyAfter),
+  media_ids: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), {
+    maxItems: MAX_MEDIA_PER_MESSAGE, description: 'uploads (`POST /v1/media`) sent as MMS (Twilio `MediaUrl`; needs the server\'s PUBLIC_URL)',
+  })),
 }, { additionalProperties: false, title: 'sms' });
 
-const FirstMessageBody = Type.Union([EmailFirstMessageBody, SmsFirstMessageBody], {
-  description: 'an email (the default `channel`) or an SMS (`channel: "sms"`)',
+const ChatFirstMessageBody = Type.Object({
+  identity_id: Type.String({ maxLength: 100 }),
+  channel: Type.Union([Type.Literal('imessage'), Type.Literal('linkedin'), Type.Literal('http')]),
+  to: Type.String({
+    minLength: 1, maxLength: 320,
+    description: 'iMessage: a phone number (stored in E.164) or an email address (lower-cased); LinkedIn and HTTP: the provider\'s id of the person (a LinkedIn profile id or URN), kept as written',
+  }),
+  text: Text,
+  account_id: Type.Optional(Type.String({ maxLength: 100, description: 'the identity\'s account on the channel to send from; by default its first' })),
+  no_reply_after: Type.Optional(NoReplyAfter),
+  media_ids: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), {
+    maxItems: MAX_MEDIA_PER_MESSAGE, description: 'uploads (`POST /v1/media`): iMessage attachments; signed URLs on LinkedIn and HTTP (needs PUBLIC_URL)',
+  })),
+}, { additionalProperties: false, title: 'imessage, linkedin, http' });
+
+const FirstMessageBody = Type.Union([EmailFirstMessageBody, SmsFirstMessageBody, ChatFirstMessageBody], {
+  description: 'an email (the default `channel`; `subject` required), or a message on `sms`, `imessage`, `linkedin` or `http` (no subject)',
 });
 
+/** The schema of a first send on each channel but email, with the fields it takes (for error messages). */
+const CHANNEL_BODIES: Readonly<Record<string, { readonly schema: typeof SmsFirstMessageBody | typeof ChatFirstMessageBody; readonly name: string }>> = {
+  sms: { schema: SmsFirstMessageBody, name: 'an SMS' },
+  imessage: { schema: ChatFirstMessageBody, name: 'an iMessage' },
+  linkedin: { schema: ChatFirstMessageBody, name: 'a LinkedIn message' },
+  http: { schema: ChatFirstMessageBody, name: 'an HTTP-channel message' },
+};
+
 /**
- * Validates an SMS first send against its own schema, so its errors name its fields
- * (the union's validation reports the email branch's first error).
+ * Validates a first send on a channel other than email against that channel's own
+ * schema, so its errors name its fields (the union's validation reports the email
+ * branch's first error: "subject is required" for an iMessage).
  */
-async function smsBodyFirst(request: FastifyRequest): Promise<void> {
+async function channelBodyFirst(request: FastifyRequest): Promise<void> {
   const body = request.body as { channel?: unknown } | null;
-  if (!body || typeof body !== 'object' || body.channel !== 'sms') return;
-  const [first] = Value.Errors(SmsFirstMessageBody, body);
+  if (!body || typeof body !== 'object' || typeof body.channel !== 'string') return;
+  const branch = CHANNEL_BODIES[body.channel];
+  if (!branch) return;
+  const [first] = Value.Errors(branch.schema, body);
   if (!first) return;
   const path = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
   if (first.schemaPath.endsWith('/additionalProperties')) {
-    throw new AppError('validation_failed', `${path} is not a field of an SMS send (identity_id, to, text, account_id, no_reply_after).`, { param: path });
+    const fields = Object.keys(branch.schema.properties).filter((f) => f !== 'channel').join(', ');
+    throw new AppError('validation_failed', `${path} is not a field of ${branch.name} send (${fields}).`, { param: path });
   }
   const required = (first.params as { requiredProperties?: string[] }).requiredProperties?.[0];
-  if (required) throw new AppError('validation_failed', `${required} is required for an SMS send.`, { param: required });
+  if (required) throw new AppError('validation_failed', `${required} is required for ${branch.name} send.`, { param: required });
   throw new AppError('validation_failed', `${path || 'body'} ${first.message}`, { param: path || undefined });
 }
 
@@ -136,33 +166,36 @@ export async function sendResponse(store: Store, orgId: string, result: SendResu
   return reply.status(accepted ? 202 : 201).send(await sentBody(store, orgId, result, failedIsMessage));
 }
 
-export function messageRoutes(app: Api, { store, config, clock, media, channels }: ApiContext): void {
+export function messageRoutes(app: Api, { store, config, clock, media, channels, metrics }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 404: Problem };
 
   app.post('/v1/messages', {
-    config: { idempotent: true, permission: 'messages:send' },
+    config: { idempotent: true, permission: 'messages:send', sends: 'body' },
     schema: {
-      tags: ['messages'], summary: 'Send a first message (opens a conversation): an email, or an SMS', body: FirstMessageBody,
+      tags: ['messages'], summary: 'Send a first message (opens a conversation): an email, an SMS, an iMessage, a LinkedIn or HTTP-channel message', body: FirstMessageBody,
       response: { 201: SendResponse, 202: SendResponse, ...errors, 409: Problem, 422: Problem, 502: Problem },
     },
-    preValidation: smsBodyFirst,
+    preValidation: channelBodyFirst,
   }, async (request, reply) => {
     const principal = principalOf(request);
     const { orgId } = principal;
     const b = request.body;
     identityScope(principal, b.identity_id);
     if (!isId('idn', b.identity_id)) throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
-    if (b.channel === 'sms') {
+    if (b.channel !== undefined && b.channel !== 'email') {
+      // The union's other branches (channelBodyFirst checked this body against its channel's).
+      const c = b as Static<typeof SmsFirstMessageBody> | Static<typeof ChatFirstMessageBody>;
       const sent = await sendFirstChannelMessage(store, channels, orgId, {
-        identity_id: b.identity_id, channel: 'sms', to: b.to, text: b.text, account_id: b.account_id, no_reply_after: b.no_reply_after,
+        identity_id: c.identity_id, channel: c.channel, to: c.to, text: c.text, account_id: c.account_id, no_reply_after: c.no_reply_after,
+        media_ids: c.media_ids,
       }, (tx, org, ids, attachedTo) => attachableMedia(tx, media, { orgId: org, identityId: principal.identityId }, ids, attachedTo),
-      clock, { idempotencyKey: request.idempotencyKey });
+      clock, { idempotencyKey: request.idempotencyKey, metrics });
       return sendResponse(store, orgId, sent, reply, true);
     }
     const result = await sendFirstMessage(store, orgId, {
       identity_id: b.identity_id, to: ([] as string[]).concat(b.to), cc: b.cc, subject: b.subject,
       text: b.text, html: b.html, account_id: b.account_id, no_reply_after: b.no_reply_after, media_ids: b.media_ids,
-    }, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes },
+    }, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes, metrics },
     (tx, org, ids, attachedTo) => attachableMedia(tx, media, { orgId: org, identityId: principal.identityId }, ids, attachedTo));
     return sendResponse(store, orgId, result, reply);
   });

@@ -7,7 +7,7 @@ import { retryNow, listQueue, type QueueEntry } from '../../services/outbound-qu
 import { principalOf } from '../auth.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { IdParams, Nullable, Page, PageQuery, Problem } from '../schemas.js';
-import { identityScope } from '../scope.js';
+import { identityFilter } from '../identity-filter.js';
 import type { Api, ApiContext } from '../app.js';
 
 const QueueState = Type.Union([Type.Literal('queued'), Type.Literal('deferred'), Type.Literal('failed')], {
@@ -51,7 +51,7 @@ export function outboundRoutes(app: Api, { store, config, clock }: ApiContext): 
   }, async (request) => {
     const principal = principalOf(request);
     const { limit = DEFAULT_LIMIT, cursor, status, identity_id: asked } = request.query;
-    const identityId = identityScope(principal, asked);
+    const identityId = await identityFilter(store.db, principal, asked);
     const after = cursor ? decodeCursor(cursor, { id: 'string' }) : undefined;
     const rows = await listQueue(store, principal.orgId, { state: status, identityId, afterId: after?.id, limit });
     return page(rows, limit, entryView, (r) => ({ id: r.message_id }));

@@ -77,7 +77,7 @@ export function suggestionView(row: SuggestionRow, clock: Clock): SuggestionView
 /** Suggestions are text only: nothing to attach. */
 const noAttachments = async () => ({ refs: [], outbound: [] });
 
-export function suggestionRoutes(app: Api, { store, config, clock, channels }: ApiContext): void {
+export function suggestionRoutes(app: Api, { store, config, clock, channels, metrics }: ApiContext): void {
   const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
   const conversation = (request: FastifyRequest, id: string) => visibleConversation(store.db, principalOf(request), id);
   /** The suggestion `sid` of a visible conversation, or a 404. */
@@ -126,7 +126,7 @@ export function suggestionRoutes(app: Api, { store, config, clock, channels }: A
   });
 
   app.post('/v1/conversations/:id/suggestions/:sid/send', {
-    config: { idempotent: true, permission: 'messages:send' },
+    config: { idempotent: true, permission: 'messages:send', sends: 'conversation' },
     schema: {
       tags: ['suggestions'],
       summary: 'Send a pending suggestion as a reply, optionally edited (records a training pair)',
@@ -139,8 +139,8 @@ export function suggestionRoutes(app: Api, { store, config, clock, channels }: A
     const { row, suggestion } = await visibleSuggestion(request, request.params.id, request.params.sid);
     // Through the conversation's channel; a draft carries no media.
     const deliver = row.channel === 'email'
-      ? (text: string) => sendReply(store, principal.orgId, row.id, { text }, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes })
-      : (text: string) => sendChannelReply(store, channels, principal.orgId, row.id, { text }, noAttachments, clock, { idempotencyKey: request.idempotencyKey });
+      ? (text: string) => sendReply(store, principal.orgId, row.id, { text }, clock, { lifetimeMs: config.outboundLifetimeMs, maxMessageBytes: config.maxMessageBytes, metrics })
+      : (text: string) => sendChannelReply(store, channels, principal.orgId, row.id, { text }, noAttachments, clock, { idempotencyKey: request.idempotencyKey, metrics });
     const sent = await sendSuggestion(store, principal, row.id, suggestion.id, request.body, clock, deliver);
     const body = await sentBody(store, principal.orgId, sent.result);
     return reply.status(201).send({ ...body, suggestion: suggestionView(sent.suggestion, clock) });

@@ -10,6 +10,7 @@ import { BUILTIN_VIEWS } from '../../domain/views.js';
 import { allViews, changeView, createView, findAnyView, MAX_VIEWS, removeView } from '../../services/views.js';
 import { countConversations } from '../../store/conversations.js';
 import { principalOf } from '../auth.js';
+import { identityFilter } from '../identity-filter.js';
 import { FilterFields } from '../conversation-filter.js';
 import { IdParams, Problem } from '../schemas.js';
 import { checkSavedFilter, narrowView } from '../view-filter.js';
@@ -69,6 +70,7 @@ export function viewRoutes(app: Api, { store, clock, readCache }: ApiContext): v
   }, async (request, reply) => {
     const principal = principalOf(request);
     const params = { identity_id: request.query.identity_id };
+    await identityFilter(store.db, principal, params.identity_id);
     // What the answer depends on besides the store: who asks (identity scope, `me`) and the
     // parameter. Saved views change only under the org lock, so the version covers them.
     const key = `counts\n${JSON.stringify([principal.identityId, principal.memberId, params.identity_id ?? null])}`;

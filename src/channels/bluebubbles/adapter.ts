@@ -1,13 +1,13 @@
 /**
- * The iMessage channel through a BlueBubbles server: outbound text, tapbacks, read
- * receipts and typing indicators, each one REST call (./client.ts) in the one-to-one chat
- * of the conversation's counterpart. The account's `config` holds `server_url`,
+ * The iMessage channel through a BlueBubbles server: outbound text and attachments,
+ * tapbacks, read receipts and typing indicators, each one REST call (./client.ts) in the
+ * one-to-one chat of the conversation's counterpart. The account's `config` holds `server_url`,
  * `password`, optionally `method` (`apple-script`, BlueBubbles' default, or
  * `private-api`) and `webhook_token` (inbound: ./webhook-route.ts).
  */
 import type { AccountRow } from '../../store/identities.js';
 import { accountConfig } from '../../services/channel-accounts.js';
-import { UpstreamError, type ChannelAdapter } from '../adapter.js';
+import { UpstreamError, type ChannelAdapter, type OutboundMedia } from '../adapter.js';
 import { BlueBubblesClient, chatGuidFor, TAPBACKS, type SendMethod, type Tapback } from './client.js';
 
 /** What an iMessage account's `config` holds. */
@@ -45,20 +45,43 @@ export function clientFor(account: AccountRow, options: BlueBubblesAdapterOption
   return { client: new BlueBubblesClient({ serverUrl: config.server_url, password: config.password, timeoutMs: options.timeoutMs, outboundAllowPrivate: options.outboundAllowPrivate }), method };
 }
 
+/** File name extensions of the upload types (services/media.ts), for attachments uploaded without a name: iMessage shows a file by its extension. */
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'image/jpeg': '.jpg', 'image/png': '.png', 'image/gif': '.gif', 'image/webp': '.webp', 'video/mp4': '.mp4',
+  'audio/mpeg': '.mp3', 'audio/mp4': '.m4a', 'application/pdf': '.pdf', 'text/plain': '.txt', 'text/vcard': '.vcf',
+};
+
+/** The name an attachment is sent under: its own, else `attachment-N` with its type's extension. */
+function attachmentName(media: OutboundMedia, index: number): string {
+  return media.filename ?? `attachment-${index + 1}${EXTENSIONS[media.content_type] ?? ''}`;
+}
+
+const guidOf = (sent: { guid?: unknown }): string | null => (typeof sent.guid === 'string' && sent.guid ? sent.guid : null);
+
 /**
- * The iMessage adapter. `send` passes our `msg_…` id as BlueBubbles' `tempGuid`, so the
- * `new-message` webhook of our own message can be matched to it; the provider message id
- * is the sent message's `guid`.
+ * The iMessage adapter. `send` sends each attachment as a message of its own (`POST
+ * /api/v1/message/attachment`, tempGuid `<msg id>.<n>`), then the text with our `msg_…`
+ * id as BlueBubbles' `tempGuid`, so the `new-message` webhook of our own message can be
+ * matched to it; the provider message id is the text's `guid`, the attachments' guids
+ * are the message's other parts. A failure midway fails the send (a retry sends every
+ * part again).
  */
 export function blueBubblesAdapter(options: BlueBubblesAdapterOptions): ChannelAdapter {
   return {
     channel: 'imessage',
-    supportsMedia: false,
+    supportsMedia: true,
     reactions: TAPBACKS,
     async send(message) {
       const { client, method } = clientFor(message.account, options);
-      const sent = await client.sendText(chatGuidFor(message.to), message.messageId, message.text, method);
-      return { providerMessageId: typeof sent.guid === 'string' && sent.guid ? sent.guid : null, status: 'sent' };
+      const chatGuid = chatGuidFor(message.to);
+      const partIds: string[] = [];
+      for (const [i, media] of message.media.entries()) {
+        const file = { name: attachmentName(media, i), contentType: media.content_type, bytes: await media.read() };
+        const part = guidOf(await client.sendAttachment(chatGuid, `${message.messageId}.${i + 1}`, file, method));
+        if (part) partIds.push(part);
+      }
+      const sent = await client.sendText(chatGuid, message.messageId, message.text, method);
+      return { providerMessageId: guidOf(sent), status: 'sent', partIds };
     },
     async react(reaction) {
       if (!(TAPBACKS as readonly string[]).includes(reaction.reaction)) {

@@ -1,15 +1,16 @@
 /**
  * A client for a BlueBubbles server's REST API (BlueBubbles docs, "REST API & Webhooks";
  * the server's routers under packages/server/src/server/api/http/api/v1): send text,
- * tapbacks, read receipts and typing indicators in a chat. Every request carries the
+ * attachments, tapbacks, read receipts and typing indicators in a chat. Every request carries the
  * server password as the `password` query parameter, as BlueBubbles expects; every
  * answer has the envelope `{ status, message, data }` (errors add `error: { type, error }`).
  *
- * Failures become {@link UpstreamError}: a refused connection, a timeout, or a 502/503/504
- * (the proxy in front of the Mac cannot reach it) is retryable and marks the account
- * `disconnected`; a 401 (wrong password) marks it `error`; another 5xx (BlueBubbles could
- * not send, e.g. iMessage refused) is retryable and leaves the account alone; other 4xx
- * are not retryable.
+ * Failures become {@link UpstreamError}: a refused connection, a timeout or any 5xx (the
+ * proxy in front of the Mac cannot reach it, or BlueBubbles could not send) is retryable
+ * and leaves the account's health alone, since a transient failure is not a disconnection
+ * and a retry with the same Idempotency-Key must be able to go through; a 401 (wrong
+ * password: BlueBubbles' only answer that says the credentials are bad) marks the account
+ * `error`; other 4xx are not retryable.
  */
 import { UpstreamError } from '../adapter.js';
 import { outboundFailure, outboundFetch, readTextAtMost, refusalOf } from '../../net/outbound.js';
@@ -74,6 +75,30 @@ export class BlueBubblesClient {
   }
 
   /**
+   * Sends one attachment as its own message (`POST /api/v1/message/attachment`,
+   * multipart/form-data: `chatGuid`, `tempGuid`, `name`, `method` and the file as
+   * `attachment`; the server's MessageValidator.sendAttachmentRules). BlueBubbles answers
+   * with the sent message, as for text.
+   *
+   * @param tempGuid our reference for this attachment's message; unique per message sent
+   *   (BlueBubbles refuses a tempGuid it is still sending).
+   * @throws UpstreamError
+   */
+  async sendAttachment(
+    chatGuid: string, tempGuid: string, file: { readonly name: string; readonly contentType: string; readonly bytes: Buffer },
+    method: SendMethod = 'apple-script',
+  ): Promise<BlueBubblesMessage> {
+    const form = new FormData();
+    form.set('chatGuid', chatGuid);
+    form.set('tempGuid', tempGuid);
+    form.set('name', file.name);
+    form.set('method', method);
+    form.set('attachment', new Blob([new Uint8Array(file.bytes)], { type: file.contentType }), file.name);
+    const data = await this.#request('POST', '/api/v1/message/attachment', form);
+    return (typeof data === 'object' && data !== null ? data : {}) as BlueBubblesMessage;
+  }
+
+  /**
    * Sends a tapback on a message (`POST /api/v1/message/react`; needs the Private API).
    *
    * @param reaction a {@link Tapback}; `removed` sends `-love` etc., which takes it back.
@@ -93,7 +118,7 @@ export class BlueBubblesClient {
     await this.#request(state === 'started' ? 'POST' : 'DELETE', `/api/v1/chat/${encodeURIComponent(chatGuid)}/typing`);
   }
 
-  async #request(method: 'POST' | 'DELETE', path: string, body?: Record<string, unknown>): Promise<unknown> {
+  async #request(method: 'POST' | 'DELETE', path: string, body?: Record<string, unknown> | FormData): Promise<unknown> {
     let url: URL;
     try {
       url = new URL(path, this.#config.serverUrl.replace(/\/*$/, '/'));
@@ -103,17 +128,19 @@ export class BlueBubblesClient {
     url.searchParams.set('password', this.#config.password);
     let res: Response;
     try {
+      const form = body instanceof FormData;
       res = await outboundFetch(this.#config, url, {
         method,
-        headers: body ? { 'content-type': 'application/json' } : {},
-        body: body ? JSON.stringify(body) : undefined,
+        // A FormData body sets its own multipart Content-Type (with the boundary).
+        headers: body && !form ? { 'content-type': 'application/json' } : {},
+        body: body === undefined ? undefined : form ? body : JSON.stringify(body),
         signal: AbortSignal.timeout(this.#config.timeoutMs),
       });
     } catch (err) {
       const refusal = refusalOf(err);
       if (refusal) throw new UpstreamError(`The BlueBubbles server URL is refused: ${refusal.message}.`, { retryable: false, accountStatus: 'error' });
       const why = outboundFailure(err, this.#config.timeoutMs);
-      throw new UpstreamError(`The BlueBubbles server at ${url.origin} is unreachable: ${why}.`, { retryable: true, accountStatus: 'disconnected' });
+      throw new UpstreamError(`The BlueBubbles server at ${url.origin} is unreachable: ${why}.`, { retryable: true });
     }
     const text = await readTextAtMost(res, ANSWER_BYTES);
     let parsed: { status?: unknown; message?: unknown; data?: unknown; error?: { error?: unknown; message?: unknown } } = {};
@@ -122,9 +149,6 @@ export class BlueBubblesClient {
     const detail = [parsed.message, parsed.error?.error ?? parsed.error?.message].filter((s) => typeof s === 'string' && s).join(': ') || res.statusText;
     const message = `BlueBubbles answered ${method} ${path} with HTTP ${res.status}${detail ? ` (${detail})` : ''}.`;
     if (res.status === 401) throw new UpstreamError(message, { retryable: false, status: 401, accountStatus: 'error' });
-    if (res.status === 502 || res.status === 503 || res.status === 504) {
-      throw new UpstreamError(message, { retryable: true, status: res.status, accountStatus: 'disconnected' });
-    }
     throw new UpstreamError(message, { retryable: res.status >= 500, status: res.status });
   }
 }

@@ -56,7 +56,7 @@ declare module 'fastify' {
   }
 }
 
-export function blueBubblesRoutes(app: Api, { store, clock }: ApiContext): void {
+export function blueBubblesRoutes(app: Api, { store, clock, metrics }: ApiContext): void {
   app.post('/v1/inbound/bluebubbles/:account_id', {
     config: { providerAuth: true },
     schema: {
@@ -82,7 +82,7 @@ export function blueBubblesRoutes(app: Api, { store, clock }: ApiContext): void 
     const event = translateWebhook(type, request.body.data);
     switch (event.kind) {
       case 'message': {
-        const out = await receiveInbound(store, account, event.message, clock);
+        const out = await receiveInbound(store, account, event.message, clock, metrics);
         return out.status === 'stored'
           ? { status: 'stored' as const, event: type, conversation_id: out.conversationId, message_id: out.messageId }
           : { status: 'duplicate' as const, event: type, conversation_id: out.conversationId };

@@ -40,7 +40,7 @@ async function httpAccount(store: Store, id: string): Promise<AccountRow | undef
 
 const invalidSignature = () => new AppError('invalid_signature', 'The request is not signed with this account\'s secret (or the signature is older than 5 minutes).');
 
-export function httpChannelRoutes(app: Api, { store, config, clock }: ApiContext): void {
+export function httpChannelRoutes(app: Api, { store, config, clock, metrics }: ApiContext): void {
   /** The account each verified request is for. */
   const verified = new WeakMap<FastifyRequest, AccountRow>();
 
@@ -107,7 +107,7 @@ export function httpChannelRoutes(app: Api, { store, config, clock }: ApiContext
           const media = await inboundMedia(post.media ?? []);
           const result = await receiveInbound(store, account, {
             from, fromName: post.from.name ?? null, text: post.text, media, providerMessageId: post.id, sentAt: post.sent_at ?? null,
-          }, clock);
+          }, clock, metrics);
           return {
             received: true as const, conversation_id: result.conversationId,
             message_id: result.status === 'stored' ? result.messageId : null, duplicate: result.status === 'duplicate',

@@ -87,7 +87,7 @@ async function incomingMedia(
 
 /** Registers Twilio's webhook routes (a scope of their own, with the form-body parser). */
 export function twilioRoutes(app: Api, ctx: ApiContext): void {
-  const { store, config, clock } = ctx;
+  const { store, config, clock, metrics } = ctx;
   app.register(async (plugin) => {
     const scope = plugin.withTypeProvider<TypeBoxTypeProvider>();
     await scope.register(formbody);
@@ -105,7 +105,7 @@ export function twilioRoutes(app: Api, ctx: ApiContext): void {
       const media = await incomingMedia(request, credentials, msg, config.maxMessageBytes, {
         timeoutMs: config.providerTimeoutMs, outboundAllowPrivate: config.outboundAllowPrivate,
       });
-      await receiveInbound(store, account, { from: msg.from, text: msg.body, media, providerMessageId: msg.messageSid }, clock);
+      await receiveInbound(store, account, { from: msg.from, text: msg.body, media, providerMessageId: msg.messageSid }, clock, metrics);
       return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
     });
 

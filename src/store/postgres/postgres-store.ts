@@ -4,11 +4,13 @@
  */
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
+import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { migrateOnOpen, migrateToLatest, POSTGRES_TYPES } from '../migrations.js';
 import { CommitNotifier } from '../commits.js';
 import { COMMITS_CHANNEL, listenForCommits, type CommitListener, SIGNALS_CHANNEL } from './notifications.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
+import { queryLog } from '../query-log.js';
 
 export interface PostgresStoreConfig {
   /** `postgres://user:password@host:port/database` (libpq connection URI). */
@@ -47,7 +49,7 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
   // An idle pooled connection that breaks (server restart, network) is dropped from the
   // pool and replaced on next use; without a listener its error would end the process.
   pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queryLog(options.onQuery) });
   let listener: CommitListener | undefined;
   const commits = new CommitNotifier(() => { listener = listenForCommits(config.url, commits); });
   return migrateOnOpen({
@@ -71,6 +73,11 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
       }
     },
     migrate: () => migrateToLatest(db, POSTGRES_TYPES),
+    // The table is made by migration 0011; expired rows are deleted every 5 minutes.
+    rateLimiter: ({ keyPrefix, points, durationS }) => new RateLimiterPostgres({
+      storeClient: pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, clearExpiredByTimeout: true,
+      keyPrefix, points, duration: durationS,
+    }),
     async close() {
       await listener?.close();
       await db.destroy();

@@ -5,11 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type Transaction } from 'kysely';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { CommitNotifier } from '../commits.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 import { migrateOnOpen, migrateToLatest, SQLITE_TYPES } from '../migrations.js';
 import { cachingDatabase } from './statement-cache.js';
+import { queryLog } from '../query-log.js';
 
 export interface SqliteStoreConfig {
   /** Database file, or `:memory:`. */
@@ -33,7 +35,7 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }), log: queryLog(options.onQuery) });
   const commits = new CommitNotifier();
   return migrateOnOpen({
     dialect: 'sqlite',
@@ -43,6 +45,8 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
     broadcastSignal: async (orgId, payload) => commits.signal(orgId, payload),
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
     migrate: () => migrateToLatest(db, SQLITE_TYPES),
+    // One process holds the store: its memory is every node's count.
+    rateLimiter: ({ keyPrefix, points, durationS }) => new RateLimiterMemory({ keyPrefix, points, duration: durationS }),
     close: () => db.destroy(),
   }, options);
 }
