@@ -90,16 +90,18 @@ export async function soak() {
   const init = JSON.parse((await run(process.execPath, [BIN, 'init', '--data-dir', dataDir, '--json'])).stdout.trim().split('\n').at(-1));
   const key = init.api_key;
   const server = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--port', String(port), '--smtp-port', String(smtpPort), '--host', '127.0.0.1'], {
-    env: { ...process.env, SMTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent', OUTBOUND_ALLOW_PRIVATE: 'true', WEBHOOK_TIMEOUT_MS: '30000', RATE_LIMIT_REQUESTS: '0' },
+    env: { ...process.env, SMTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent', OUTBOUND_ALLOW_PRIVATE: 'true', WEBHOOK_TIMEOUT_MS: '30000' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300 && !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); i++) await sleep(100);
-  const api = (method, p, body, raw) => fetch(`${base}${p}`, {
-    method, headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+  const api = (method, p, body, raw, as = key) => fetch(`${base}${p}`, {
+    method, headers: { authorization: `Bearer ${as}`, ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}) },
     body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
   });
   const idn = await (await api('POST', '/v1/identities', { handle: 'soak' })).json();
+  // The hostile API clients have a key of their own: the default per-key limit applies to it.
+  const hostileKey = (await (await api('POST', '/v1/api_keys', { name: 'hostile' })).json()).key;
   await api('POST', '/v1/mailboxes', { identity_id: idn.id, address: 'soak@soak.test' });
 
   // Webhook receivers: three that answer after 30 s, one at once (counts what it got).
@@ -180,7 +182,7 @@ export async function soak() {
   const conv = (await (await api('GET', '/v1/conversations?limit=1')).json()).data[0]?.id ?? 'conv_x';
   for (let c = 0; c < 4; c++) {
     loops.push((async () => {
-      while (running()) tally(hostile.deepJson, await api('POST', `/v1/conversations/${conv}/notes`, undefined, deepJson(5_000)).then((r) => r.status, (e) => e.name));
+      while (running()) tally(hostile.deepJson, await api('POST', `/v1/conversations/${conv}/notes`, undefined, deepJson(5_000), hostileKey).then((r) => r.status, (e) => e.name));
     })());
   }
   // Slow bodies: 200 connections trickling a declared 1 MB, one byte a second.
@@ -228,7 +230,7 @@ export function soakSection(r, date = new Date().toISOString().slice(0, 10)) {
     `- **Date:** ${date}`,
     `- **Machine:** ${machine()}`,
     `- **Command:** \`SOAK_SECONDS=${r.seconds} npm run bench:soak\``,
-    `- **Load, for ${r.seconds} s at once:** 3 SMTP clients sending 100 MB messages without \`SIZE=\` (one after the other each); 2 resending one 4.5 MB message of 100,000 MIME parts; 4 posting JSON nested 5,000 levels to an API route; 200 HTTP connections trickling a declared 1 MB body at one byte a second; 3 webhook endpoints that answer after 30 s beside one that answers at once. Meanwhile an ordinary message over SMTP every 250 ms and a list read every 100 ms; \`GET /readyz\` every 20 ms; the server's RSS every 200 ms. One \`switchboard serve\` on the embedded SQLite store, defaults, in its own process.`,
+    `- **Load, for ${r.seconds} s at once:** 3 SMTP clients sending 100 MB messages without \`SIZE=\` (one after the other each); 2 resending one 4.5 MB message of 100,000 MIME parts; 4 posting JSON nested 5,000 levels to an API route with an API key of their own (the default per-key limit, `RATE_LIMIT_REQUESTS`, applies to it); 200 HTTP connections trickling a declared 1 MB body at one byte a second; 3 webhook endpoints that answer after 30 s beside one that answers at once. Meanwhile an ordinary message over SMTP every 250 ms and a list read every 100 ms; \`GET /readyz\` every 20 ms; the server's RSS every 200 ms. One \`switchboard serve\` on the embedded SQLite store, defaults, in its own process.`,
     '',
     '| Measure | Result | Target |',
     '|---|---:|---:|',

@@ -172,7 +172,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 }
 
 /** Old-generation heap of a live-mail parse worker, MiB: room for a message of MAX_MESSAGE_BYTES with many parts. */
-const PARSE_WORKER_HEAP_MB = 256;
+const PARSE_WORKER_HEAP_MB = 128;
 
 /** Whether `work` settled within `ms` (it goes on regardless). */
 async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
