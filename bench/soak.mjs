@@ -142,6 +142,19 @@ export async function soak() {
       maxRssMiB = Math.max(maxRssMiB, kb / 1024);
     } catch { /* not Linux, or exited */ }
   }, 200);
+  // Where the memory is and what the collector costs: the server's own /metrics, each second.
+  const memory = { heapUsedMiB: 0, externalMiB: 0 };
+  const metric = (text, name, labels = '') => {
+    const m = new RegExp(`^${name}${labels ? `\\{[^}]*${labels}[^}]*\\}` : ''} ([0-9.e+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  const scrape = () => fetch(`${base}/metrics`).then((r) => r.text(), () => '');
+  const gcBefore = await scrape();
+  const memoryProbe = setInterval(async () => {
+    const text = await scrape();
+    memory.heapUsedMiB = Math.max(memory.heapUsedMiB, metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20);
+    memory.externalMiB = Math.max(memory.externalMiB, metric(text, 'nodejs_external_memory_bytes') / 2 ** 20);
+  }, 1_000);
 
   // Ordinary work.
   const ordinary = { sent: 0, accepted: 0, ack: [], reads: 0, readsOk: 0 };
@@ -200,6 +213,10 @@ export async function soak() {
   await Promise.all([probe, ingest, reads, ...loops]);
   await Promise.race([Promise.all(slow), sleep(5_000)]);
   clearInterval(rss);
+  clearInterval(memoryProbe);
+  const gcAfter = await scrape();
+  const gcSeconds = (kind) => metric(gcAfter, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`) - metric(gcBefore, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`);
+  const gcCounts = (kind) => metric(gcAfter, 'nodejs_gc_duration_seconds_count', `kind="${kind}"`) - metric(gcBefore, 'nodejs_gc_duration_seconds_count', `kind="${kind}"`);
   smtp.close();
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
@@ -211,6 +228,7 @@ export async function soak() {
     readyz: { n: readyz.length, p50: quantile(readyz, 0.5), p99: quantile(readyz, 0.99), max: Math.max(...readyz), errors: Object.fromEntries(readyzErrors) },
     readyz_idle: { n: idle.length, p50: quantile(idle, 0.5), p99: quantile(idle, 0.99) },
     max_rss_mib: maxRssMiB,
+    memory: { ...memory, gc: Object.fromEntries(['minor', 'major', 'incremental'].map((k) => [k, { count: gcCounts(k), seconds: gcSeconds(k) }])) },
     ordinary: { sent: ordinary.sent, accepted: ordinary.accepted, ack_p50: quantile(ordinary.ack, 0.5), ack_p99: quantile(ordinary.ack, 0.99), reads: ordinary.reads, reads_ok: ordinary.readsOk },
     fast_webhook_deliveries: fastDeliveries,
     hostile: Object.fromEntries(Object.entries(hostile).map(([k, v]) => [k, Object.fromEntries(v)])),
@@ -230,13 +248,17 @@ export function soakSection(r, date = new Date().toISOString().slice(0, 10)) {
     `- **Date:** ${date}`,
     `- **Machine:** ${machine()}`,
     `- **Command:** \`SOAK_SECONDS=${r.seconds} npm run bench:soak\``,
-    `- **Load, for ${r.seconds} s at once:** 3 SMTP clients sending 100 MB messages without \`SIZE=\` (one after the other each); 2 resending one 4.5 MB message of 100,000 MIME parts; 4 posting JSON nested 5,000 levels to an API route with an API key of their own (the default per-key limit, `RATE_LIMIT_REQUESTS`, applies to it); 200 HTTP connections trickling a declared 1 MB body at one byte a second; 3 webhook endpoints that answer after 30 s beside one that answers at once. Meanwhile an ordinary message over SMTP every 250 ms and a list read every 100 ms; \`GET /readyz\` every 20 ms; the server's RSS every 200 ms. One \`switchboard serve\` on the embedded SQLite store, defaults, in its own process.`,
+    `- **Load, for ${r.seconds} s at once:** 3 SMTP clients sending 100 MB messages without \`SIZE=\` (one after the other each; past the size limit the server reads them at about 1.3 MB/s); 2 resending one 4.5 MB message of 100,000 MIME parts; 4 posting JSON nested 5,000 levels to an API route with an API key of their own (the default per-key limit, \`RATE_LIMIT_REQUESTS\`, applies to it); 200 HTTP connections trickling a declared 1 MB body at one byte a second; 3 webhook endpoints that answer after 30 s beside one that answers at once. Meanwhile an ordinary message over SMTP every 250 ms and a list read every 100 ms; \`GET /readyz\` every 20 ms; the server's RSS every 200 ms. One \`switchboard serve\` on the embedded SQLite store, defaults, in its own process.`,
     '',
     '| Measure | Result | Target |',
     '|---|---:|---:|',
     `| \`GET /readyz\` idle, before the load: p50 / p99 (${r.readyz_idle.n} probes) | ${ms(r.readyz_idle.p50)} / ${ms(r.readyz_idle.p99)} | baseline |`,
     `| \`GET /readyz\` under the load: p50 / p99 / max (${r.readyz.n} probes) | ${ms(r.readyz.p50)} / ${ms(r.readyz.p99)} / ${ms(r.readyz.max)} (p50 ${(r.readyz.p50 / r.readyz_idle.p50).toFixed(1)}× idle) | p99 under 50 ms: **${okReadyz ? 'met' : 'not met'}** |`,
     `| Server RSS, highest | ${r.max_rss_mib.toFixed(0)} MiB | under 512 MiB: **${okRss ? 'met' : 'not met'}** |`,
+    ...(r.memory ? [
+      `| of which V8 heap in use / external memory (Buffers), highest | ${r.memory.heapUsedMiB.toFixed(0)} MiB / ${r.memory.externalMiB.toFixed(0)} MiB | |`,
+      `| Garbage collection on the main thread, in the ${r.seconds} s | ${['major', 'minor', 'incremental'].map((k) => `${k} ${r.memory.gc[k].count}× ${(r.memory.gc[k].seconds * 1000).toFixed(0)} ms`).join(', ')} | |`,
+    ] : []),
     `| Ordinary SMTP messages accepted | ${r.ordinary.accepted} of ${r.ordinary.sent} (250 after p50 ${ms(r.ordinary.ack_p50)}, p99 ${ms(r.ordinary.ack_p99)}) | all |`,
     `| Ordinary list reads answered 200 | ${r.ordinary.reads_ok} of ${r.ordinary.reads} | all: **${okOrdinary ? 'met' : 'not met'}** |`,
     `| Deliveries to the fast webhook endpoint | ${r.fast_webhook_deliveries} | |`,
