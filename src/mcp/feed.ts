@@ -4,7 +4,7 @@
  * over every transport (inside the server the SDK's requests go through `app.inject`,
  * which cannot carry the live SSE stream).
  */
-import { SwitchboardError, type Event, type EventType, type FeedPage, type Switchboard } from '@switchboard/sdk';
+import type { Event, EventType, FeedPage, Switchboard } from '@switchboard/sdk';
 
 /** First pause between two polls of an empty feed, ms; it doubles up to {@link MAX_POLL_MS}. */
 export const FIRST_POLL_MS = 250;
@@ -75,48 +75,4 @@ function pauseFor(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
-}
-
-/**
- * The seq of the organization's latest event: where a wait "from now" starts. The feed
- * has no cursor for "the end" (the SSE stream's `after=latest` does, but a stream cannot
- * pass through `app.inject`), so it is found by probing: `after` beyond the latest event
- * is a `409 cursor_ahead`, anything else is not, so an exponential then a binary search
- * over `after` finds it in about 2·log2(seq) one-event reads (some 40 for a million
- * events). An event a probe returns also moves the lower bound up to its seq.
- *
- * @throws SwitchboardError when a probe fails otherwise (`403 missing_permission`).
- */
-export async function feedHead(sb: Switchboard): Promise<number> {
-  let low = 0; // at or below the head
-  let high = 1; // beyond the head, once a probe says so
-  for (;;) {
-    const seen = await probe(sb, high);
-    if (seen === null) break;
-    low = Math.max(high, seen);
-    high = low * 2;
-  }
-  while (high - low > 1) {
-    const mid = low + Math.floor((high - low) / 2);
-    const seen = await probe(sb, mid);
-    if (seen === null) high = mid;
-    else low = Math.max(mid, Math.min(seen, high - 1));
-  }
-  return low;
-}
-
-/**
- * Reads one event after `after`.
- *
- * @returns null when `after` is beyond the head; else the seq of the event read (`after`
- *   when none is visible to the key).
- */
-async function probe(sb: Switchboard, after: number): Promise<number | null> {
-  try {
-    const page = await sb.events.list({ after, limit: 1 }).page();
-    return page.data[0]?.seq ?? after;
-  } catch (err) {
-    if (err instanceof SwitchboardError && err.code === 'cursor_ahead') return null;
-    throw err;
-  }
 }

@@ -17,7 +17,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import { SwitchboardError, type BodyOf, type EventType, type Switchboard } from '@switchboard/sdk';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../domain/events.js';
-import { feedHead, waitForEvents } from './feed.js';
+import { waitForEvents } from './feed.js';
 import { compactEvent, conversationDetail, conversationSummary, identityWithAccounts } from './present.js';
 
 /** The tools, by name: the same list over both transports. */
@@ -226,7 +226,7 @@ export function createMcpServer(sb: Switchboard, options: McpServerOptions = {})
   }, ({ after, timeout_s, conversation_id, types, limit }, extra) => run(async () => {
     // A conversation the key cannot see is a not_found now, rather than a silent wait.
     if (conversation_id) await sb.conversations.events(conversation_id, { limit: 1 }).page();
-    const start = after ?? await feedHead(sb);
+    const start = after ?? await sb.events.head();
     const signal = options.signal ? AbortSignal.any([options.signal, extra.signal]) : extra.signal;
     const result = await waitForEvents(sb, {
       after: start, timeoutMs: timeout_s * 1000, limit, types, conversationId: conversation_id, signal,

@@ -80,6 +80,20 @@ describe('change feed', () => {
     expect(more.body.next_after).toBe(nextAfter + 1);
   });
 
+  it('answers after=latest with no event and the head as next_after, from which a poll sees only what comes next', async () => {
+    const { nextAfter: head } = await readFeed('', 200);
+    const latest = await h.request('GET', '/v1/events?after=latest');
+    expect(latest.body).toEqual({ data: [], next_after: head, has_more: false });
+    await h.request('POST', `/v1/conversations/${convA}/labels`, { labels: ['fresh'] });
+    const next = await h.request('GET', `/v1/events?after=${latest.body.next_after}`);
+    expect(next.body.data.map((e: any) => `${e.type}:${e.data.label}`)).toEqual(['label_added:fresh']);
+    // Another organization's head is its own.
+    const other = { authorization: `Bearer ${await h.otherOrg()}` };
+    const theirs = await h.request('GET', '/v1/events?after=latest', undefined, other);
+    expect(theirs.body.next_after).toBeLessThan(head);
+    expect((await h.request('GET', '/v1/events?after=newest')).status).toBe(400);
+  });
+
   it('answers a cursor beyond the head with 409 cursor_ahead and a fix, never an empty page', async () => {
     const { nextAfter: head } = await readFeed('', 200);
     expect((await h.request('GET', `/v1/events?after=${head}`)).status).toBe(200);

@@ -27,17 +27,14 @@ import { visibleConversation } from '../scope.js';
 import type { EventType as EventTypeName } from '../../domain/events.js';
 import { EventType, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
-import { assertCursorKnown } from './events.js';
+import { assertCursorKnown, FeedCursor } from './events.js';
 import { headSeq } from '../../store/sequences.js';
 
 /** Events read from the store per query. */
 const READ_BATCH = 200;
 
 const StreamQuery = Type.Object({
-  after: Type.Optional(Type.Union([
-    Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-    Type.Literal('latest'),
-  ], { description: 'start after this seq (Last-Event-ID wins); `latest`: only events committed from now on. Default 0: the whole feed is replayed first' })),
+  after: Type.Optional(FeedCursor('start after this seq (Last-Event-ID wins); `latest`: only events committed from now on. Default 0: the whole feed is replayed first')),
   types: Type.Optional(Type.Array(Type.Union([EventType, Type.Literal('typing')]), { description: 'only these types; `typing` for typing indicators' })),
   conversation_id: Type.Optional(Type.String({ maxLength: 100 })),
 });

@@ -16,8 +16,17 @@ import { DEFAULT_LIMIT } from '../pagination.js';
 import { Event, EventType, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
 
+/**
+ * A feed cursor as the feed and the stream take it: a seq, or `latest` (the head: only
+ * events committed from now on).
+ */
+export const FeedCursor = (description: string) => Type.Union([
+  Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  Type.Literal('latest'),
+], { description });
+
 const FeedQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'return events with a greater seq' })),
+  after: Type.Optional(FeedCursor('return events with a greater seq; `latest`: none, with `next_after` the latest seq (where "from now on" starts). Default 0')),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_LIMIT })),
   types: Type.Optional(Type.Array(EventType, { description: 'only these event types' })),
   conversation_id: Type.Optional(Type.String({ maxLength: 100, description: 'only this conversation' })),
@@ -56,7 +65,9 @@ export function eventRoutes(app: Api, { store }: ApiContext): void {
     },
   }, async (request) => {
     const principal = principalOf(request);
-    const { after = 0, limit = DEFAULT_LIMIT, types, conversation_id } = request.query;
+    const { limit = DEFAULT_LIMIT, types, conversation_id } = request.query;
+    if (request.query.after === 'latest') return { data: [], next_after: await headSeq(store.db, principal.orgId), has_more: false };
+    const after = request.query.after ?? 0;
     if (conversation_id !== undefined && !isId('conv', conversation_id)) {
       await assertCursorKnown(store.db, principal.orgId, after, 'after');
       return { data: [], next_after: after, has_more: false };

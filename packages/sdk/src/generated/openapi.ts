@@ -6061,8 +6061,8 @@ export interface operations {
     listEvents: {
         parameters: {
             query?: {
-                /** @description return events with a greater seq */
-                after?: number;
+                /** @description return events with a greater seq; `latest`: none, with `next_after` the latest seq (where "from now on" starts). Default 0 */
+                after?: number | "latest";
                 limit?: number;
                 /** @description only these event types */
                 types?: ("message" | "message_status" | "label_added" | "label_removed" | "archived" | "unarchived" | "no_reply_expired" | "sla_breached" | "read" | "unread" | "starred" | "unstarred" | "assigned" | "note" | "call" | "suggestion_created" | "suggestion_sent" | "suggestion_dismissed" | "reaction" | "connection_activated" | "connection_released" | "merged")[];
