@@ -2,10 +2,12 @@
  * Rows to API shapes.
  */
 import type { Channel, MessageData, TimelineEvent } from '../domain/events.js';
+import { parsePermissions } from '../services/access.js';
 import type { ContactRecord } from '../services/contacts.js';
 import { mailboxConfig } from '../services/identities.js';
 import type { ConnectionRow } from '../store/connections.js';
 import type { ContactRuleRow } from '../store/contact-rules.js';
+import type { ApiKeyRow } from '../store/tenants.js';
 import type { AccountRow, IdentityRow } from '../store/identities.js';
 import { summaryOf, type ConversationRow } from '../store/timeline.js';
 import type {
@@ -192,5 +194,13 @@ export function connectionView(row: ConnectionRow): ConnectionView {
     activated_at: row.activated_at,
     released_at: row.released_at,
     release_reason: row.release_reason as ConnectionView['release_reason'],
+  };
+}
+
+/** An API key as the API shows it (`ApiKey` in docs/api.md), never with its secret. */
+export function apiKeyView(row: ApiKeyRow) {
+  return {
+    id: row.id, name: row.name, member_id: row.member_id, identity_id: row.identity_id,
+    permissions: parsePermissions(row.permissions), created_at: row.created_at, last_used_at: row.last_used_at, revoked_at: row.revoked_at,
   };
 }

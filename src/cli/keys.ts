@@ -17,6 +17,7 @@ import { issueOperatorKey } from '../services/operator-keys.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { findApiKey, listApiKeys, type ApiKeyRow } from '../store/tenants.js';
+import { apiKeyView } from '../api/presenters.js';
 import { pickOrganization } from './organizations.js';
 
 export interface KeysCreateOptions {
@@ -28,14 +29,6 @@ export interface KeysCreateOptions {
   readonly identity?: string;
   readonly permissions?: readonly string[];
   readonly json?: boolean;
-}
-
-/** A key as the API shows it (`ApiKey` in docs/api.md), without its secret. */
-function keyView(row: ApiKeyRow) {
-  return {
-    id: row.id, name: row.name, member_id: row.member_id, identity_id: row.identity_id,
-    permissions: parsePermissions(row.permissions), created_at: row.created_at, last_used_at: row.last_used_at, revoked_at: row.revoked_at,
-  };
 }
 
 async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
@@ -67,7 +60,7 @@ export async function runKeysCreate(config: Config, o: KeysCreateOptions): Promi
       name: o.name, member: o.member ?? null, identity: o.identity ?? null, permissions: o.permissions ?? null,
     });
     if (o.json) {
-      const { id, name, member_id, identity_id, permissions, created_at } = keyView(row);
+      const { id, name, member_id, identity_id, permissions, created_at } = apiKeyView(row);
       process.stdout.write(`${JSON.stringify({ id, key: key.key, name, org_id: orgId, member_id, identity_id, permissions, created_at })}\n`);
       return;
     }
@@ -93,7 +86,7 @@ export async function runKeysList(config: Config, o: { org?: string; json?: bool
       if (page.length <= PAGE) break;
     }
     if (o.json) {
-      process.stdout.write(`${JSON.stringify({ org_id: orgId, data: rows.map(keyView) })}\n`);
+      process.stdout.write(`${JSON.stringify({ org_id: orgId, data: rows.map(apiKeyView) })}\n`);
       return;
     }
     const lines = rows.map((r) => [
@@ -116,6 +109,6 @@ export async function runKeysRevoke(config: Config, id: string, o: { org?: strin
     const found = isId('key', id) ? await findApiKey(store.db, id) : undefined;
     if (!found || (o.org && found.org_id !== o.org)) throw new Error(`no API key ${id} in this store${o.org ? ` for organization ${o.org}` : ''}`);
     const row = await revokeKey(store, found.org_id, id, isoNow(systemClock));
-    process.stdout.write(o.json ? `${JSON.stringify(keyView(row))}\n` : `API key ${row.id} "${row.name}" revoked (${row.revoked_at}).\n`);
+    process.stdout.write(o.json ? `${JSON.stringify(apiKeyView(row))}\n` : `API key ${row.id} "${row.name}" revoked (${row.revoked_at}).\n`);
   });
 }

@@ -11,6 +11,7 @@ import { createMember, deleteMember, getMember, issueKey, revokeKey, updateMembe
 import { listMembers, type MemberRow } from '../../store/members.js';
 import { listApiKeys, type ApiKeyRow } from '../../store/tenants.js';
 import { principalOf } from '../auth.js';
+import { apiKeyView } from '../presenters.js';
 import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
 import { EmailString, IdParams, Nullable, Page, PageQuery, Problem } from '../schemas.js';
 import type { Api, ApiContext } from '../app.js';
@@ -50,13 +51,6 @@ const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
 
 function memberView(row: MemberRow) {
   return { id: row.id, email: row.email, name: row.name, role: row.role as RoleName, created_at: row.created_at, updated_at: row.updated_at };
-}
-
-function keyView(row: ApiKeyRow) {
-  return {
-    id: row.id, name: row.name, member_id: row.member_id, identity_id: row.identity_id,
-    permissions: parsePermissions(row.permissions), created_at: row.created_at, last_used_at: row.last_used_at, revoked_at: row.revoked_at,
-  };
 }
 
 export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
@@ -113,7 +107,7 @@ export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
     },
   }, async (request, reply) => {
     const { key, row } = await issueKey(store, principalOf(request), request.body);
-    return reply.status(201).send({ ...keyView(row), key: key.key });
+    return reply.status(201).send({ ...apiKeyView(row), key: key.key });
   });
 
   app.get('/v1/api_keys', {
@@ -122,11 +116,11 @@ export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
   }, async (request) => {
     const limit = request.query.limit ?? DEFAULT_LIMIT;
     const after = request.query.cursor ? decodeCursor(request.query.cursor, { id: 'string' }).id : undefined;
-    return page(await listApiKeys(store.db, principalOf(request).orgId, limit, after), limit, keyView, (r) => ({ id: r.id }));
+    return page(await listApiKeys(store.db, principalOf(request).orgId, limit, after), limit, apiKeyView, (r) => ({ id: r.id }));
   });
 
   app.delete('/v1/api_keys/:id', {
     config: { permission: 'members:manage' },
     schema: { tags: ['api keys'], summary: 'Revoke an API key (it stops working at once)', params: IdParams, response: { 200: ApiKey, ...errors } },
-  }, async (request) => keyView(await revokeKey(store, principalOf(request).orgId, request.params.id, isoNow(clock))));
+  }, async (request) => apiKeyView(await revokeKey(store, principalOf(request).orgId, request.params.id, isoNow(clock))));
 }
