@@ -133,6 +133,10 @@ describe('sends per identity', () => {
     // The agent identity is at its limit; a scoped key of another identity gets 404, as for any conversation it cannot see.
     const res = await h.request('POST', `/v1/conversations/${conv}/messages`, { text: 'Sneak.' }, { authorization: `Bearer ${scoped}` });
     expect(res.status).toBe(404);
+    // Naming the agent identity in a first send is a 403 forbidden_identity, never the 429 that would show its count.
+    const first = await h.request('POST', '/v1/messages', { identity_id: identityId, to: 'lee@buyer.test', subject: 'Hi', text: 'Sneak.' }, { authorization: `Bearer ${scoped}` });
+    expect(first.status).toBe(403);
+    expect(first.body.code).toBe('forbidden_identity');
   });
 });
 
