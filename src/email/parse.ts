@@ -234,6 +234,13 @@ export function parseHeadersOnly(bytes: Buffer, problem: string): ParsedEmail {
   return withoutNul(fallbackParse(bytes, problem));
 }
 
+/**
+ * Characters of the body kept as `text` by the headers-only parse (512 Ki). Its body is the
+ * undecoded MIME source, which the raw bytes keep in full; megabytes of it in the message
+ * event would only slow every read of the timeline and the write itself.
+ */
+export const MAX_FALLBACK_TEXT = 512 * 1024;
+
 function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
   const text = bytes.toString('utf8');
   const split = text.search(/\r?\n\r?\n/);
@@ -262,12 +269,20 @@ function fallbackParse(bytes: Buffer, problem: string): ParsedEmail {
     cc: capped('Cc', addr(fields.get('cc')), problems),
     replyTo: capped('Reply-To', addr(fields.get('reply-to')), problems),
     date: readDate(fields.get('date'), problems),
-    text: body,
+    text: cappedText(body, problems),
     html: null,
     attachments: [],
     problems,
     autoSubmitted: isAutoSubmitted((key) => fields.get(key)),
   };
+}
+
+function cappedText(body: string, problems: string[]): string {
+  if (body.length <= MAX_FALLBACK_TEXT) return body;
+  problems.push(`the body has ${body.length} characters; the first ${MAX_FALLBACK_TEXT} are kept as text (all are in the raw message)`);
+  // Not inside a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(body[MAX_FALLBACK_TEXT - 1]!) ? MAX_FALLBACK_TEXT - 1 : MAX_FALLBACK_TEXT;
+  return body.slice(0, end);
 }
 
 /** U+0000 anywhere in a string: not text, and PostgreSQL's `text` cannot hold it. */

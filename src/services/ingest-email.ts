@@ -385,14 +385,22 @@ async function heldCopies(store: Store, routes: readonly MailboxRoute[], raw: Bu
   return out;
 }
 
-/** Whether the organization holds an inbound message with this Message-ID only as a truncated copy. */
+/**
+ * Whether the organization holds an inbound message with this Message-ID only as a truncated copy.
+ * Asked of every resent copy, so the store itself rules out the usual case (a copy whose event
+ * does not even mention the truncation problem) without sending its event, which may hold
+ * megabytes of text, to this thread to be parsed.
+ */
 async function heldTruncated(db: Db, orgId: string, messageId: string): Promise<string | null> {
-  const rows = await db.selectFrom('messages').innerJoin('events', 'events.id', 'messages.event_id')
-    .select(['messages.id', 'events.data']).where('messages.org_id', '=', orgId).where('messages.provider_message_id', '=', messageId)
-    .where('messages.direction', '=', 'inbound').execute();
-  const copies = rows.map((r) => ({ id: r.id, problems: (JSON.parse(r.data) as MessageData).parse_problems }));
-  if (copies.length === 0 || copies.some((c) => !c.problems.includes(TRUNCATED_PROBLEM))) return null;
-  return copies[0]!.id;
+  const copies = db.selectFrom('messages').innerJoin('events', 'events.id', 'messages.event_id')
+    .where('messages.org_id', '=', orgId).where('messages.provider_message_id', '=', messageId)
+    .where('messages.direction', '=', 'inbound');
+  const untruncated = await copies.select('messages.id').where('events.data', 'not like', `%${TRUNCATED_PROBLEM}%`).limit(1).executeTakeFirst();
+  if (untruncated) return null;
+  const rows = await copies.select(['messages.id', 'events.data']).execute();
+  const problems = rows.map((r) => ({ id: r.id, problems: (JSON.parse(r.data) as MessageData).parse_problems }));
+  if (problems.length === 0 || problems.some((c) => !c.problems.includes(TRUNCATED_PROBLEM))) return null;
+  return problems[0]!.id;
 }
 
 /** The transaction of {@link receiveEmail}: one parse of the message stored for each route. */

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEmail, stripMboxFromLine, type ParsedEmail } from '../../src/email/parse.js';
+import { MAX_FALLBACK_TEXT, parseEmail, parseHeadersOnly, stripMboxFromLine, type ParsedEmail } from '../../src/email/parse.js';
 import { rawEmail } from '../helpers.js';
 
 const crlf = (...lines: string[]) => Buffer.from(lines.join('\r\n'), 'utf8');
@@ -493,6 +493,19 @@ describe('malformed MIME: never throws, keeps what can be read', () => {
     expect(p.messageId).toBe('deep@example.org');
     expect(p.problems.length).toBeGreaterThan(0);
     expect(p.text).toContain('--a');
+  });
+
+  it('keeps at most MAX_FALLBACK_TEXT characters of an unparsed body as text, never half a surrogate pair, and names the cut', () => {
+    const head = crlf('From: big@example.org', 'Subject: big', '', '');
+    // A four-byte character (two UTF-16 units) straddling the limit.
+    const body = Buffer.from('a'.repeat(MAX_FALLBACK_TEXT - 1) + '\u{1F600}' + 'b'.repeat(1000));
+    const p = parseHeadersOnly(Buffer.concat([head, body]), 'the parse ran out of time');
+    expect(p.subject).toBe('big');
+    expect(p.text).toBe('a'.repeat(MAX_FALLBACK_TEXT - 1));
+    expect(p.problems).toEqual(['the parse ran out of time', expect.stringMatching(/first 524288 are kept.*raw message/)]);
+    const small = parseHeadersOnly(Buffer.concat([head, Buffer.from('short body')]), 'x');
+    expect(small.text).toBe('short body');
+    expect(small.problems).toEqual(['x']);
   });
 
   it('reads a half-bracketed Message-ID without the stray bracket', async () => {
