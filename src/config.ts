@@ -154,6 +154,15 @@ const ConfigSchema = Type.Object({
    * (firewall it). At least 16 characters.
    */
   metricsToken: Type.Union([Type.String({ minLength: 16, pattern: '^\\S+$' }), Type.Null()]),
+  /** How long a person's browser session lasts without use, ms (each use extends it; at least a minute). */
+  sessionTtlMs: Type.Integer({ minimum: 60_000 }),
+  /** How long a one-time sign-in link works, ms. */
+  loginLinkTtlMs: Type.Integer({ minimum: 10_000, maximum: 7 * 24 * 3_600_000 }),
+  /**
+   * The built web inbox (`index.html` and `assets/`) served at `/`; null: the `web/dist` of
+   * this installation. When the folder holds no `index.html`, `/` serves nothing (API only).
+   */
+  webDir: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
 });
 
 /** The whole server configuration, validated and frozen. */
@@ -192,7 +201,8 @@ function defaultMaxHeapUsedBytes(): number {
  * benchmark's baseline route, never for production), `PROVIDER_TIMEOUT_MS` (15000),
  * `MAX_MEDIA_BYTES` (5242880: 5 MiB), `MEDIA_URL_SECRET` (none: generated once and kept in
  * the data directory), `PUBLIC_URL` (none; trailing slashes dropped), `OUTBOUND_ALLOW_PRIVATE`
- * (`false`), `METRICS_TOKEN` (none: `GET /metrics` is open).
+ * (`false`), `METRICS_TOKEN` (none: `GET /metrics` is open), `SESSION_TTL_MS` (1209600000:
+ * 14 days), `LOGIN_LINK_TTL_MS` (900000: 15 minutes), `WEB_DIR` (none: `web/dist`).
  *
  * @throws Error naming each invalid setting.
  */
@@ -248,6 +258,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     mediaUrlSecret: env.MEDIA_URL_SECRET || null,
     metricsToken: env.METRICS_TOKEN || null,
     publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : null,
+    sessionTtlMs: env.SESSION_TTL_MS ?? 14 * DAY_MS,
+    loginLinkTtlMs: env.LOGIN_LINK_TTL_MS ?? 15 * 60_000,
+    webDir: env.WEB_DIR || null,
     ...stripUndefined(overrides),
   };
   const converted = Value.Convert(ConfigSchema, raw);

@@ -25,6 +25,7 @@ export const ID_PREFIX = {
   trainingPair: 'tp',
   view: 'view',
   connection: 'conn',
+  session: 'ses',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

@@ -14,7 +14,7 @@ import { ParsePool } from './email/parse-pool.js';
 import type { MessageParser } from './services/ingest-email.js';
 import { systemClock, type Clock } from './clock.js';
 import { startSweeper, type Sweeper } from './services/sweeper.js';
-import { createFirstOrganization } from './services/tenants.js';
+import { setUpOrganization } from './services/organization-setup.js';
 import { fireDueTimers } from './services/timers.js';
 import { deliverQueued, type OutboundWorkerOptions } from './services/outbound-queue.js';
 import { runWebhooks, type WebhookWorkerOptions } from './services/webhook-delivery.js';
@@ -87,8 +87,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // One set of metrics for the whole server: the store's queries, the API, SMTP and the workers.
   const metrics = new Metrics();
   const store = await openStore(config, { onQuery: metrics.observeQuery });
-  const created = await createFirstOrganization(store, 'default');
-  const firstRun: RunningServer['firstRun'] = created && { orgId: created.orgId, apiKey: created.apiKey.key };
+  // A first start sets the store up as `init` does (organization, first key, owner member).
+  const setUp = await setUpOrganization(store, { name: 'default' });
+  const firstRun: RunningServer['firstRun'] = setUp.apiKey && { orgId: setUp.organization.id, apiKey: setUp.apiKey.key };
   let ready = false;
   // Live mail is parsed off the event loop, each message within PARSE_TIMEOUT_MS.
   const pool = config.parseThreads > 0 && ParsePool.available() ? new ParsePool({ threads: config.parseThreads, heapMb: PARSE_WORKER_HEAP_MB }) : null;

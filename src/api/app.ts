@@ -2,6 +2,7 @@
  * The HTTP API: a Fastify app with TypeBox schemas (validation, serialization and the
  * OpenAPI document from one source), bearer auth, idempotency and problem details.
  */
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
@@ -17,6 +18,9 @@ import { Authenticator } from '../services/authentication.js';
 import { OrgVersions } from '../store/org-versions.js';
 import type { Store } from '../store/store.js';
 import { installAuth } from './auth.js';
+import { authenticateSession } from '../services/sessions.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { DEFAULT_WEB_DIR, installWebApp } from './web-app.js';
 import { benchConstantRoute } from './routes/bench-constant.js';
 import { installIdempotency } from './idempotency.js';
 import { installSendLimit, RateLimits } from './rate-limit.js';
@@ -84,9 +88,11 @@ export interface ApiContext {
   readonly parse?: MessageParser;
   /** This server's Prometheus metrics (`GET /metrics`), counted by routes and services. */
   readonly metrics: Metrics;
+  /** The rate limits (api/rate-limit.ts), for routes that count failures themselves (signing in). */
+  readonly rateLimits: RateLimits;
 }
 
-export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media' | 'resolver' | 'metrics'> {
+export interface BuildAppOptions extends Omit<ApiContext, 'clock' | 'listenerPorts' | 'readCache' | 'channels' | 'media' | 'resolver' | 'metrics' | 'rateLimits'> {
   /** Defaults to a new {@link Metrics} (the server passes its own, shared with the SMTP listener and workers). */
   readonly metrics?: Metrics;
   /** Defaults to the system's DNS ({@link systemResolver}). */
@@ -149,7 +155,9 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  installProblemHandlers(app, routes);
+  // The web inbox at `/`, when built; its page paths fall back to the app shell.
+  const shell = await installWebApp(app, config.webDir ?? DEFAULT_WEB_DIR);
+  installProblemHandlers(app, routes, shell ?? undefined);
   // Before auth: an overloaded process answers 503 without a store lookup.
   await app.register(underPressure, {
     maxEventLoopDelay: config.httpMaxEventLoopDelayMs,
@@ -159,7 +167,9 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   });
   const versions = new OrgVersions(store.db);
   const limits = new RateLimits(store, config);
-  installAuth(app, new Authenticator(store, versions), limits);
+  const clock = options.clock ?? systemClock;
+  await app.register(cookie);
+  installAuth(app, new Authenticator(store, versions), (value) => authenticateSession(store, value, clock, config.sessionTtlMs), limits);
   installNulGuard(app);
   installIdempotency(app, store);
   installSendLimit(app, limits);
@@ -169,7 +179,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     ...options,
     config,
     media: options.media ?? new DiskMediaStorage(path.join(config.dataDir, 'media')),
-    clock: options.clock ?? systemClock,
+    clock,
+    rateLimits: limits,
     readCache: new ReadCache(versions, config.readCacheBytes),
     channels: options.channels ?? defaultAdapters(config),
     resolver: options.resolver ?? systemResolver(),
@@ -198,6 +209,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
   channelAccountRoutes(app, ctx);
   connectionRoutes(app, ctx);
   memberRoutes(app, ctx);
+  sessionRoutes(app, ctx);
   inboundRoutes(app, ctx);
   blueBubblesRoutes(app, ctx);
   httpChannelRoutes(app, ctx);

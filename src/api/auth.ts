@@ -1,16 +1,22 @@
 /**
- * Bearer-key authentication and authorization for `/v1`: resolves the principal every
- * query is scoped by, and checks the permission each route declares in its config.
+ * Authentication and authorization for `/v1`: resolves the principal every query is
+ * scoped by, from a bearer API key or, for people in the web inbox, the session cookie
+ * (services/sessions.ts), and checks the permission each route declares in its config.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import crypto from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Permission, Principal } from '../services/access.js';
 import type { Authenticator } from '../services/authentication.js';
+import { CSRF_HEADER, SESSION_COOKIE, type SessionAuth } from '../services/sessions.js';
+import type { SessionRow } from '../store/sessions.js';
 import type { RateLimits } from './rate-limit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** The session a cookie-authenticated request acts through; null for an API key. */
+    session: SessionRow | null;
   }
   interface FastifyContextConfig {
     /** The permission a `/v1` route needs (every `/v1` route declares one, or `providerAuth`). */
@@ -26,6 +32,13 @@ declare module 'fastify' {
      * (what the route does on the key's behalf is checked where it is done).
      */
     apiKeyAuth?: boolean;
+    /**
+     * A `/v1` route anyone may call without a credential (signing in: it checks the token
+     * it is given itself, counted against the client's address like a failed key).
+     */
+    publicRoute?: boolean;
+    /** A `/v1` route only a session (the cookie) can call: signing out, the current session. */
+    sessionOnly?: boolean;
   }
 }
 
@@ -45,34 +58,64 @@ export function requirePermission(principal: Principal, permission: Permission):
 }
 
 const isV1 = (url: string) => url.startsWith('/v1/') || url === '/v1';
+/** Methods that change nothing (RFC 9110 section 9.2.1): no CSRF token needed. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Resolves a session cookie (services/sessions.ts `authenticateSession`). */
+export type SessionAuthenticator = (cookie: string) => Promise<SessionAuth>;
 
 /**
  * Authenticates every `/v1` request (and every request of a route configured
  * `apiKeyAuth`) and checks its route's permission before the body is read. A `/v1` route
  * registered without a permission fails at startup.
+ *
+ * An `Authorization` header wins; without one, a `/v1` request may present the session
+ * cookie, and then, unless its method is safe, the session's CSRF token in
+ * `X-CSRF-Token` (`403 csrf_failed` otherwise).
  */
-export function installAuth(app: FastifyInstance, authenticator: Authenticator, limits?: RateLimits): void {
+export function installAuth(app: FastifyInstance, authenticator: Authenticator, sessions: SessionAuthenticator, limits?: RateLimits): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('session', null);
   app.addHook('onRoute', (route) => {
-    const config = route.config as { permission?: Permission; providerAuth?: boolean } | undefined;
-    if (isV1(route.url) && !config?.permission && !config?.providerAuth) {
+    const config = route.config as { permission?: Permission; providerAuth?: boolean; publicRoute?: boolean; sessionOnly?: boolean } | undefined;
+    if (isV1(route.url) && !config?.permission && !config?.providerAuth && !config?.publicRoute && !config?.sessionOnly) {
       throw new Error(`route ${route.method} ${route.url} declares no permission`);
     }
   });
   app.addHook('onRequest', async (request, reply) => {
-    const { providerAuth, apiKeyAuth } = request.routeOptions.config;
+    const { providerAuth, apiKeyAuth, publicRoute, sessionOnly } = request.routeOptions.config;
     if (!(isV1(request.url) || apiKeyAuth) || providerAuth) return;
     // An address that failed too often is refused before its key is even looked at.
     limits?.checkIp(request.ip, reply);
+    if (publicRoute) return;
     const header = request.headers.authorization;
-    const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    const principal = await authenticator.authenticate(key).catch(async (err: unknown) => {
+    const cookie = header === undefined && isV1(request.url) ? request.cookies[SESSION_COOKIE] : undefined;
+    const failed = async (err: unknown): Promise<never> => {
       await limits?.authFailed(request.ip);
       throw err;
-    });
+    };
+    let principal: Principal;
+    if (cookie !== undefined) {
+      const auth = await sessions(cookie).catch(failed);
+      if (!SAFE_METHODS.has(request.method) && !sameToken(request.headers[CSRF_HEADER], auth.session.csrf_token)) {
+        throw new AppError('csrf_failed', `A ${request.method} signed in by the session cookie needs the session's CSRF token in the X-CSRF-Token header.`, { param: CSRF_HEADER });
+      }
+      principal = auth.principal;
+      request.session = auth.session;
+    } else {
+      if (sessionOnly) throw new AppError('unauthenticated', 'This route is for a signed-in person: send the session cookie, not an API key.', { fix: 'Sign in with a sign-in link (POST /v1/auth/sessions) first.' });
+      const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+      principal = await authenticator.authenticate(key).catch(failed);
+    }
     request.principal = principal;
     const permission = request.routeOptions.config.permission;
     if (permission) requirePermission(principal, permission);
     await limits?.request(principal, reply);
   });
+}
+
+/** Whether a header's value is the expected token (compared in constant time). */
+function sameToken(sent: string | string[] | undefined, expected: string): boolean {
+  if (typeof sent !== 'string' || sent.length !== expected.length) return false;
+  return crypto.timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
 }

@@ -91,9 +91,15 @@ export const OPERATIONS: Readonly<Record<string, OperationInfo>> = {
   'GET /v1/members/{id}': op('getMember'),
   'PATCH /v1/members/{id}': op('updateMember'),
   'DELETE /v1/members/{id}': op('deleteMember'),
+  'DELETE /v1/members/{id}/sessions': op('revokeMemberSessions'),
   'POST /v1/api_keys': op('createApiKey'),
   'GET /v1/api_keys': op('listApiKeys'),
   'DELETE /v1/api_keys/{id}': op('revokeApiKey'),
+  // People's sign-in (the web inbox)
+  'POST /v1/auth/sessions': op('createSession'),
+  'GET /v1/auth/session': op('getSession'),
+  'DELETE /v1/auth/session': op('deleteSession'),
+  'POST /v1/auth/login_links': op('sendLoginLink'),
   // Contacts and contact rules
   'POST /v1/contacts': op('createContact'),
   'GET /v1/contacts': op('listContacts'),
@@ -147,6 +153,7 @@ export const OPENAPI_TAGS: readonly { readonly name: string; readonly descriptio
   { name: 'contacts', description: 'External people: profiles, addresses per channel, attributes.' },
   { name: 'contact rules', description: 'Block and allow rules by address, domain or number pattern.' },
   { name: 'members', description: 'Staff of the organization: assignment targets.' },
+  { name: 'sessions', description: 'People signing in to the web inbox: one-time sign-in links and session cookies with a CSRF token.' },
   { name: 'api keys', description: 'API keys: org-wide or scoped to an identity, with permissions.' },
   { name: 'webhooks', description: 'Webhook endpoints (signed per Standard Webhooks) and their delivery log.' },
   { name: 'inbound', description: 'Mail and provider webhooks coming in (raw RFC 5322, Twilio, BlueBubbles, the HTTP channel).' },

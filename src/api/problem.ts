@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem, type ErrorCode } from '../errors.js';
 import type { AllowedMethods } from './allowed-methods.js';
+import type { AppShell } from './web-app.js';
 import { describeErrors, summarize } from './validation-errors.js';
 
 /** Fastify's own client errors, by status, mapped onto our codes. */
@@ -57,9 +58,10 @@ export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
 
 /**
  * Installs the error and not-found handlers on an app: a path that exists under other
- * methods (per `routes`) is a `405 method_not_allowed` with `Allow`, else `404 not_found`.
+ * methods (per `routes`) is a `405 method_not_allowed` with `Allow`, a page of the web
+ * app (per `shell`) its shell, else `404 not_found`.
  */
-export function installProblemHandlers(app: FastifyInstance, routes?: AllowedMethods): void {
+export function installProblemHandlers(app: FastifyInstance, routes?: AllowedMethods, shell?: AppShell): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(err);
     if (appError.status >= 500) request.log.error({ err }, 'request failed');
@@ -74,6 +76,7 @@ export function installProblemHandlers(app: FastifyInstance, routes?: AllowedMet
         fix: `Use ${allowed.join(' or ')} (see the Allow header); GET /openapi.json lists each path's operations.`,
       }));
     }
+    if (shell?.(request, reply)) return reply;
     return sendProblem(reply, new AppError('not_found', `No route ${request.method} ${path}.`, {
       fix: 'Check the method and path against GET /openapi.json.',
     }));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` command line: `serve`, `init`, `keys`, `import`, `migrate`, `mcp`.
+ * The `switchboard` command line: `serve`, `init`, `keys`, `login-link`, `import`, `migrate`, `mcp`.
  *
  * Every command takes its store from `--data-dir` / `DATA_DIR` (SQLite) or
  * `--database-url` / `DATABASE_URL` (PostgreSQL), but `mcp`, which talks to a server
@@ -12,6 +12,7 @@
  *   with `"api_key"` when it created the organization (init.ts);
  * - `keys create --json` prints `{"id", "key", "name", "org_id", "member_id", "identity_id",
  *   "permissions", "created_at"}` (keys.ts);
+ * - `login-link --json` prints `{"url", "expires_at", "member_id", "org_id"}` (login-link.ts);
  * - `import --json` prints `{"imported", "duplicates", "failed", "conversations", "seconds"}`.
  */
 import { fullFormats } from 'ajv-formats/dist/formats.js';
@@ -20,6 +21,7 @@ import { loadConfig, type ConfigOverrides } from '../config.js';
 import { runImport } from './import.js';
 import { runInit } from './init.js';
 import { runKeysCreate, runKeysList, runKeysRevoke } from './keys.js';
+import { runLoginLink } from './login-link.js';
 import { runMcp } from './mcp.js';
 import { runMigrate } from './migrate.js';
 import { runServe } from './serve.js';
@@ -33,6 +35,12 @@ function port(value: string): number {
 /** An email address, by the rule the API checks members' emails with (ajv-formats `email`). */
 function email(value: string): string {
   if (!(fullFormats.email as RegExp).test(value)) throw new InvalidArgumentError('expected an email address');
+  return value;
+}
+
+/** An http(s) URL without query or fragment (the server's address as people reach it). */
+function baseUrl(value: string): string {
+  if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(value)) throw new InvalidArgumentError('expected an http(s) URL such as https://switchboard.example.com');
   return value;
 }
 
@@ -112,6 +120,18 @@ keys.command('revoke')
   .option('--json', 'print JSON')
   .action(async (id: string, o: StoreOptions & { org?: string; json?: boolean }) => {
     await runKeysRevoke(loadConfig(storeOverrides(o)), id, o);
+  });
+
+program.command('login-link')
+  .description('print a one-time sign-in link to the web inbox for a member (default: the owner)')
+  .option(...DATA_DIR)
+  .option(...DATABASE_URL)
+  .option('--org <org_id>', 'organization (needed when the store has several)')
+  .option('--member <id|email>', 'the member who signs in (default: the organization\'s first owner)')
+  .option('--base-url <url>', 'where people reach the server (default: PUBLIC_URL, else http://localhost:<PORT>)', baseUrl)
+  .option('--json', 'print JSON')
+  .action(async (o: StoreOptions & { org?: string; member?: string; baseUrl?: string; json?: boolean }) => {
+    await runLoginLink(loadConfig(storeOverrides(o)), o);
   });
 
 program.command('migrate')

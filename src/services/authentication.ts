@@ -76,12 +76,14 @@ export class Authenticator {
     const row = isId('key', id) ? await findApiKey(this.#store.db, id) : undefined;
     if (!row) return undefined;
     const role = (row.role ?? null) as Role | null;
+    // A key acting as a member limited to one identity sees only it (services/members.ts keeps the two from differing).
+    const identityId = row.identity_id ?? row.member_identity_id ?? null;
     const known: Remembered = {
       secretHash: Buffer.from(row.secret_hash, 'hex'),
       revoked: row.revoked_at !== null,
       principal: {
-        orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId: row.identity_id,
-        permissions: effectivePermissions(parsePermissions(row.permissions), role, row.identity_id !== null),
+        orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId,
+        permissions: effectivePermissions(parsePermissions(row.permissions), role, identityId !== null),
         orgVersion: Number(row.org_version ?? 0),
       },
       touchedAt: (row.last_used_at && Date.parse(row.last_used_at)) || 0,

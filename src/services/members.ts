@@ -7,6 +7,7 @@ import { AppError, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { findIdentity } from '../store/identities.js';
 import { countOwners, findMember, type MemberRow } from '../store/members.js';
+import { revokeMemberSessions } from '../store/sessions.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import { isUniqueViolation } from '../store/errors.js';
 import type { Db, Store } from '../store/store.js';
@@ -19,15 +20,25 @@ export interface NewMember {
   readonly email: string;
   readonly name?: string | null;
   readonly role: Role;
+  /** The one identity the member sees; null or absent for all. */
+  readonly identity_id?: string | null;
+}
+
+/** @throws AppError `not_found` (param `identity_id`) unless `id` is null or an identity of the org. */
+async function checkIdentity(db: Db, orgId: string, id: string | null | undefined): Promise<void> {
+  if (id != null && !(isId('idn', id) && await findIdentity(db, orgId, id))) {
+    throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+  }
 }
 
 const emailInUse = (email: string) => new AppError('email_in_use', `A member with email ${email} exists.`, { param: 'email' });
 
-/** @throws AppError `email_in_use`. */
+/** @throws AppError `email_in_use`, `not_found` (param `identity_id`). */
 export async function createMember(store: Store, orgId: string, input: NewMember, now: string): Promise<MemberRow> {
+  await checkIdentity(store.db, orgId, input.identity_id);
   const row: MemberRow = {
     id: newId('mem'), org_id: orgId, email: input.email.toLowerCase(), name: input.name ?? null, role: input.role,
-    created_at: now, updated_at: now,
+    identity_id: input.identity_id ?? null, created_at: now, updated_at: now,
   };
   try {
     await store.db.insertInto('members').values(row).execute();
@@ -45,24 +56,28 @@ export async function getMember(db: Db, orgId: string, id: string): Promise<Memb
 }
 
 /**
- * Changes a member's name, email or role.
+ * Changes a member's name, email, role or identity scope (under the org's write lock: the
+ * version bump makes every node re-read keys acting as the member).
  *
  * @throws AppError `not_found`, `email_in_use`, `last_owner` (demoting the only owner).
  */
 export async function updateMember(
-  store: Store, orgId: string, id: string, patch: { name?: string | null; email?: string; role?: Role }, now: string,
+  store: Store, orgId: string, id: string, patch: { name?: string | null; email?: string; role?: Role; identity_id?: string | null }, now: string,
 ): Promise<MemberRow> {
   return inOrgTransaction(store, orgId, async (tx) => {
     const row = await getMember(tx, orgId, id);
     if (row.role === 'owner' && patch.role !== undefined && patch.role !== 'owner' && await countOwners(tx, orgId) <= 1) {
       throw new AppError('last_owner', `${id} is the only owner; it cannot become ${patch.role}.`, { param: 'role' });
     }
+    await checkIdentity(tx, orgId, patch.identity_id);
     const next: MemberRow = {
       ...row, name: patch.name === undefined ? row.name : patch.name, role: patch.role ?? row.role,
-      email: (patch.email ?? row.email).toLowerCase(), updated_at: now,
+      email: (patch.email ?? row.email).toLowerCase(), identity_id: patch.identity_id === undefined ? row.identity_id : patch.identity_id,
+      updated_at: now,
     };
     try {
-      await tx.updateTable('members').set({ name: next.name, email: next.email, role: next.role, updated_at: now }).where('id', '=', id).execute();
+      await tx.updateTable('members').set({ name: next.name, email: next.email, role: next.role, identity_id: next.identity_id, updated_at: now })
+        .where('id', '=', id).execute();
     } catch (err) {
       if (isUniqueViolation(err)) throw emailInUse(next.email);
       throw err;
@@ -72,7 +87,7 @@ export async function updateMember(
 }
 
 /**
- * Removes a member: the keys acting as them are revoked, and their conversations are
+ * Removes a member: the keys acting as them are revoked, their sessions ended, and their conversations are
  * unassigned (an `assigned` event with `assigned_to: null` on each).
  *
  * @throws AppError `not_found`, `last_owner`.
@@ -85,6 +100,7 @@ export async function deleteMember(store: Store, orgId: string, id: string, by: 
       throw new AppError('last_owner', `${id} is the only owner; make another member an owner first.`);
     }
     await tx.updateTable('api_keys').set({ revoked_at: now }).where('org_id', '=', orgId).where('member_id', '=', id).where('revoked_at', 'is', null).execute();
+    await revokeMemberSessions(tx, orgId, id, now);
     await tx.deleteFrom('members').where('id', '=', id).execute();
   });
   const assigned = await store.db.selectFrom('conversations').select('id').where('org_id', '=', orgId).where('assigned_to', '=', id)
@@ -116,15 +132,19 @@ export async function issueKey(store: Store, caller: Principal, input: KeyReques
 async function issueKeyIn(db: Db, caller: Principal, input: KeyRequest): Promise<{ key: CreatedKey; row: ApiKeyRow }> {
   const { orgId } = caller;
   let role: Role | null = null;
+  let memberScope: string | null = null;
   if (input.member_id != null) {
     const member = isId('mem', input.member_id) ? await findMember(db, orgId, input.member_id) : undefined;
     if (!member) throw new AppError('not_a_member', `${input.member_id} is not a member of this organization.`, { param: 'member_id' });
     role = member.role as Role;
+    memberScope = member.identity_id;
   }
-  if (input.identity_id != null && !(isId('idn', input.identity_id) && await findIdentity(db, orgId, input.identity_id))) {
-    throw new AppError('not_found', 'No identity with that id.', { param: 'identity_id' });
+  await checkIdentity(db, orgId, input.identity_id);
+  // A key acting as a member limited to one identity is limited to it too (api keys see no more than their member).
+  if (memberScope !== null && input.identity_id != null && input.identity_id !== memberScope) {
+    throw new AppError('forbidden_identity', `${input.member_id} sees only ${memberScope}; a key acting as them cannot see ${input.identity_id}.`, { param: 'identity_id' });
   }
-  const granted = effectivePermissions(input.permissions ?? null, role, input.identity_id != null);
+  const granted = effectivePermissions(input.permissions ?? null, role, (input.identity_id ?? memberScope) != null);
   const excess = [...granted].filter((p) => !caller.permissions.has(p));
   if (excess.length > 0) {
     throw new AppError('missing_permission', `A key cannot grant what the granting key lacks: ${excess.join(', ')}.`, {

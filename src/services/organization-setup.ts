@@ -74,7 +74,7 @@ async function ensureOwner(db: Db, orgId: string, email = DEFAULT_OWNER_EMAIL): 
   }
   const now = new Date().toISOString();
   const row: MemberRow = {
-    id: newId('mem'), org_id: orgId, email: email.toLowerCase(), name: 'Owner', role: 'owner', created_at: now, updated_at: now,
+    id: newId('mem'), org_id: orgId, email: email.toLowerCase(), name: 'Owner', role: 'owner', identity_id: null, created_at: now, updated_at: now,
   };
   await insertMember(db, row);
   return { owner: row, created: true };

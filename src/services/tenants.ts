@@ -10,7 +10,7 @@ import { newId } from '../ids.js';
 import type { Database } from '../store/schema.js';
 import { nextSeqs } from '../store/sequences.js';
 import type { Db, Store } from '../store/store.js';
-import { insertApiKey, insertOrganization, listOrganizations, type ApiKeyRow } from '../store/tenants.js';
+import { insertApiKey, insertOrganization, type ApiKeyRow } from '../store/tenants.js';
 import type { Permission } from './access.js';
 
 export type { Principal } from './access.js';
@@ -82,17 +82,3 @@ export async function lockFirstRun(tx: Transaction<Database>): Promise<void> {
   await nextSeqs(tx, FIRST_RUN_LOCK, 0);
 }
 
-/**
- * Creates the first organization of an empty store, once: nodes starting together on
- * one new PostgreSQL database wait for each other on a lock row, and only the first
- * finds the store empty.
- *
- * @returns the organization and its key, or null when the store had one already.
- */
-export function createFirstOrganization(store: Store, name: string): Promise<CreatedOrganization | null> {
-  return store.transaction(async (tx) => {
-    await lockFirstRun(tx);
-    if ((await listOrganizations(tx)).length > 0) return null;
-    return insertOrganizationWithKey(tx, name);
-  });
-}

@@ -581,5 +581,34 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       })).where('connection_status', 'is not', null).execute();
     },
   },
+  '0013_sessions': {
+    // People's sign-in (services/sessions.ts): one-time login links, browser sessions, and
+    // a member's optional identity scope.
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.alterTable('members').addColumn('identity_id', t.key).execute();
+      await db.schema.createTable('login_links')
+        .addColumn('token_hash', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('member_id', t.key, (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('expires_at', t.key, (c) => c.notNull())
+        .addColumn('used_at', t.key)
+        .execute();
+      await db.schema.createTable('sessions')
+        .addColumn('id', t.key, (c) => c.primaryKey())
+        .addColumn('org_id', t.key, (c) => c.notNull())
+        .addColumn('member_id', t.key, (c) => c.notNull())
+        .addColumn('secret_hash', t.key, (c) => c.notNull())
+        .addColumn('csrf_token', t.key, (c) => c.notNull())
+        .addColumn('created_at', t.key, (c) => c.notNull())
+        .addColumn('expires_at', t.key, (c) => c.notNull())
+        .addColumn('last_seen_at', t.key, (c) => c.notNull())
+        .addColumn('revoked_at', t.key)
+        .addColumn('user_agent', 'text')
+        .execute();
+      await db.schema.createIndex('sessions_member').on('sessions').columns(['org_id', 'member_id']).execute();
+      await db.schema.createIndex('login_links_member').on('login_links').columns(['org_id', 'member_id']).execute();
+    },
+  },
 };
 }

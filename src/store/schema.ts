@@ -37,8 +37,39 @@ export interface MembersTable {
   name: string | null;
   /** `owner` | `admin` | `agent` */
   role: string;
+  /** The one identity whose conversations the member sees (their sessions and keys too); null for all. */
+  identity_id: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** A one-time sign-in link of a member (services/sessions.ts): only its token's hash is kept. */
+export interface LoginLinksTable {
+  /** SHA-256 of the token, hex. */
+  token_hash: string;
+  org_id: string;
+  member_id: string;
+  created_at: string;
+  expires_at: string;
+  /** When it was exchanged for a session; a link works once. */
+  used_at: string | null;
+}
+
+/** A signed-in person's browser session (cookie `sb_session`), kept server-side so it can be revoked. */
+export interface SessionsTable {
+  id: string;
+  org_id: string;
+  member_id: string;
+  /** SHA-256 of the cookie's secret, hex. */
+  secret_hash: string;
+  /** The value state-changing requests carry in `X-CSRF-Token`. */
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+  revoked_at: string | null;
+  /** The browser's User-Agent at sign-in, at most 300 characters (for a list of sessions). */
+  user_agent: string | null;
 }
 
 export interface IdentitiesTable {
@@ -378,6 +409,8 @@ export interface Database {
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
   members: MembersTable;
+  login_links: LoginLinksTable;
+  sessions: SessionsTable;
   contact_rules: ContactRulesTable;
   suggestions: SuggestionsTable;
   training_pairs: TrainingPairsTable;

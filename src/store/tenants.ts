@@ -28,10 +28,10 @@ export async function insertApiKey(db: Db, row: ApiKeyRow): Promise<void> {
  * A key with its member's role and its organization's state version (store/sequences.ts),
  * in one read: a request's read-cache lookup needs no second one.
  */
-export async function findApiKey(db: Db, id: string): Promise<(ApiKeyRow & { role: string | null; org_version: number | string | null }) | undefined> {
+export async function findApiKey(db: Db, id: string): Promise<(ApiKeyRow & { role: string | null; member_identity_id: string | null; org_version: number | string | null }) | undefined> {
   return db.selectFrom('api_keys').leftJoin('members', 'members.id', 'api_keys.member_id')
     .leftJoin('org_sequences', 'org_sequences.org_id', 'api_keys.org_id')
-    .selectAll('api_keys').select(['members.role', 'org_sequences.version as org_version'])
+    .selectAll('api_keys').select(['members.role', 'members.identity_id as member_identity_id', 'org_sequences.version as org_version'])
     .where('api_keys.id', '=', id).executeTakeFirst();
 }
 

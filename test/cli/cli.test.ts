@@ -341,6 +341,44 @@ describe.skipIf(!HAS_BUILD)('switchboard CLI', () => {
     });
   });
 
+  describe('login-link', () => {
+    it('serve\'s first start makes an owner member, and login-link prints a one-time link that signs in as them', async () => {
+      const dataDir = mkdir('switchboard-cli-login-');
+      const [port, smtpPort] = await twoPorts();
+      const s = await serve(['--data-dir', dataDir, '--port', String(port), '--smtp-port', String(smtpPort), '--host', '127.0.0.1'], {}, port);
+      try {
+        const r = await run(['login-link', '--data-dir', dataDir, '--base-url', `http://127.0.0.1:${port}/`, '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        const link = json(r);
+        expect(Object.keys(link).sort()).toEqual(['expires_at', 'member_id', 'org_id', 'url']);
+        expect(link.member_id).toMatch(MEMBER_ID);
+        expect(link.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/login\\?token=sb_login_[A-Za-z0-9_-]{43}$`));
+        const minutes = (Date.parse(link.expires_at) - Date.now()) / 60_000;
+        expect(minutes).toBeGreaterThan(14);
+        expect(minutes).toBeLessThanOrEqual(15);
+        const token = new URL(link.url).searchParams.get('token');
+        const signIn = () => fetch(`http://127.0.0.1:${port}/v1/auth/sessions`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }),
+        });
+        const first = await signIn();
+        expect(first.status).toBe(201);
+        expect(((await first.json()) as any).member).toMatchObject({ id: link.member_id, role: 'owner' });
+        expect((await signIn()).status).toBe(401);
+      } finally {
+        await stop(s);
+      }
+      const text = await run(['login-link', '--data-dir', dataDir]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/http:\/\/localhost:8080\/login\?token=sb_login_/);
+      const unknown = await run(['login-link', '--data-dir', dataDir, '--member', 'nobody@example.com']);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr).toMatch(/no member nobody@example\.com/);
+      const badUrl = await run(['login-link', '--data-dir', dataDir, '--base-url', 'ftp://x']);
+      expect(badUrl.code).not.toBe(0);
+      expect(badUrl.stderr).toMatch(/http\(s\) URL/);
+    });
+  });
+
   describe('init again, --new-organization, keys from the CLI, on one data dir', () => {
     let dataDir: string;
     let first: Init;

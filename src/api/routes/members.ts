@@ -23,6 +23,7 @@ const Name = Type.String({ minLength: 1, maxLength: 200 });
 
 export const Member = Type.Object({
   id: Type.String(), email: Type.String(), name: Nullable(Type.String()), role: Role,
+  identity_id: Nullable(Type.String(), { description: 'the one identity whose conversations the member sees (in the web inbox and through keys acting as them); null for all' }),
   created_at: Timestamp, updated_at: Timestamp,
 }, { $id: 'Member' });
 
@@ -38,8 +39,9 @@ export const ApiKey = Type.Object({
 
 const CreatedApiKey = Type.Object({ ...ApiKey.properties, key: Type.String({ description: 'the secret, shown once' }) });
 
-const MemberCreate = Type.Object({ email: EmailString, name: Type.Optional(Nullable(Name)), role: Role }, { additionalProperties: false });
-const MemberPatch = Type.Object({ email: Type.Optional(EmailString), name: Type.Optional(Nullable(Name)), role: Type.Optional(Role) });
+const MemberIdentity = Type.Optional(Nullable(Type.String({ maxLength: 100 })));
+const MemberCreate = Type.Object({ email: EmailString, name: Type.Optional(Nullable(Name)), role: Role, identity_id: MemberIdentity }, { additionalProperties: false });
+const MemberPatch = Type.Object({ email: Type.Optional(EmailString), name: Type.Optional(Nullable(Name)), role: Type.Optional(Role), identity_id: MemberIdentity });
 const KeyCreate = Type.Object({
   name: Name,
   member_id: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
@@ -49,8 +51,11 @@ const KeyCreate = Type.Object({
 
 const errors = { 400: Problem, 401: Problem, 403: Problem, 404: Problem };
 
-function memberView(row: MemberRow) {
-  return { id: row.id, email: row.email, name: row.name, role: row.role as RoleName, created_at: row.created_at, updated_at: row.updated_at };
+export function memberView(row: MemberRow) {
+  return {
+    id: row.id, email: row.email, name: row.name, role: row.role as RoleName, identity_id: row.identity_id,
+    created_at: row.created_at, updated_at: row.updated_at,
+  };
 }
 
 export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
@@ -78,13 +83,13 @@ export function memberRoutes(app: Api, { store, clock }: ApiContext): void {
 
   app.patch('/v1/members/:id', {
     config: { permission: 'members:manage' },
-    schema: { tags: ['members'], summary: 'Change a member\'s email, name or role', params: IdParams, body: MemberPatch, response: { 200: Member, ...errors, 409: Problem } },
+    schema: { tags: ['members'], summary: 'Change a member\'s email, name, role or identity scope', params: IdParams, body: MemberPatch, response: { 200: Member, ...errors, 409: Problem } },
   }, async (request) => {
-    const { email, name, role } = request.body ?? {};
-    if (email === undefined && name === undefined && role === undefined) {
-      throw new AppError('no_valid_fields', 'The body has no field this endpoint changes: send `email`, `name` or `role`.');
+    const { email, name, role, identity_id } = request.body ?? {};
+    if (email === undefined && name === undefined && role === undefined && identity_id === undefined) {
+      throw new AppError('no_valid_fields', 'The body has no field this endpoint changes: send `email`, `name`, `role` or `identity_id`.');
     }
-    return memberView(await updateMember(store, principalOf(request).orgId, request.params.id, { email, name, role }, isoNow(clock)));
+    return memberView(await updateMember(store, principalOf(request).orgId, request.params.id, { email, name, role, identity_id }, isoNow(clock)));
   });
 
   app.delete('/v1/members/:id', {

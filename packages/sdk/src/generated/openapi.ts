@@ -610,7 +610,7 @@ export interface paths {
         delete: operations["deleteMember"];
         options?: never;
         head?: never;
-        /** Change a member's email, name or role */
+        /** Change a member's email, name, role or identity scope */
         patch: operations["updateMember"];
         trace?: never;
     };
@@ -644,6 +644,75 @@ export interface paths {
         post?: never;
         /** Revoke an API key (it stops working at once) */
         delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a one-time sign-in link (sets the session cookie) */
+        post: operations["createSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in person's session (cookie only) */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        /** Sign out (ends the session; cookie and CSRF token) */
+        delete: operations["deleteSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/login_links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** E-mail a sign-in link to a member (always 202: whether the address is a member is not told) */
+        post: operations["sendLoginLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End every session of a member (they must sign in again) */
+        delete: operations["revokeMemberSessions"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1104,7 +1173,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "validation_failed" | "no_valid_fields" | "unauthenticated" | "invalid_signature" | "forbidden_identity" | "missing_permission" | "media_url_invalid" | "recipient_blocked" | "not_found" | "method_not_allowed" | "cursor_ahead" | "idempotency_conflict" | "address_in_use" | "routing_code_in_use" | "handle_in_use" | "email_in_use" | "last_owner" | "suggestion_not_pending" | "view_builtin" | "view_limit_reached" | "message_not_retryable" | "connection_released" | "sender_disconnected" | "payload_too_large" | "unsupported_media_type" | "not_a_member" | "spoofed_sender" | "identity_mismatch" | "unknown_recipient" | "webhook_target_refused" | "no_sender" | "no_recipient" | "rate_limited" | "internal_error" | "upstream_failed" | "not_ready";
+            code: "validation_failed" | "no_valid_fields" | "unauthenticated" | "invalid_signature" | "forbidden_identity" | "csrf_failed" | "missing_permission" | "media_url_invalid" | "recipient_blocked" | "not_found" | "method_not_allowed" | "cursor_ahead" | "idempotency_conflict" | "address_in_use" | "routing_code_in_use" | "handle_in_use" | "email_in_use" | "last_owner" | "suggestion_not_pending" | "view_builtin" | "view_limit_reached" | "public_url_required" | "message_not_retryable" | "connection_released" | "sender_disconnected" | "payload_too_large" | "unsupported_media_type" | "not_a_member" | "spoofed_sender" | "identity_mismatch" | "unknown_recipient" | "webhook_target_refused" | "no_sender" | "no_recipient" | "rate_limited" | "internal_error" | "upstream_failed" | "not_ready";
             detail: string;
             fix: string;
             param: string | null;
@@ -2353,6 +2422,8 @@ export interface components {
              * @enum {string}
              */
             role: "owner" | "admin" | "agent";
+            /** @description the one identity whose conversations the member sees (in the web inbox and through keys acting as them); null for all */
+            identity_id: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -9293,6 +9364,7 @@ export interface operations {
                      * @enum {string}
                      */
                     role: "owner" | "admin" | "agent";
+                    identity_id?: string | null;
                 };
             };
         };
@@ -9312,6 +9384,8 @@ export interface operations {
                          * @enum {string}
                          */
                         role: "owner" | "admin" | "agent";
+                        /** @description the one identity whose conversations the member sees (in the web inbox and through keys acting as them); null for all */
+                        identity_id: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -9449,6 +9523,8 @@ export interface operations {
                          * @enum {string}
                          */
                         role: "owner" | "admin" | "agent";
+                        /** @description the one identity whose conversations the member sees (in the web inbox and through keys acting as them); null for all */
+                        identity_id: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -9675,6 +9751,7 @@ export interface operations {
                      * @enum {string}
                      */
                     role?: "owner" | "admin" | "agent";
+                    identity_id?: string | null;
                 };
             };
         };
@@ -9694,6 +9771,8 @@ export interface operations {
                          * @enum {string}
                          */
                         role: "owner" | "admin" | "agent";
+                        /** @description the one identity whose conversations the member sees (in the web inbox and through keys acting as them); null for all */
+                        identity_id: string | null;
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -10097,6 +10176,563 @@ export interface operations {
                         /** @description updated at most once a minute */
                         last_used_at: string | null;
                         revoked_at: string | null;
+                    };
+                };
+            };
+            /** @description The request is invalid (`validation_failed`: `errors` lists every problem, `param` the first; or another 400 code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials: a missing, unknown or revoked API key (`unauthenticated`, with `WWW-Authenticate: Bearer`), or a provider webhook whose signature does not verify (`invalid_signature`). */
+            401: {
+                headers: {
+                    /** @description the Bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key may not do this (`missing_permission`, `forbidden_identity`), or a contact rule blocks the recipient (`recipient_blocked`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (`not_found`): unknown, malformed, or not visible to this key; the three are never told apart. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the configured limit (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's media type is not one this endpoint reads (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached (`rate_limited`): wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    /** @description requests allowed in the window */
+                    "ratelimit-limit"?: number;
+                    /** @description requests left in the window */
+                    "ratelimit-remaining"?: number;
+                    /** @description seconds until the window resets */
+                    "ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server failed (`internal_error`); no internals are disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is starting, shutting down or shedding load (`not_ready`, `retryable: true`): retry after `Retry-After` seconds, on another node if there is one. */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the `token` of a sign-in link (`/login?token=…`) */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        member: components["schemas"]["Member"];
+                        organization_id: string;
+                        /** @description send it as `X-CSRF-Token` with every request that changes something */
+                        csrf_token: string;
+                        /**
+                         * Format: date-time
+                         * @description extended by each use
+                         */
+                        expires_at: string;
+                    };
+                };
+            };
+            /** @description The request is invalid (`validation_failed`: `errors` lists every problem, `param` the first; or another 400 code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials: a missing, unknown or revoked API key (`unauthenticated`, with `WWW-Authenticate: Bearer`), or a provider webhook whose signature does not verify (`invalid_signature`). */
+            401: {
+                headers: {
+                    /** @description the Bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key may not do this (`missing_permission`, `forbidden_identity`), or a contact rule blocks the recipient (`recipient_blocked`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the configured limit (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's media type is not one this endpoint reads (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached (`rate_limited`): wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    /** @description requests allowed in the window */
+                    "ratelimit-limit"?: number;
+                    /** @description requests left in the window */
+                    "ratelimit-remaining"?: number;
+                    /** @description seconds until the window resets */
+                    "ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server failed (`internal_error`); no internals are disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is starting, shutting down or shedding load (`not_ready`, `retryable: true`): retry after `Retry-After` seconds, on another node if there is one. */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        member: components["schemas"]["Member"];
+                        organization_id: string;
+                        /** @description send it as `X-CSRF-Token` with every request that changes something */
+                        csrf_token: string;
+                        /**
+                         * Format: date-time
+                         * @description extended by each use
+                         */
+                        expires_at: string;
+                    };
+                };
+            };
+            /** @description The request is invalid (`validation_failed`: `errors` lists every problem, `param` the first; or another 400 code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials: a missing, unknown or revoked API key (`unauthenticated`, with `WWW-Authenticate: Bearer`), or a provider webhook whose signature does not verify (`invalid_signature`). */
+            401: {
+                headers: {
+                    /** @description the Bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key may not do this (`missing_permission`, `forbidden_identity`), or a contact rule blocks the recipient (`recipient_blocked`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached (`rate_limited`): wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    /** @description requests allowed in the window */
+                    "ratelimit-limit"?: number;
+                    /** @description requests left in the window */
+                    "ratelimit-remaining"?: number;
+                    /** @description seconds until the window resets */
+                    "ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server failed (`internal_error`); no internals are disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is starting, shutting down or shedding load (`not_ready`, `retryable: true`): retry after `Retry-After` seconds, on another node if there is one. */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid (`validation_failed`: `errors` lists every problem, `param` the first; or another 400 code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials: a missing, unknown or revoked API key (`unauthenticated`, with `WWW-Authenticate: Bearer`), or a provider webhook whose signature does not verify (`invalid_signature`). */
+            401: {
+                headers: {
+                    /** @description the Bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key may not do this (`missing_permission`, `forbidden_identity`), or a contact rule blocks the recipient (`recipient_blocked`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the configured limit (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's media type is not one this endpoint reads (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached (`rate_limited`): wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    /** @description requests allowed in the window */
+                    "ratelimit-limit"?: number;
+                    /** @description requests left in the window */
+                    "ratelimit-remaining"?: number;
+                    /** @description seconds until the window resets */
+                    "ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server failed (`internal_error`); no internals are disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is starting, shutting down or shedding load (`not_ready`, `retryable: true`): retry after `Retry-After` seconds, on another node if there is one. */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sendLoginLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description The request is invalid (`validation_failed`: `errors` lists every problem, `param` the first; or another 400 code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credentials: a missing, unknown or revoked API key (`unauthenticated`, with `WWW-Authenticate: Bearer`), or a provider webhook whose signature does not verify (`invalid_signature`). */
+            401: {
+                headers: {
+                    /** @description the Bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key may not do this (`missing_permission`, `forbidden_identity`), or a contact rule blocks the recipient (`recipient_blocked`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A conflict with the current state (`idempotency_conflict`, or a code naming the state: `retryable` says whether the same call may succeed later). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the configured limit (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body's media type is not one this endpoint reads (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit was reached (`rate_limited`): wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    /** @description requests allowed in the window */
+                    "ratelimit-limit"?: number;
+                    /** @description requests left in the window */
+                    "ratelimit-remaining"?: number;
+                    /** @description seconds until the window resets */
+                    "ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server failed (`internal_error`); no internals are disclosed. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is starting, shutting down or shedding load (`not_ready`, `retryable: true`): retry after `Retry-After` seconds, on another node if there is one. */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeMemberSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description sessions ended */
+                        revoked: number;
                     };
                 };
             };
