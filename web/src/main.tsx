@@ -1,0 +1,46 @@
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { setUnauthenticatedHandler } from './api/client';
+import { ApiError, isUnauthenticated } from './api/problem';
+import { App } from './App';
+import { leave } from './auth/session';
+import { showError, showToast } from './ui/toasts';
+import './styles.css';
+
+const queryClient: QueryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 30_000,
+      // The live stream says when something changed; a 4xx will not change by asking again.
+      retry: (count, err) => count < 2 && !(err instanceof ApiError && err.status >= 400 && err.status < 500),
+    },
+  },
+  queryCache: new QueryCache({
+    onError: (err, query) => {
+      // A missing conversation is said where it would be shown; a lost session leads to sign-in.
+      if (isUnauthenticated(err) || (err instanceof ApiError && err.status === 404) || query.queryKey[0] === 'session') return;
+      showError(err);
+    },
+  }),
+  mutationCache: new MutationCache({ onError: (err) => (isUnauthenticated(err) ? undefined : showError(err)) }),
+});
+
+let signedOutNotice = false;
+setUnauthenticatedHandler(() => {
+  if (!queryClient.getQueryData(['session'])) return;
+  leave(queryClient);
+  if (!signedOutNotice) {
+    signedOutNotice = true;
+    showToast('Your session has ended.', 'Sign in again to continue.');
+    setTimeout(() => (signedOutNotice = false), 5_000);
+  }
+});
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <App />
+    </QueryClientProvider>
+  </StrictMode>,
+);
