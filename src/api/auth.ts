@@ -116,6 +116,7 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator, 
 
 /** Whether a header's value is the expected token (compared in constant time). */
 function sameToken(sent: string | string[] | undefined, expected: string): boolean {
-  if (typeof sent !== 'string' || sent.length !== expected.length) return false;
-  return crypto.timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
+  if (typeof sent !== 'string') return false;
+  const [a, b] = [Buffer.from(sent), Buffer.from(expected)];
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }

@@ -57,7 +57,9 @@ describe('closed request bodies', () => {
   it('refuses any unknown field next to valid ones in a PATCH, and changes nothing', async () => {
     const known = new Set(['archived', 'starred', 'unread_count', 'labels']);
     const name = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !known.has(s) && s !== '__proto__');
-    await fc.assert(fc.asyncProperty(name, fc.jsonValue({ maxDepth: 1 }), async (field, value) => {
+    // (A value holding a `__proto__` key is refused as a whole body first, prototype poisoning: not this property.)
+    const value = fc.jsonValue({ maxDepth: 1 }).filter((v) => !JSON.stringify(v).includes('"__proto__"'));
+    await fc.assert(fc.asyncProperty(name, value, async (field, value) => {
       const res = await h.request('PATCH', `/v1/conversations/${conv}`, { archived: true, [field]: value });
       expectValidation(res, field);
       expect(res.body.param).toBe(field);

@@ -10,19 +10,23 @@ import { harness, tempDir, type Harness } from '../helpers.js';
 
 let h: Harness;
 let noBuild: Harness;
+const dirs: string[] = [];
 const SHELL = '<!doctype html><html><head><script type="module" src="/assets/index-AbC123.js"></script></head><body><div id="root"></div></body></html>';
 
 beforeAll(async () => {
   const dir = tempDir('switchboard-web-');
+  const empty = tempDir('switchboard-web-empty-');
+  dirs.push(dir, empty);
   fs.mkdirSync(path.join(dir, 'assets'));
   fs.writeFileSync(path.join(dir, 'index.html'), SHELL);
   fs.writeFileSync(path.join(dir, 'assets', 'index-AbC123.js'), 'console.log(1)');
   h = await harness({ webDir: dir });
-  noBuild = await harness({ webDir: tempDir('switchboard-web-empty-') });
+  noBuild = await harness({ webDir: empty });
 });
 afterAll(async () => {
   await h?.close();
   await noBuild?.close();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 const get = (url: string, accept = 'text/html,application/xhtml+xml,*/*;q=0.8', app = h.app) => app.inject({ method: 'GET', url, headers: { accept } });
