@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,5 +138,52 @@ export function prng(seed) {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A TCP port free on loopback now. */
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/**
+ * `switchboard serve` on a benchmark store (`{dataDir}` or `{databaseUrl}`), in its own
+ * process, with `extraEnv` over this process's environment; resolves once `/readyz` is 200.
+ *
+ * @returns `{base, stop()}`.
+ * @throws Error when the server exits or is not ready within 120 s (with its stderr).
+ */
+export async function startServe(store, extraEnv = {}) {
+  const port = await freePort();
+  const childEnv = { ...process.env, ...extraEnv };
+  delete childEnv.DATABASE_URL;
+  delete childEnv.DATA_DIR;
+  const target = store.databaseUrl ? ['--database-url', store.databaseUrl] : ['--data-dir', store.dataDir];
+  const child = spawn(process.execPath, [
+    path.join(ROOT, 'bin', 'switchboard.js'), 'serve', ...target, '--host', '127.0.0.1', '--port', String(port), '--smtp-port', '0',
+  ], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`switchboard serve exited ${child.exitCode}: ${stderr}`);
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`switchboard serve not ready after 120 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    base,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
   };
 }

@@ -21,14 +21,12 @@
  * section is then not rewritten),
  * BENCH_CORPUS (../shared/corpus).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { currentSection, log, machine, median, replaceSection, REPORT, ROOT } from './common.mjs';
+import { currentSection, log, machine, median, replaceSection, REPORT, ROOT, startServe } from './common.mjs';
 import { ensureInboxStore, scaleFromEnv } from './inbox-store.mjs';
 
 const env = process.env;
@@ -54,47 +52,6 @@ export const SECTION = '## Inbox list and counts';
 
 // ---------------------------------------------------------------------------------------
 // The server
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-/** `switchboard serve` on the store, in its own process, with the constant route on; resolves once ready. */
-async function startServe(store) {
-  const port = await freePort();
-  // The benchmark's readers make far more requests than one key may by default.
-  const childEnv = { ...env, BENCH_CONSTANT_ROUTE: '1', LOG_LEVEL: LOG_LEVEL, RATE_LIMIT_REQUESTS: '0' };
-  delete childEnv.DATABASE_URL;
-  delete childEnv.DATA_DIR;
-  const target = store.databaseUrl ? ['--database-url', store.databaseUrl] : ['--data-dir', store.dataDir];
-  const child = spawn(process.execPath, [
-    path.join(ROOT, 'bin', 'switchboard.js'), 'serve', ...target, '--host', '127.0.0.1', '--port', String(port), '--smtp-port', '0',
-  ], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`switchboard serve exited ${child.exitCode}: ${stderr}`);
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`switchboard serve not ready after 120 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    base,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // Cases and their probes
@@ -251,7 +208,8 @@ async function measureStore(kind) {
   const scale = scaleFromEnv(env, kind === 'postgres' ? 'BENCH_PG' : 'BENCH');
   const store = await ensureInboxStore({ kind, scale, adminUrl: PG_URL, corpusDir: CORPUS });
   log(`inbox ${kind}: ${store.reused ? 'reusing' : 'generated'} ${store.key} (${store.conversations} conversations, ${store.messages} messages)`);
-  const server = await startServe(store);
+  // The benchmark's readers make far more requests than one key may by default.
+  const server = await startServe(store, { BENCH_CONSTANT_ROUTE: '1', LOG_LEVEL, RATE_LIMIT_REQUESTS: '0' });
   try {
     const prepared = await prepareCases(server.base, store.apiKey, scale);
     const runnable = prepared.cases.filter((c) => !c.missing && (!CASES || CASES.has(c.id)));
