@@ -17,6 +17,13 @@ declare module 'fastify' {
     principal: Principal | null;
     /** The session a cookie-authenticated request acts through; null for an API key. */
     session: SessionRow | null;
+    /**
+     * Checks the request's credential again (the same key or session cookie), for a
+     * request that outlives its start (the live stream): the principal it now grants.
+     *
+     * @throws AppError `unauthenticated` once the key is revoked or the session ended.
+     */
+    reauthenticate: (() => Promise<Principal>) | null;
   }
   interface FastifyContextConfig {
     /** The permission a `/v1` route needs (every `/v1` route declares one, or `providerAuth`). */
@@ -76,6 +83,7 @@ export type SessionAuthenticator = (cookie: string) => Promise<SessionAuth>;
 export function installAuth(app: FastifyInstance, authenticator: Authenticator, sessions: SessionAuthenticator, limits?: RateLimits): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('session', null);
+  app.decorateRequest('reauthenticate', null);
   app.addHook('onRoute', (route) => {
     const config = route.config as { permission?: Permission; providerAuth?: boolean; publicRoute?: boolean; sessionOnly?: boolean } | undefined;
     if (isV1(route.url) && !config?.permission && !config?.providerAuth && !config?.publicRoute && !config?.sessionOnly) {
@@ -96,16 +104,22 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator, 
     };
     let principal: Principal;
     if (cookie !== undefined) {
-      const auth = await sessions(cookie).catch(failed);
+      const auth = await sessions(cookie).catch((err: unknown) => {
+        // A cookie of an ended session is dropped, so the browser stops presenting it.
+        reply.clearCookie(SESSION_COOKIE, { path: '/' });
+        return failed(err);
+      });
       if (!SAFE_METHODS.has(request.method) && !sameToken(request.headers[CSRF_HEADER], auth.session.csrf_token)) {
         throw new AppError('csrf_failed', `A ${request.method} signed in by the session cookie needs the session's CSRF token in the X-CSRF-Token header.`, { param: CSRF_HEADER });
       }
       principal = auth.principal;
       request.session = auth.session;
+      request.reauthenticate = async () => (await sessions(cookie)).principal;
     } else {
       if (sessionOnly) throw new AppError('unauthenticated', 'This route is for a signed-in person: send the session cookie, not an API key.', { fix: 'Sign in with a sign-in link (POST /v1/auth/sessions) first.' });
       const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
       principal = await authenticator.authenticate(key).catch(failed);
+      request.reauthenticate = () => authenticator.authenticate(key);
     }
     request.principal = principal;
     const permission = request.routeOptions.config.permission;

@@ -76,11 +76,14 @@ export class Authenticator {
     const row = isId('key', id) ? await findApiKey(this.#store.db, id) : undefined;
     if (!row) return undefined;
     const role = (row.role ?? null) as Role | null;
-    // A key acting as a member limited to one identity sees only it (services/members.ts keeps the two from differing).
+    // A key acting as a member limited to one identity sees only it. services/members.ts
+    // keeps the two from differing (a key scoped elsewhere is refused at issue and revoked
+    // when the member is narrowed); should they differ all the same, the key counts as revoked.
     const identityId = row.identity_id ?? row.member_identity_id ?? null;
+    const conflicting = row.identity_id != null && row.member_identity_id != null && row.identity_id !== row.member_identity_id;
     const known: Remembered = {
       secretHash: Buffer.from(row.secret_hash, 'hex'),
-      revoked: row.revoked_at !== null,
+      revoked: row.revoked_at !== null || conflicting,
       principal: {
         orgId: row.org_id, keyId: row.id, memberId: row.member_id, role, identityId,
         permissions: effectivePermissions(parsePermissions(row.permissions), role, identityId !== null),

@@ -7,7 +7,7 @@ import { AppError, notFound } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { findIdentity } from '../store/identities.js';
 import { countOwners, findMember, type MemberRow } from '../store/members.js';
-import { revokeMemberSessions } from '../store/sessions.js';
+import { deleteMemberLoginLinks, revokeMemberSessions } from '../store/sessions.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import { isUniqueViolation } from '../store/errors.js';
 import type { Db, Store } from '../store/store.js';
@@ -57,7 +57,9 @@ export async function getMember(db: Db, orgId: string, id: string): Promise<Memb
 
 /**
  * Changes a member's name, email, role or identity scope (under the org's write lock: the
- * version bump makes every node re-read keys acting as the member).
+ * version bump makes every node re-read keys acting as the member). Limiting the member to
+ * an identity revokes their keys scoped to another one; a new address voids their unused
+ * sign-in links.
  *
  * @throws AppError `not_found`, `email_in_use`, `last_owner` (demoting the only owner).
  */
@@ -81,6 +83,14 @@ export async function updateMember(
     } catch (err) {
       if (isUniqueViolation(err)) throw emailInUse(next.email);
       throw err;
+    }
+    // A sign-in link mailed to the old address must not outlive the change.
+    if (next.email !== row.email) await deleteMemberLoginLinks(tx, orgId, id);
+    if (next.identity_id !== null) {
+      // A key acting as the member never sees more than the member: one scoped to another
+      // identity than the new limit is revoked with the change.
+      await tx.updateTable('api_keys').set({ revoked_at: now }).where('org_id', '=', orgId).where('member_id', '=', id)
+        .where('revoked_at', 'is', null).where('identity_id', 'is not', null).where('identity_id', '!=', next.identity_id).execute();
     }
     return next;
   });

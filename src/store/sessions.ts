@@ -64,6 +64,11 @@ export async function revokeMemberSessions(db: Db, orgId: string, memberId: stri
   return Number(r.numUpdatedRows);
 }
 
+/** Drops a member's login links not yet used (their sign-in is being withdrawn, or their address changed). */
+export async function deleteMemberLoginLinks(db: Db, orgId: string, memberId: string): Promise<void> {
+  await db.deleteFrom('login_links').where('org_id', '=', orgId).where('member_id', '=', memberId).where('used_at', 'is', null).execute();
+}
+
 /** A member's sessions that are neither revoked nor expired, newest first. */
 export async function listLiveSessions(db: Db, orgId: string, memberId: string, now: string): Promise<SessionRow[]> {
   return db.selectFrom('sessions').selectAll().where('org_id', '=', orgId).where('member_id', '=', memberId)

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEventStream } from '../event-stream-client.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
 let h: Harness;
@@ -23,33 +24,9 @@ beforeAll(async () => {
 });
 afterAll(async () => { await h.close(); });
 
-/** An open stream: its messages so far, a wait for the n-th, and a way to hang up. */
-async function connect(query = '', headers: Record<string, string> = {}) {
-  const controller = new AbortController();
-  const res = await fetch(`${base}/v1/events/stream${query}`, { headers: { authorization: `Bearer ${h.key}`, ...headers }, signal: controller.signal });
-  const messages: EventSourceMessage[] = [];
-  let notify = () => {};
-  const comments: string[] = [];
-  const parser = createParser({ onEvent: (m) => { messages.push(m); notify(); }, onComment: (c) => { comments.push(c); } });
-  const pump = (async () => {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
-    } catch { /* aborted */ }
-  })();
-  return {
-    res, messages, comments,
-    async waitFor(n: number, ms = 5_000) {
-      const deadline = Date.now() + ms;
-      while (messages.length < n) {
-        if (Date.now() > deadline) throw new Error(`expected ${n} events, got ${messages.length}`);
-        await new Promise<void>((resolve) => { notify = resolve; setTimeout(resolve, 50); });
-      }
-      return messages.slice(0, n);
-    },
-    async close() { controller.abort(); await pump; },
-  };
-}
+/** An open stream, authenticated by the organization's key. */
+const connect = (query = '', headers: Record<string, string> = {}) =>
+  openEventStream(`${base}/v1/events/stream${query}`, { authorization: `Bearer ${h.key}`, ...headers });
 
 /** The organization's latest seq, read through the change feed. */
 async function latestSeq(): Promise<number> {

@@ -11,6 +11,7 @@ import { ManualClock } from '../../src/clock.js';
 import { parseEmail } from '../../src/email/parse.js';
 import { issueLoginLink } from '../../src/services/sessions.js';
 import { findFirstOwner, findMember } from '../../src/store/members.js';
+import { openEventStream } from '../event-stream-client.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
 let h: Harness;
@@ -155,6 +156,8 @@ describe('a session', () => {
     const after = await asPerson(cookie, 'GET', '/v1/conversations');
     expect(after.status).toBe(401);
     expect(after.body.code).toBe('unauthenticated');
+    // The dead cookie is cleared, so the browser stops sending it.
+    expect(String(after.headers['set-cookie'])).toMatch(/sb_session=;/);
   });
 
   it('expires SESSION_TTL_MS after its last use, and each use (at most once a minute) extends it', async () => {
@@ -295,5 +298,103 @@ describe('e-mailed sign-in links', () => {
     expect(local.statusCode).toBe(202);
     const bad = await h.app.inject({ method: 'POST', url: '/v1/auth/login_links', payload: { email: 'not an address' }, headers: { host: 'localhost' } });
     expect(bad.statusCode).toBe(400);
+  });
+});
+
+describe('credentials that change under a live stream or a pending link', () => {
+  /** The harness listening on a port (streams need a real socket), with a quick heartbeat. */
+  async function listening(): Promise<string> {
+    h = await harness({ streamHeartbeatMs: 150 });
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const address = h.app.server.address();
+    return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  it('ends a session\'s live stream when it signs out, and sends it nothing after', async () => {
+    const base = await listening();
+    await identityWithMailbox(h, 'help@acme.test');
+    const conv = (await inbound(h, rawEmail({ from: 'ann@buyer.test', to: 'help@acme.test', messageId: 'a1@buyer.test' }))).body.results[0].conversation_id;
+    const { cookie, csrf } = await signIn(await linkFor());
+    const stream = await openEventStream(`${base}/v1/events/stream?after=latest`, { cookie });
+    expect(stream.res.status).toBe(200);
+    await h.request('POST', `/v1/conversations/${conv}/labels`, { labels: ['before'] });
+    expect((await stream.waitFor(1))[0]!.event).toBe('label_added');
+    expect((await asPerson(cookie, 'DELETE', '/v1/auth/session', undefined, { 'x-csrf-token': csrf })).status).toBe(204);
+    await h.request('POST', `/v1/conversations/${conv}/labels`, { labels: ['after'] });
+    expect(await stream.ended()).toBe(true);
+    expect(stream.messages.map((m) => m.event)).toEqual(['label_added', 'ended']);
+    expect(JSON.parse(stream.messages[1]!.data)).toMatchObject({ reason: 'credentials_changed' });
+    // Reconnecting with the dead cookie is refused.
+    expect((await fetch(`${base}/v1/events/stream`, { headers: { cookie } })).status).toBe(401);
+    await stream.close();
+  });
+
+  it('ends the live streams of a member narrowed to another identity, and revokes their keys scoped elsewhere', async () => {
+    const base = await listening();
+    const sales = await identityWithMailbox(h, 'sales@acme.test');
+    const support = await identityWithMailbox(h, 'support@acme.test');
+    const member = (await h.request('POST', '/v1/members', { email: 'seller@acme.test', role: 'agent' })).body;
+    const { cookie } = await signIn(await linkFor(member.id));
+    const supportKey = (await h.request('POST', '/v1/api_keys', { name: 'support', member_id: member.id, identity_id: support.identityId })).body.key;
+    const salesKey = (await h.request('POST', '/v1/api_keys', { name: 'sales', member_id: member.id, identity_id: sales.identityId })).body.key;
+    const byCookie = await openEventStream(`${base}/v1/events/stream?after=latest`, { cookie });
+    const byKey = await openEventStream(`${base}/v1/events/stream?after=latest`, { authorization: `Bearer ${supportKey}` });
+    expect([byCookie.res.status, byKey.res.status]).toEqual([200, 200]);
+    expect((await h.request('PATCH', `/v1/members/${member.id}`, { identity_id: sales.identityId })).status).toBe(200);
+    // Mail to the identity the member no longer sees reaches neither stream.
+    await inbound(h, rawEmail({ from: 'bob@buyer.test', to: 'support@acme.test', messageId: 'p1@buyer.test' }));
+    for (const stream of [byCookie, byKey]) {
+      expect(await stream.ended()).toBe(true);
+      expect(stream.messages.map((m) => m.event)).toEqual(['ended']);
+      await stream.close();
+    }
+    const asKey = (key: string) => h.request('GET', '/v1/conversations', undefined, { authorization: `Bearer ${key}` });
+    expect((await asKey(supportKey)).status).toBe(401);
+    expect((await asKey(salesKey)).status).toBe(200);
+    const keys = (await h.request('GET', '/v1/api_keys')).body.data;
+    expect(keys.find((k: any) => k.name === 'support').revoked_at).not.toBeNull();
+    expect(keys.find((k: any) => k.name === 'sales').revoked_at).toBeNull();
+  });
+
+  it('refuses a key whose identity differs from its member\'s limit, however the two came apart', async () => {
+    h = await harness();
+    const sales = await identityWithMailbox(h, 'sales@acme.test');
+    const support = await identityWithMailbox(h, 'support@acme.test');
+    const member = (await h.request('POST', '/v1/members', { email: 'seller@acme.test', role: 'agent' })).body;
+    const key = (await h.request('POST', '/v1/api_keys', { name: 'support', member_id: member.id, identity_id: support.identityId })).body.key;
+    // Written behind the service's back (a restored backup, a hand-made change).
+    await h.store.db.updateTable('members').set({ identity_id: sales.identityId }).where('id', '=', member.id).execute();
+    const res = await h.request('GET', '/v1/conversations', undefined, { authorization: `Bearer ${key}` });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('unauthenticated');
+  });
+
+  it('ends the session a browser had when it signs in again by another link', async () => {
+    h = await harness();
+    const first = await signIn(await linkFor());
+    const res = await h.app.inject({ method: 'POST', url: '/v1/auth/sessions', headers: { cookie: first.cookie }, payload: { token: tokenOf(await linkFor()) } });
+    expect(res.statusCode).toBe(201);
+    const second = sessionCookie(res.headers).pair;
+    expect(second).not.toBe(first.cookie);
+    expect((await asPerson(first.cookie, 'GET', '/v1/conversations')).status).toBe(401);
+    expect((await asPerson(second, 'GET', '/v1/conversations')).status).toBe(200);
+  });
+
+  it('voids a member\'s unused sign-in links when their sessions are ended or their address changes', async () => {
+    h = await harness();
+    const member = (await h.request('POST', '/v1/members', { email: 'agent@acme.test', role: 'agent' })).body;
+    const exchange = async (url: string) => (await h.app.inject({ method: 'POST', url: '/v1/auth/sessions', payload: { token: tokenOf(url) } })).statusCode;
+    const pending = await linkFor(member.id);
+    expect((await h.request('DELETE', `/v1/members/${member.id}/sessions`)).status).toBe(200);
+    expect(await exchange(pending)).toBe(401);
+    const mailed = await linkFor(member.id);
+    const untouched = await linkFor((await owner()).id);
+    expect((await h.request('PATCH', `/v1/members/${member.id}`, { name: 'Agent' })).status).toBe(200);
+    const beforeMove = await linkFor(member.id);
+    expect((await h.request('PATCH', `/v1/members/${member.id}`, { email: 'agent@elsewhere.test' })).status).toBe(200);
+    expect(await exchange(mailed)).toBe(401);
+    expect(await exchange(beforeMove)).toBe(401);
+    expect(await exchange(untouched)).toBe(201);
+    expect(await exchange(await linkFor(member.id))).toBe(201);
   });
 });

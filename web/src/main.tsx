@@ -1,8 +1,9 @@
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { setUnauthenticatedHandler } from './api/client';
+import { setCsrfFailedHandler, setUnauthenticatedHandler } from './api/client';
 import { ApiError, isUnauthenticated } from './api/problem';
+import type { Session } from './api/types';
 import { App } from './App';
 import { leave } from './auth/session';
 import { showError, showToast } from './ui/toasts';
@@ -35,6 +36,16 @@ setUnauthenticatedHandler(() => {
     showToast('Your session has ended.', 'Sign in again to continue.');
     setTimeout(() => (signedOutNotice = false), 5_000);
   }
+});
+
+// The cookie changed hands (signed in again in another tab): read the session, and its
+// token, again (the refused write's toast asks to try again); as another member,
+// nothing read for the first may stay on screen, so the page starts over.
+setCsrfFailedHandler(async () => {
+  const before = queryClient.getQueryData<Session | null>(['session']);
+  await queryClient.refetchQueries({ queryKey: ['session'] });
+  const after = queryClient.getQueryData<Session | null>(['session']);
+  if (after && before && after.member.id !== before.member.id) window.location.reload();
 });
 
 createRoot(document.getElementById('root')!).render(

@@ -7,7 +7,8 @@
  * the feed's order (ascending seq) is the order yielded.
  *
  * It reconnects after the server's `retry:` delay when the stream ends (a server
- * shutting down says `shutdown`, a client too slow gets `dropped`), when the connection
+ * shutting down says `shutdown`, a client too slow gets `dropped`, a key revoked or
+ * narrowed meanwhile gets `ended`: its reconnection then fails or sees the new scope), when the connection
  * fails or goes silent past `idleTimeoutMs` (the server sends a heartbeat every 15 s by
  * default), and after a retryable answer (429, 503); it throws on any other answer
  * (401, 403, `409 cursor_ahead`, 400). The stream is parsed by `eventsource-parser`.
@@ -138,8 +139,8 @@ async function connect(http: Http, options: StreamOptions, position: Position, s
 
 /**
  * A parsed SSE message as an item to yield, or null: a feed event at or below the last
- * seq (already yielded), a typing signal nobody asked for, the server's `shutdown` and
- * `dropped` notices (the stream ends after them; the iterator reconnects).
+ * seq (already yielded), a typing signal nobody asked for, the server's `shutdown`,
+ * `dropped` and `ended` notices (the stream ends after them; the iterator reconnects).
  */
 function toItem(message: EventSourceMessage, position: Position, wantsTyping: boolean): StreamItem | null {
   if (message.id !== undefined && /^\d+$/.test(message.id)) {

@@ -16,6 +16,17 @@
  * a final `shutdown` event, with a `retry:` of one to five seconds (spread, so that the
  * clients of a node do not all reconnect at once), and is closed: an EventSource reconnects
  * by itself, to another node behind a load balancer, and resumes from its last id.
+ *
+ * A stream lives longer than the credential it was opened with may: the key or session is
+ * checked again before each batch of events read for it is written (after the read, so
+ * an event that committed after a revocation, which takes the same organization lock,
+ * is never sent), before each typing signal, and at every heartbeat. Once the key is
+ * revoked, the session ends, the member is removed, or the principal's identity scope or
+ * `events:read` changes, the stream gets a final `ended` event (`reason:
+ * "credentials_changed"`, `resume_after`) and is closed: a reconnection is then
+ * authenticated afresh (a 401, or a stream of the new scope). The check is one
+ * primary-key read per batch and subscriber (a key's row is reread only when its
+ * organization's state changed).
  */
 import type { ServerResponse } from 'node:http';
 import Type from 'typebox';
@@ -134,21 +145,41 @@ export function eventStreamRoutes(app: Api, { store, config, metrics }: ApiConte
       if (!visible.has(id)) visible.set(id, await visibleConversation(store.db, principal, id).then(() => true, () => false));
       return visible.get(id)!;
     };
+    /** Whether the stream's credential still grants what it was opened with. */
+    const stillGranted = async (): Promise<boolean> => {
+      const now = await request.reauthenticate!().catch((err: unknown) => {
+        if (err instanceof AppError) return null;
+        throw err;
+      });
+      return now !== null && now.orgId === orgId && now.identityId === principal.identityId && now.permissions.has('events:read');
+    };
+    /** Ends the stream of a credential that no longer grants it, with a final `ended` event. */
+    const endRevoked = () => {
+      if (!closed && !res.writableEnded) res.end(`event: ended\ndata: ${JSON.stringify({ reason: 'credentials_changed', resume_after: after })}\n\n`);
+      stop();
+    };
     // Typing indicators go out as they come, without an `id:` (nothing to resume), and
     // are dropped rather than queued when the client is behind.
     const stopSignals = store.commits.onSignal(orgId, (payload) => {
       if (closed || !wantsTyping || res.writableNeedDrain) return;
       const signalConversation = (JSON.parse(payload) as { conversation_id?: string }).conversation_id ?? '';
       if (conversationId !== undefined && signalConversation !== conversationId) return;
-      void canSeeSignal(signalConversation).then((ok) => {
-        if (ok && !closed && !res.writableNeedDrain) res.write(`event: typing\ndata: ${payload}\n\n`);
-      });
+      void (async () => {
+        if (!(await stillGranted())) return endRevoked();
+        if (await canSeeSignal(signalConversation) && !closed && !res.writableNeedDrain) res.write(`event: typing\ndata: ${payload}\n\n`);
+      })().catch((err: unknown) => request.log.error({ err }, 'typing signal not sent'));
     });
     metrics.streamSubscribers.inc();
     try {
+      let heartbeat = false;
       while (!closed) {
         committed = false;
         const { items, through } = matchesNothing ? { items: [], through: after } : await feed.read(after, READ_BATCH, filter);
+        if ((items.length > 0 || heartbeat) && !(await stillGranted())) {
+          endRevoked();
+          return;
+        }
+        heartbeat = false;
         for (const { event, json } of items) {
           if (closed) break;
           after = event.seq;
@@ -172,6 +203,7 @@ export function eventStreamRoutes(app: Api, { store, config, metrics }: ApiConte
         if (timedOut && !closed) {
           res.write(': heartbeat\n\n');
           feed.poll();
+          heartbeat = true;
         }
       }
     } catch (err) {

@@ -9,8 +9,8 @@ import { isoNow } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { getMember } from '../../services/members.js';
-import { emailLoginLinks, SESSION_COOKIE, startSession } from '../../services/sessions.js';
-import { revokeMemberSessions, revokeSession } from '../../store/sessions.js';
+import { authenticateSession, emailLoginLinks, SESSION_COOKIE, startSession } from '../../services/sessions.js';
+import { deleteMemberLoginLinks, revokeMemberSessions, revokeSession } from '../../store/sessions.js';
 import { inOrgTransaction } from '../../store/sequences.js';
 import type { MemberRow } from '../../store/members.js';
 import { principalOf } from '../auth.js';
@@ -71,6 +71,12 @@ export function sessionRoutes(app: Api, { store, config, clock, rateLimits }: Ap
       throw err;
     });
     const member = await getMember(store.db, started.session.org_id, started.session.member_id);
+    // The session this browser had until now is replaced: end it rather than leave it live unseen.
+    const replaced = request.cookies[SESSION_COOKIE];
+    if (replaced !== undefined) {
+      const previous = await authenticateSession(store, replaced, clock, config.sessionTtlMs).catch(() => null);
+      if (previous) await revokeSession(store.db, previous.session.org_id, previous.session.id, isoNow(clock));
+    }
     setSessionCookie(request, reply, started.cookie, config.sessionTtlMs);
     reply.header('cache-control', 'no-store');
     return reply.status(201).send(sessionView(member, started.session));
@@ -120,13 +126,14 @@ export function sessionRoutes(app: Api, { store, config, clock, rateLimits }: Ap
   app.delete('/v1/members/:id/sessions', {
     config: { permission: 'members:manage' },
     schema: {
-      tags: ['members'], summary: 'End every session of a member (they must sign in again)', params: IdParams,
+      tags: ['members'], summary: 'End every session of a member and void their unused sign-in links (they must get a new one)', params: IdParams,
       response: { 200: Type.Object({ revoked: Type.Integer({ description: 'sessions ended' }) }), 400: Problem, 401: Problem, 403: Problem, 404: Problem },
     },
   }, async (request) => {
     const { orgId } = principalOf(request);
     return inOrgTransaction(store, orgId, async (tx) => {
       await getMember(tx, orgId, request.params.id);
+      await deleteMemberLoginLinks(tx, orgId, request.params.id);
       return { revoked: await revokeMemberSessions(tx, orgId, request.params.id, isoNow(clock)) };
     });
   });

@@ -10,6 +10,7 @@ import { networkError, problemError } from './problem';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 let csrfToken: string | null = null;
 let onUnauthenticated: () => void = () => {};
+let onCsrfFailed: () => void = () => {};
 
 /** Sets the CSRF token of the signed-in session (null once signed out). */
 export function setCsrfToken(token: string | null): void {
@@ -21,6 +22,14 @@ export function setUnauthenticatedHandler(handler: () => void): void {
   onUnauthenticated = handler;
 }
 
+/**
+ * Called when a write was refused for its CSRF token (`403 csrf_failed`): the cookie now
+ * holds another session (a sign-in in another tab), whose token must be read again.
+ */
+export function setCsrfFailedHandler(handler: () => void): void {
+  onCsrfFailed = handler;
+}
+
 /** Routes that answer 401 for a reason other than a lost session (a bad sign-in token). */
 const PUBLIC_PATHS = new Set(['/v1/auth/sessions', '/v1/auth/login_links']);
 
@@ -29,8 +38,12 @@ const session: Middleware = {
     if (!SAFE_METHODS.has(request.method) && csrfToken) request.headers.set('X-CSRF-Token', csrfToken);
     return request;
   },
-  onResponse({ response, schemaPath }) {
+  async onResponse({ response, schemaPath }) {
     if (response.status === 401 && !PUBLIC_PATHS.has(schemaPath) && schemaPath !== '/v1/auth/session') onUnauthenticated();
+    if (response.status === 403) {
+      const problem = (await response.clone().json().catch(() => null)) as { code?: string } | null;
+      if (problem?.code === 'csrf_failed') onCsrfFailed();
+    }
     return undefined;
   },
   onError({ error }) {

@@ -711,7 +711,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** End every session of a member (they must sign in again) */
+        /** End every session of a member and void their unused sign-in links (they must get a new one) */
         delete: operations["revokeMemberSessions"];
         options?: never;
         head?: never;
