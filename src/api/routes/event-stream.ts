@@ -18,9 +18,10 @@
  * by itself, to another node behind a load balancer, and resumes from its last id.
  *
  * A stream lives longer than the credential it was opened with may: the key or session is
- * checked again before each batch of events read for it is written (after the read, so
- * an event that committed after a revocation, which takes the same organization lock,
- * is never sent), before each typing signal, and at every heartbeat. Once the key is
+ * checked again before each batch of events read for it is written (after the read: an
+ * event the read saw committed after the revocation did, so the check sees the
+ * revocation and the event is never sent), before each typing signal, and at every
+ * heartbeat. Once the key is
  * revoked, the session ends, the member is removed, or the principal's identity scope or
  * `events:read` changes, the stream gets a final `ended` event (`reason:
  * "credentials_changed"`, `resume_after`) and is closed: a reconnection is then
