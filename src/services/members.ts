@@ -11,7 +11,7 @@ import { deleteMemberLoginLinks, revokeMemberSessions } from '../store/sessions.
 import { inOrgTransaction } from '../store/sequences.js';
 import { isUniqueViolation } from '../store/errors.js';
 import type { Db, Store } from '../store/store.js';
-import type { ApiKeyRow } from '../store/tenants.js';
+import { revokeMemberKeys, type ApiKeyRow } from '../store/tenants.js';
 import { effectivePermissions, type Permission, type Principal, type Role } from './access.js';
 import { assign } from './inbox.js';
 import { createApiKey, type CreatedKey } from './tenants.js';
@@ -89,8 +89,7 @@ export async function updateMember(
     if (next.identity_id !== null) {
       // A key acting as the member never sees more than the member: one scoped to another
       // identity than the new limit is revoked with the change.
-      await tx.updateTable('api_keys').set({ revoked_at: now }).where('org_id', '=', orgId).where('member_id', '=', id)
-        .where('revoked_at', 'is', null).where('identity_id', 'is not', null).where('identity_id', '!=', next.identity_id).execute();
+      await revokeMemberKeys(tx, orgId, id, now, next.identity_id);
     }
     return next;
   });
@@ -109,7 +108,7 @@ export async function deleteMember(store: Store, orgId: string, id: string, by: 
     if (row.role === 'owner' && await countOwners(tx, orgId) <= 1) {
       throw new AppError('last_owner', `${id} is the only owner; make another member an owner first.`);
     }
-    await tx.updateTable('api_keys').set({ revoked_at: now }).where('org_id', '=', orgId).where('member_id', '=', id).where('revoked_at', 'is', null).execute();
+    await revokeMemberKeys(tx, orgId, id, now);
     await revokeMemberSessions(tx, orgId, id, now);
     await tx.deleteFrom('members').where('id', '=', id).execute();
   });

@@ -35,6 +35,16 @@ export async function findApiKey(db: Db, id: string): Promise<(ApiKeyRow & { rol
     .where('api_keys.id', '=', id).executeTakeFirst();
 }
 
+/**
+ * Revokes the live keys acting as a member; with `outside`, only those scoped to another
+ * identity than it (a key scoped to none, or to `outside`, stays).
+ */
+export async function revokeMemberKeys(db: Db, orgId: string, memberId: string, at: string, outside?: string): Promise<void> {
+  let q = db.updateTable('api_keys').set({ revoked_at: at }).where('org_id', '=', orgId).where('member_id', '=', memberId).where('revoked_at', 'is', null);
+  if (outside !== undefined) q = q.where('identity_id', 'is not', null).where('identity_id', '!=', outside);
+  await q.execute();
+}
+
 export async function touchApiKey(db: Db, id: string, at: string): Promise<void> {
   await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
 }

@@ -2,6 +2,7 @@
  * What the inbox shell reads once and keeps: the views, their counts (live), the
  * identities and the members (for assignment and "who did it").
  */
+import { Paginator, type Page } from '@switchboard/sdk';
 import { useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client';
 import { keys } from '../api/keys';
@@ -11,19 +12,12 @@ import type { Identity, Member, View, ViewCount } from '../api/types';
 const PAGE_LIMIT = 100;
 
 /**
- * Every item of a keyset-paged list route, page after page.
+ * Every item of a keyset-paged list route, page after page (the SDK's `Paginator`).
  *
- * @param fetchPage one page from `cursor` (undefined for the first).
+ * @param read one page from `cursor` (undefined for the first).
  */
-async function allPages<T>(fetchPage: (cursor: string | undefined) => Promise<{ data: T[]; next_cursor: string | null; has_more: boolean }>): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const page = await fetchPage(cursor);
-    items.push(...page.data);
-    if (!page.has_more || !page.next_cursor) return items;
-    cursor = page.next_cursor;
-  }
+function allPages<T>(read: (cursor: string | undefined) => Promise<Page<T>>): Promise<T[]> {
+  return new Paginator<T, Page<T>>(read, (page) => (page.has_more && page.next_cursor) || undefined).toArray();
 }
 
 /** The views, built-ins first, as the server orders them. */
