@@ -153,21 +153,28 @@ export async function freePort() {
 /**
  * `switchboard serve` on a benchmark store (`{dataDir}` or `{databaseUrl}`), in its own
  * process, with `extraEnv` over this process's environment; resolves once `/readyz` is 200.
+ * The SMTP listener is off unless `options.smtp` (then on a free loopback port).
+ * BENCH_SERVE_NODE_ARGS: flags for the server's Node.js (`--cpu-prof --cpu-prof-dir=DIR` profiles it).
  *
- * @returns `{base, stop()}`.
+ * @returns `{base, smtpPort, stop()}` (`smtpPort` null without `options.smtp`).
  * @throws Error when the server exits or is not ready within 120 s (with its stderr).
  */
-export async function startServe(store, extraEnv = {}) {
+export async function startServe(store, extraEnv = {}, options = {}) {
   const port = await freePort();
+  const smtpPort = options.smtp ? await freePort() : 0;
+  const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const childEnv = { ...process.env, ...extraEnv };
   delete childEnv.DATABASE_URL;
   delete childEnv.DATA_DIR;
   const target = store.databaseUrl ? ['--database-url', store.databaseUrl] : ['--data-dir', store.dataDir];
   const child = spawn(process.execPath, [
-    path.join(ROOT, 'bin', 'switchboard.js'), 'serve', ...target, '--host', '127.0.0.1', '--port', String(port), '--smtp-port', '0',
+    ...nodeArgs, path.join(ROOT, 'bin', 'switchboard.js'), 'serve', ...target, '--host', '127.0.0.1', '--port', String(port), '--smtp-port', String(smtpPort),
   ], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+    if (process.env.BENCH_SERVE_STDERR) process.stderr.write(d);
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
@@ -181,6 +188,7 @@ export async function startServe(store, extraEnv = {}) {
   }
   return {
     base,
+    smtpPort: smtpPort || null,
     async stop() {
       child.kill('SIGTERM');
       await exited;

@@ -2,11 +2,13 @@
  * Configuration, parsed once at boot. Nothing below this module reads `process.env`:
  * the frozen {@link Config} is passed in to whatever needs it.
  */
+import dns from 'node:dns';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { DEFAULT_GROUP_COMMIT_MAX } from './store/group-commit.js';
 
 const ConfigSchema = Type.Object({
   /** Directory of the embedded store (`switchboard.db`). */
@@ -55,6 +57,17 @@ const ConfigSchema = Type.Object({
    * stored as its headers and text, with `parse_problems` naming the cut (the raw copy is kept whole).
    */
   parseTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+  /**
+   * Most inbound messages (SMTP, `POST /v1/inbound/email`, channel webhooks) that arrive
+   * together and share one transaction (store/group-commit.ts); 1: a transaction each.
+   */
+  ingestBatchMax: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  /**
+   * DNS servers of the mail authentication lookups (SPF, DKIM, DMARC, ARC): `IP` or
+   * `IP:port`; empty: the system's (`/etc/resolv.conf`). A caching resolver nearby keeps
+   * each arrival's lookups short.
+   */
+  dnsServers: Type.Array(Type.String({ minLength: 1, pattern: '^[0-9A-Fa-f:.\\[\\]]+$' }), { maxItems: 16 }),
   /** Largest JSON request body, bytes. */
   maxJsonBytes: Type.Integer({ minimum: 1024 }),
   /** An HTTP request (headers and body) must have arrived within this, ms; else `408` and the connection is closed. */
@@ -188,7 +201,7 @@ function defaultMaxHeapUsedBytes(): number {
  * needs both), `SMTP_MAX_RECIPIENTS` (100), `SMTP_MAX_CONNECTIONS` (100),
  * `SMTP_MAX_CONNECTIONS_PER_IP` (20), `SMTP_IDLE_TIMEOUT_MS` (300000: 5 minutes),
  * `SMTP_SESSION_TIMEOUT_MS` (600000: 10 minutes), `MAX_MESSAGE_BYTES` (26214400),
- * `MAX_JSON_BYTES` (1048576), `PARSE_THREADS` (2, or 1 on one core), `PARSE_TIMEOUT_MS` (10000), `HTTP_REQUEST_TIMEOUT_MS` (30000), `HTTP_HEADERS_TIMEOUT_MS`
+ * `MAX_JSON_BYTES` (1048576), `PARSE_THREADS` (2, or 1 on one core), `PARSE_TIMEOUT_MS` (10000), `INGEST_BATCH_MAX` (32), `DNS_SERVERS` (none: the system's; comma-separated `IP` or `IP:port`), `HTTP_REQUEST_TIMEOUT_MS` (30000), `HTTP_HEADERS_TIMEOUT_MS`
  * (10000), `HTTP_KEEP_ALIVE_TIMEOUT_MS` (72000), `HTTP_CONNECTION_TIMEOUT_MS` (60000),
  * `HTTP_MAX_CONNECTIONS` (2000), `HTTP_MAX_EVENT_LOOP_DELAY_MS` (1000),
  * `HTTP_MAX_HEAP_USED_BYTES` (nine tenths of V8's heap limit), `SHUTDOWN_TIMEOUT_MS` (10000),
@@ -228,6 +241,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     maxJsonBytes: env.MAX_JSON_BYTES ?? 1024 * 1024,
     parseThreads: env.PARSE_THREADS ?? Math.min(2, os.availableParallelism()),
     parseTimeoutMs: env.PARSE_TIMEOUT_MS ?? 10_000,
+    ingestBatchMax: env.INGEST_BATCH_MAX ?? DEFAULT_GROUP_COMMIT_MAX,
+    dnsServers: (env.DNS_SERVERS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     httpRequestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS ?? 30_000,
     httpHeadersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS ?? 10_000,
     httpKeepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? 72_000,
@@ -275,6 +290,13 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   }
   if (config.httpConnectionTimeoutMs <= config.streamHeartbeatMs) {
     throw new Error(`invalid configuration: HTTP_CONNECTION_TIMEOUT_MS (${config.httpConnectionTimeoutMs}) must be above STREAM_HEARTBEAT_MS (${config.streamHeartbeatMs}), or every quiet live stream is cut before its heartbeat`);
+  }
+  for (const server of config.dnsServers) {
+    try {
+      new dns.Resolver().setServers([server]);
+    } catch {
+      throw new Error(`invalid configuration: DNS_SERVERS: ${server} is not an IP address, IP:port or [IPv6]:port`);
+    }
   }
   if (config.smtpRequireTls && config.smtpTlsCert === null) {
     throw new Error('invalid configuration: SMTP_REQUIRE_TLS=true needs SMTP_TLS_CERT and SMTP_TLS_KEY (without a certificate the SMTP listener cannot offer STARTTLS)');

@@ -18,6 +18,7 @@ import { setUpOrganization } from './services/organization-setup.js';
 import { fireDueTimers } from './services/timers.js';
 import { deliverQueued, type OutboundWorkerOptions } from './services/outbound-queue.js';
 import { runWebhooks, type WebhookWorkerOptions } from './services/webhook-delivery.js';
+import { groupCommitter } from './store/group-commit.js';
 import { openStore } from './store/open.js';
 import { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
@@ -81,12 +82,14 @@ export function createLogger(config: Config): Logger {
  */
 export async function startServer(config: Config, log: Logger = createLogger(config), options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
-  const resolver = options.resolver ?? systemResolver();
+  const resolver = options.resolver ?? systemResolver(undefined, config.dnsServers);
   // Before the store: a bad certificate must stop a first start before it creates the organization.
   const tls = readTlsFiles({ tlsCertFile: config.smtpTlsCert, tlsKeyFile: config.smtpTlsKey, requireTls: config.smtpRequireTls });
   // One set of metrics for the whole server: the store's queries, the API, SMTP and the workers.
   const metrics = new Metrics();
   const store = await openStore(config, { onQuery: metrics.observeQuery });
+  // Every ingest path (SMTP, HTTP inbound, channel webhooks) shares this store's batches.
+  groupCommitter(store, config.ingestBatchMax);
   // A first start sets the store up as `init` does (organization, first key, owner member).
   const setUp = await setUpOrganization(store, { name: 'default' });
   const firstRun: RunningServer['firstRun'] = setUp.apiKey && { orgId: setUp.organization.id, apiKey: setUp.apiKey.key };

@@ -183,7 +183,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     rateLimits: limits,
     readCache: new ReadCache(versions, config.readCacheBytes),
     channels: options.channels ?? defaultAdapters(config),
-    resolver: options.resolver ?? systemResolver(),
+    resolver: options.resolver ?? systemResolver(undefined, config.dnsServers),
     metrics,
     listenerPorts: options.listenerPorts ?? (() => {
       const address = app.server.address();

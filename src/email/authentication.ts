@@ -29,9 +29,15 @@ export interface AuthenticationOutcome {
   readonly headers: string;
 }
 
-/** The system resolver (`dns.promises.resolve`) with a per-lookup time limit. */
-export function systemResolver(timeoutMs = 2_000): DnsResolver {
+/**
+ * The system resolver (`dns.promises.resolve`) with a per-lookup time limit, ms.
+ *
+ * @param servers DNS servers to ask (`IP` or `IP:port`, as `dns.setServers` takes them);
+ *   empty: the system's (`/etc/resolv.conf`).
+ */
+export function systemResolver(timeoutMs = 2_000, servers: readonly string[] = []): DnsResolver {
   const resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries: 1 });
+  if (servers.length > 0) resolver.setServers([...servers]);
   return (name, rrtype) => resolver.resolve(name, rrtype) as Promise<string[][] | string[]>;
 }
 

@@ -14,6 +14,7 @@ import { addParticipants, ensureContacts } from '../store/contacts.js';
 import { createConversation, findConversation, liveConversation } from '../store/conversations.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
+import { groupCommitter } from '../store/group-commit.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import { getSlaPolicy } from '../store/sla.js';
 import type { Store } from '../store/store.js';
@@ -133,11 +134,12 @@ export async function ingestChannelMessage(
 }
 
 /**
- * Receives one inbound message for a (not shared) account in its own transaction, so
- * the adapter's route may acknowledge the provider once this resolves.
+ * Receives one inbound message for a (not shared) account in a transaction that has
+ * committed when this resolves (shared with messages arriving at the same time:
+ * store/group-commit.ts), so the adapter's route may acknowledge the provider then.
  */
 export async function receiveChannelMessage(store: Store, account: AccountRow, msg: InboundMessage, clock: Clock = systemClock): Promise<IngestResult> {
-  return inOrgTransaction(store, account.org_id, (tx) => ingestChannelMessage(tx, account, account.identity_id, msg, clock));
+  return groupCommitter(store).run(account.org_id, (tx) => ingestChannelMessage(tx, account, account.identity_id, msg, clock));
 }
 
 async function storeInboundMedia(

@@ -18,7 +18,7 @@ import { isTruncated, peekHeaders, type PeekedHeaders } from '../email/peek.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
-import { inOrgTransaction } from '../store/sequences.js';
+import { groupCommitter } from '../store/group-commit.js';
 import { createConversation, findConversation } from '../store/conversations.js';
 import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
 import { mergeConversations } from '../store/merge.js';
@@ -410,8 +410,9 @@ async function storeArrival(
 ): Promise<DeliveryOutcome[]> {
   const claimed = parsed.from?.address ?? null;
   const report = readDeliveryReport(parsed);
-  // Mail for mailboxes of several organizations commits once, holding each one's lock.
-  return inOrgTransaction(store, routes.map((r) => r.account.org_id), async (tx) => {
+  // Mail for mailboxes of several organizations commits once, holding each one's lock;
+  // mail arriving at the same time shares the transaction (store/group-commit.ts).
+  return groupCommitter(store).run(routes.map((r) => r.account.org_id), async (tx) => {
     const out: DeliveryOutcome[] = [];
     for (const { account, tag } of routes) {
       const settings = mailboxConfig(account);
