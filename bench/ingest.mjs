@@ -204,6 +204,7 @@ export async function ingestBenchmark() {
     const ratio = two.rate / one.rate;
     lines.push('', `**PostgreSQL:** two nodes ingest ${fmt(ratio, 2)}× one node's rate. Target ≥ ${TARGETS.twoNodeRatio}×: **${ratio >= TARGETS.twoNodeRatio ? 'met' : 'not met'}**.`);
   }
+  lines.push('');
   return { rows, lines };
 }
 

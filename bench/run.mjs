@@ -12,12 +12,15 @@
  * (bench/inbox.mjs, its own environment variables there); BENCH_INBOX=0 skips it and
  * keeps the section docs/benchmarks.md has. Then threading independent of arrival order
  * (bench/threading.mjs, its own environment variables there); BENCH_THREADING=0 skips it
- * and keeps its section.
+ * and keeps its section. Then live SMTP ingest (bench/ingest.mjs, its own environment
+ * variables there); BENCH_INGEST=0 skips it and keeps its section. The sections of the
+ * benchmarks run on their own (soak, web first paint) are kept as they are.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BENCH, log, machine, median, PG_URL, pgServerVersion, ROOT, run, switchboardImport } from './common.mjs';
+import { ingestBenchmark, SECTION as INGEST_SECTION } from './ingest.mjs';
+import { BENCH, currentSection, log, machine, median, PG_URL, pgServerVersion, ROOT, run, switchboardImport } from './common.mjs';
 import { loadCorpus, writeMaildir } from './corpus.mjs';
 import { currentInboxSection, inboxBenchmark, inboxSection } from './inbox.mjs';
 import { streamLatency } from './stream.mjs';
@@ -102,6 +105,7 @@ async function main() {
   }
   const inbox = process.env.BENCH_INBOX === '0' ? null : await inboxBenchmark();
   const threading = process.env.BENCH_THREADING === '0' ? null : await threadingBenchmark();
+  const ingest = process.env.BENCH_INGEST === '0' ? null : await ingestBenchmark();
   const pgVersion = PG_URL ? await pgServerVersion(PG_URL) : null;
   const oursMedian = median(ours.map((r) => r.seconds));
   const theirsMedian = theirs.length ? median(theirs.map((r) => r.seconds)) : null;
@@ -123,6 +127,7 @@ async function main() {
     streams,
     inbox,
     threading,
+    ingest: ingest && ingest.lines,
   };
   writeReport(result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -205,6 +210,9 @@ function writeReport(r) {
     '',
     ...(r.inbox ? inboxSection(r.inbox) : currentInboxSection()),
     ...(r.threading ? threadingSection(r.threading) : currentThreadingSection()),
+    ...(r.ingest ?? currentSection(INGEST_SECTION)),
+    // Written by their own commands (npm run bench:soak, bench:web): kept as they are.
+    ...['## Hostile load (soak)', '## Hostile load: reading the figures', '## Web inbox first paint'].flatMap((h) => currentSection(h)),
     ...WHERE_THE_TIME_GOES,
   ];
   fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), lines.join('\n'));
