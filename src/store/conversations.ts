@@ -2,6 +2,7 @@
  * Conversation rows: creation, scoped reads and the keyset-paged list.
  */
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { countFromCounters } from './conversation-counts.js';
 import { emptySummary } from '../domain/projection.js';
 import type { SearchTerm } from '../domain/search-text.js';
 import { subjectKey } from '../domain/threading.js';
@@ -43,13 +44,9 @@ export async function createConversation(db: Db, c: NewConversation): Promise<Co
   return row;
 }
 
-/** Conversations of the org (or one identity) past their SLA deadline; an index lookup. */
+/** Conversations of the org (or one identity) past their SLA deadline; from the counters. */
 export async function countOverdue(db: Db, orgId: string, identityId?: string): Promise<number> {
-  let q = db.selectFrom('conversations').select((eb) => eb.fn.countAll<number | string>().as('n'))
-    .where('org_id', '=', orgId).where('merged_into', 'is', null).where('overdue', '=', 1);
-  if (identityId !== undefined) q = q.where('identity_id', '=', identityId);
-  const row = await q.executeTakeFirstOrThrow();
-  return Number(row.n);
+  return (await countFromCounters(db, orgId, { overdue: true, identityId }))!.total;
 }
 
 /** Longest chain of merges followed (a guard: merges only go into older conversations, so chains end). */
@@ -207,8 +204,19 @@ export async function listConversations(db: Db, orgId: string, q: ConversationPa
   return query.orderBy('last_event_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
 }
 
-/** How many conversations match a filter, and how many of those have unread messages. */
+/**
+ * How many conversations match a filter, and how many of those have unread messages:
+ * from the counters when the filter names only counted columns (store/conversation-counts.ts;
+ * a sum of a few rows), else by counting the matching rows (an index range or a scan).
+ */
 export async function countConversations(db: Db, orgId: string, q: ConversationFilter): Promise<{ total: number; unread: number }> {
+  const counted = await countFromCounters(db, orgId, q);
+  if (counted) return counted;
+  return scanCount(db, orgId, q);
+}
+
+/** {@link countConversations} by counting rows; exported for the tests that check the counters against it. */
+export async function scanCount(db: Db, orgId: string, q: ConversationFilter): Promise<{ total: number; unread: number }> {
   const search = q.q?.length ? await searchClause(db, { orgId, identityId: q.identityId }, q.q) : undefined;
   const row = await whereFilter(db.selectFrom('conversations'), orgId, q, search)
     .select((eb) => [

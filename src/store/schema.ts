@@ -428,6 +428,7 @@ export interface Database {
   conversation_participants: ConversationParticipantsTable;
   events: EventsTable;
   org_sequences: OrgSequencesTable;
+  conversation_counts: ConversationCountsTable;
   connections: ConnectionsTable;
   provider_message_ids: ProviderMessageIdsTable;
   messages: MessagesTable;
@@ -464,6 +465,25 @@ export interface ProviderMessageIdsTable {
   org_id: string;
   message_id: string;
   conversation_id: string;
+}
+
+/**
+ * Live conversations per organization and combination of the counted columns, kept by
+ * triggers on `conversations` (migration 0014, store/conversation-counts.ts).
+ */
+export interface ConversationCountsTable {
+  org_id: string;
+  identity_id: string;
+  channel: string;
+  archived: number;
+  starred: number;
+  is_blocked: number;
+  overdue: number;
+  /** The assigned member's id, '' for none. */
+  assignee: string;
+  total: number;
+  /** Of `total`, those with unread messages. */
+  unread: number;
 }
 
 export interface OrgSequencesTable {

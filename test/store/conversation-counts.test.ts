@@ -1,0 +1,98 @@
+/**
+ * The conversation counters (store/conversation-counts.ts, kept by triggers) equal a
+ * count of the rows, for any filter they serve, after any sequence of inserts, updates
+ * of the counted columns, merges and deletes of conversations, on both stores.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConversationFilter } from '../../src/store/conversations.js';
+import { countConversations, createConversation, scanCount } from '../../src/store/conversations.js';
+import { countFromCounters } from '../../src/store/conversation-counts.js';
+import { createOrganization } from '../../src/services/tenants.js';
+import { harness, identityWithMailbox, type Harness } from '../helpers.js';
+
+let h: Harness;
+const identities: { identityId: string; accountId: string }[] = [];
+const MEMBERS = ['mem_a', 'mem_b'];
+beforeAll(async () => {
+  h = await harness();
+  for (const address of ['one@counts.test', 'two@counts.test']) {
+    const { identityId, mailboxId } = await identityWithMailbox(h, address);
+    identities.push({ identityId, accountId: mailboxId });
+  }
+});
+afterAll(async () => { await h.close(); });
+
+const flag = fc.constantFrom(0, 1);
+const columns = fc.record({
+  archived: flag, starred: flag, is_blocked: flag, overdue: flag,
+  assigned_to: fc.constantFrom(null, ...MEMBERS), unread_count: fc.constantFrom(0, 1, 3),
+}, { requiredKeys: [] });
+/** One column changed, as most writes do (a change of several fires the trigger for any one of them). */
+const oneColumn = fc.oneof(
+  fc.record({ archived: flag }), fc.record({ starred: flag }), fc.record({ is_blocked: flag }), fc.record({ overdue: flag }),
+  fc.record({ assigned_to: fc.constantFrom(null, ...MEMBERS) }), fc.record({ unread_count: fc.constantFrom(0, 1, 3) }),
+);
+const op = fc.oneof(
+  fc.record({ kind: fc.constant('insert' as const), identity: fc.nat(1), channel: fc.constantFrom('email', 'sms'), set: columns }),
+  fc.record({ kind: fc.constant('update' as const), at: fc.nat(), set: fc.oneof(oneColumn, columns) }),
+  fc.record({ kind: fc.constant('move' as const), at: fc.nat(), identity: fc.nat(1) }),
+  fc.record({ kind: fc.constant('merge' as const), at: fc.nat(), into: fc.nat() }),
+  fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
+);
+const tri = fc.constantFrom(undefined, true, false);
+const filter = fc.record({
+  identity: fc.constantFrom(undefined, 0, 1), channel: fc.constantFrom(undefined, 'email', 'sms'),
+  archived: tri, starred: tri, isBlocked: tri, overdue: tri, unread: tri,
+  assignee: fc.constantFrom(undefined, null, ...MEMBERS), notAssignee: fc.constantFrom(undefined, ...MEMBERS),
+});
+
+describe('conversation counters', () => {
+  it('equal a count of the rows after any writes, for every filter they serve', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(filter, { minLength: 1, maxLength: 12 }), async (ops, filters) => {
+      // Each run writes in an organization of its own, so runs do not add up.
+      const { orgId } = await createOrganization(h.store, 'counts');
+      const ids: string[] = [];
+      const db = h.store.db;
+      for (const o of ops) {
+        if (o.kind === 'insert') {
+          const { identityId, accountId } = identities[o.identity]!;
+          const row = await createConversation(db, {
+            orgId, identityId, accountId, channel: o.channel, subject: null, counterpart: null, contactId: null, at: new Date().toISOString(),
+          });
+          if (Object.keys(o.set).length) await db.updateTable('conversations').set(o.set).where('id', '=', row.id).execute();
+          ids.push(row.id);
+          continue;
+        }
+        if (ids.length === 0) continue;
+        const id = ids[o.at % ids.length]!;
+        if (o.kind === 'update' && Object.keys(o.set).length) await db.updateTable('conversations').set(o.set).where('id', '=', id).execute();
+        if (o.kind === 'move') await db.updateTable('conversations').set({ identity_id: identities[o.identity]!.identityId }).where('id', '=', id).execute();
+        if (o.kind === 'merge') {
+          const into = ids[o.into % ids.length]!;
+          if (into !== id) await db.updateTable('conversations').set({ merged_into: into }).where('id', '=', id).execute();
+        }
+        if (o.kind === 'delete') {
+          await db.deleteFrom('conversations').where('id', '=', id).execute();
+          ids.splice(ids.indexOf(id), 1);
+        }
+      }
+      for (const f of filters) {
+        const q: ConversationFilter = {
+          identityId: f.identity === undefined ? undefined : identities[f.identity]!.identityId,
+          channel: f.channel, archived: f.archived, starred: f.starred, isBlocked: f.isBlocked, overdue: f.overdue, unread: f.unread,
+          assignedTo: f.assignee, notAssignedTo: f.notAssignee,
+        };
+        const counted = await countFromCounters(db, orgId, q);
+        expect(counted).not.toBeNull();
+        expect(counted).toEqual(await scanCount(db, orgId, q));
+      }
+    }), { numRuns: 40 });
+  });
+
+  it('leave filters they do not hold to a count of the rows', async () => {
+    expect(await countFromCounters(h.store.db, h.orgId, { label: 'vip' })).toBeNull();
+    expect(await countFromCounters(h.store.db, h.orgId, { since: '2020-01-01T00:00:00Z' })).toBeNull();
+    expect(await countConversations(h.store.db, h.orgId, { label: 'vip' })).toEqual({ total: 0, unread: 0 });
+  });
+});
