@@ -10,6 +10,7 @@ import { CommitNotifier } from '../commits.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 import { migrateOnOpen, migrateToLatest, SQLITE_TYPES } from '../migrations.js';
+import { readWriteSqliteDialect } from './read-write-driver.js';
 import { cachingDatabase } from './statement-cache.js';
 import { queryLog } from '../query-log.js';
 
@@ -21,6 +22,14 @@ export interface SqliteStoreConfig {
 /** The database file inside a data directory. */
 export function sqliteFile(dataDir: string): string {
   return path.join(dataDir, 'switchboard.db');
+}
+
+/** A read-only connection to the store's file, for reads outside transactions (WAL mode lets it read while the writer writes). */
+function openReader(filename: string): BetterSqlite3.Database {
+  const reader = new BetterSqlite3(filename);
+  reader.pragma('query_only = ON');
+  reader.pragma('busy_timeout = 10000');
+  return reader;
 }
 
 /**
@@ -35,7 +44,12 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(sqlite) }), log: queryLog(options.onQuery) });
+  // Reads outside transactions get a connection of their own (read-write-driver.ts); an
+  // in-memory database exists once per connection, so it keeps Kysely's single one.
+  const dialect = config.filename === ':memory:'
+    ? new SqliteDialect({ database: cachingDatabase(sqlite) })
+    : readWriteSqliteDialect({ reader: cachingDatabase(openReader(config.filename)), writer: cachingDatabase(sqlite) });
+  const db = new Kysely<Database>({ dialect, log: queryLog(options.onQuery) });
   const commits = new CommitNotifier();
   return migrateOnOpen({
     dialect: 'sqlite',
