@@ -64,7 +64,7 @@ export function viewRoutes(app: Api, { store, clock, readCache }: ApiContext): v
   app.get('/v1/views/counts', {
     config: { permission: 'conversations:read' },
     schema: {
-      tags: ['views'], summary: 'Unread and total conversations of every view (exact; one count query per view)',
+      tags: ['views'], summary: 'Unread and total conversations of every view (exact; from counters for the built-in views, a count of rows for saved filters on labels, addresses, dates or text)',
       querystring: CountsQuery, response: { 200: Type.Object({ data: Type.Array(ViewCount) }), ...errors },
     },
   }, async (request, reply) => {
