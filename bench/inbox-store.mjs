@@ -284,8 +284,9 @@ async function postgresWriter(url) {
     },
     async finish(orgId, lastSeq) {
       await client.query('insert into org_sequences (org_id, last_seq) values ($1, $2) on conflict (org_id) do update set last_seq = excluded.last_seq', [orgId, lastSeq]);
-      // A server that grew this table would have been analyzed by autovacuum by now.
-      await client.query('analyze');
+      // A server that grew these tables would have been vacuumed and analyzed by autovacuum
+      // by now (the bulk load's long transactions leave the counter rows' old versions behind).
+      await client.query('vacuum analyze');
       await client.end();
     },
   };

@@ -2,7 +2,7 @@
  * Conversation rows: creation, scoped reads and the keyset-paged list.
  */
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
-import { countFromCounters } from './conversation-counts.js';
+import { countable, countFromCounters, countFromRows, readCounters } from './conversation-counts.js';
 import { emptySummary } from '../domain/projection.js';
 import type { SearchTerm } from '../domain/search-text.js';
 import { subjectKey } from '../domain/threading.js';
@@ -213,6 +213,17 @@ export async function countConversations(db: Db, orgId: string, q: ConversationF
   const counted = await countFromCounters(db, orgId, q);
   if (counted) return counted;
   return scanCount(db, orgId, q);
+}
+
+/**
+ * {@link countConversations} of several filters (null: nothing to count, `{0, 0}`), with
+ * one read of the counters for all the countable ones (the views of `GET /v1/views/counts`).
+ */
+export async function countConversationsMany(db: Db, orgId: string, filters: readonly (ConversationFilter | null)[]): Promise<{ total: number; unread: number }[]> {
+  const rows = filters.some((f) => f && countable(f)) ? await readCounters(db, orgId) : [];
+  const out = [];
+  for (const f of filters) out.push(f ? countFromRows(rows, f) ?? await scanCount(db, orgId, f) : { total: 0, unread: 0 });
+  return out;
 }
 
 /** {@link countConversations} by counting rows; exported for the tests that check the counters against it. */

@@ -8,7 +8,7 @@
 import Type from 'typebox';
 import { BUILTIN_VIEWS } from '../../domain/views.js';
 import { allViews, changeView, createView, findAnyView, MAX_VIEWS, removeView } from '../../services/views.js';
-import { countConversations } from '../../store/conversations.js';
+import { countConversationsMany } from '../../store/conversations.js';
 import { principalOf } from '../auth.js';
 import { identityFilter } from '../identity-filter.js';
 import { FilterFields } from '../conversation-filter.js';
@@ -75,12 +75,9 @@ export function viewRoutes(app: Api, { store, clock, readCache }: ApiContext): v
     // parameter. Saved views change only under the org lock, so the version covers them.
     const key = `counts\n${JSON.stringify([principal.identityId, principal.memberId, params.identity_id ?? null])}`;
     const body = await readCache.get(principal.orgId, key, async () => {
-      const data = [];
-      for (const view of await allViews(store.db, principal.orgId)) {
-        const filter = narrowView(principal, view.filter, params);
-        const counts = filter ? await countConversations(store.db, principal.orgId, filter) : { unread: 0, total: 0 };
-        data.push({ view_id: view.id, name: view.name, ...counts });
-      }
+      const views = await allViews(store.db, principal.orgId);
+      const counts = await countConversationsMany(store.db, principal.orgId, views.map((view) => narrowView(principal, view.filter, params)));
+      const data = views.map((view, i) => ({ view_id: view.id, name: view.name, ...counts[i]! }));
       return Buffer.from(reply.serialize({ data }) as string);
     }, principal.orgVersion);
     return reply.type('application/json; charset=utf-8').send(body as never);
