@@ -4,7 +4,10 @@
  * (bench/inbox-store.mjs, generated once and cached), a real server (`switchboard
  * serve`, its own process) answers autocannon (this process) with 32 connections:
  * `GET /v1/conversations` (first page, a page deep in by cursor, a filtered page, `q`),
- * `GET /v1/views/counts`, and the constant route `GET /bench/constant` (the first page's
+ * `GET /v1/views/counts`, the first page and the counts again on a second server on the
+ * same store with the read cache off (`READ_CACHE_BYTES=0`), the first page while mail
+ * arrives over SMTP (BENCH_INBOX_ARRIVALS a second, to a second identity of the
+ * organization, kept in the store), and the constant route `GET /bench/constant` (the first page's
  * bytes from memory: no store, no auth; src/api/routes/bench-constant.ts) as the
  * baseline of the same server in the same run. Cases run interleaved, BENCH_INBOX_RUNS
  * times each; medians are reported. A case the server does not support yet (`q` refused
@@ -15,7 +18,7 @@
  * BENCH_INBOX_STORES (`sqlite,postgres`; PostgreSQL only when BENCH_DATABASE_URL or
  * TEST_DATABASE_URL names a server), BENCH_PG_CONVERSATIONS (BENCH_CONVERSATIONS),
  * BENCH_INBOX_RUNS (3), BENCH_INBOX_SECONDS (10), BENCH_INBOX_WARMUP_SECONDS (2),
- * BENCH_INBOX_CONNECTIONS (32), BENCH_INBOX_DEEP_PAGES (200), BENCH_INBOX_Q (`patch`),
+ * BENCH_INBOX_CONNECTIONS (32), BENCH_INBOX_ARRIVALS (50), BENCH_INBOX_DEEP_PAGES (200), BENCH_INBOX_Q (`patch`),
  * BENCH_INBOX_FILTER (`starred=true&label=customers`), BENCH_INBOX_LOG_LEVEL (`warn`),
  * BENCH_INBOX_CASES (all; a comma-separated list of case ids, for experiments: the
  * section is then not rewritten),
@@ -385,7 +388,7 @@ export function inboxSection(r) {
     '- **Baseline:** `GET /bench/constant` on the same server serves the bytes of the first list page from memory (no store,',
     '  no auth; src/api/routes/bench-constant.ts). "÷ constant": a case\'s requests/s over the baseline\'s in the same run,',
     '  median over the runs.',
-    '- **Read cache:** nothing writes during the runs, so after its first request each case but "read cache missed" is',
+    '- **Read cache:** nothing writes during the runs but the mail of "while … arrive", so after its first request each case but "read cache missed" and the `READ_CACHE_BYTES=0` ones is',
     '  answered from the read cache (src/api/read-cache.ts) once the organization\'s version is read (a read shared by the',
     '  requests that arrived while the one before ran: src/store/org-versions.ts; the key\'s row is remembered); the missed case',
     '  sends a different `since` (before all activity, so the same rows) with every request, so each one queries the store',
