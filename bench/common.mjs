@@ -154,7 +154,8 @@ export async function freePort() {
  * `switchboard serve` on a benchmark store (`{dataDir}` or `{databaseUrl}`), in its own
  * process, with `extraEnv` over this process's environment; resolves once `/readyz` is 200.
  * The SMTP listener is off unless `options.smtp` (then on a free loopback port).
- * BENCH_SERVE_NODE_ARGS: flags for the server's Node.js (`--cpu-prof --cpu-prof-dir=DIR` profiles it).
+ * BENCH_SERVE_NODE_ARGS: flags for the server's Node.js (`--cpu-prof --cpu-prof-dir=DIR` profiles it);
+ * BENCH_SERVE_STDERR: also copy the server's stderr to this process's.
  *
  * @returns `{base, smtpPort, stop()}` (`smtpPort` null without `options.smtp`).
  * @throws Error when the server exits or is not ready within 120 s (with its stderr).

@@ -55,7 +55,7 @@ export async function createConversationCounts(db: Kysely<any>, dialect: 'sqlite
     .addColumn('starred', 'integer', (c) => c.notNull())
     .addColumn('is_blocked', 'integer', (c) => c.notNull())
     .addColumn('overdue', 'integer', (c) => c.notNull())
-    /** The assigned member's id, '' for none (a key column cannot be null). */
+    // The assigned member's id, '' for none (a key column cannot be null).
     .addColumn('assignee', key as 'text', (c) => c.notNull())
     .addColumn('total', 'integer', (c) => c.notNull())
     .addColumn('unread', 'integer', (c) => c.notNull())
