@@ -812,7 +812,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Unread and total conversations of every view (exact; one count query per view) */
+        /** Unread and total conversations of every view (exact; from counters for the built-in views, a count of rows for saved filters on labels, addresses, dates or text) */
         get: operations["getViewCounts"];
         put?: never;
         post?: never;
