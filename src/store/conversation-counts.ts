@@ -9,7 +9,7 @@
  * A count whose filter names only those columns (the built-in views, `unread`, `starred`,
  * `assigned_to`, `overdue`, `archived`, `is_blocked`, `identity_id`, `channel`) sums at
  * most a few hundred counter rows of the organization instead of scanning its
- * conversations ({@link countFromCounters}); one with `q`, `label`, `with`, `with_domain`,
+ * conversations ({@link countFromCounters}, {@link countFromRows}); one with `q`, `label`, `with`, `with_domain`,
  * `since` or `until` still scans (store/conversations.ts `countConversations`).
  */
 import { sql, type Kysely } from 'kysely';
@@ -149,23 +149,8 @@ export function countFromRows(rows: readonly CounterRow[], f: ConversationFilter
 /**
  * The count of a filter from the counters, or null when the filter names a column they
  * do not hold (`q`, `label`, `with`, `withDomain`, `since`, `until`: the caller scans).
- * Sums the organization's counter rows that match: at most one per combination of the
- * counted columns in use, whatever the number of conversations.
+ * Reads the organization's counter rows ({@link readCounters}) and sums those that match.
  */
 export async function countFromCounters(db: Db, orgId: string, f: ConversationFilter): Promise<{ total: number; unread: number } | null> {
-  if (!countable(f)) return null;
-  let q = db.selectFrom('conversation_counts')
-    .select((eb) => [eb.fn.sum<number | string | null>('total').as('total'), eb.fn.sum<number | string | null>('unread').as('unread')])
-    .where('org_id', '=', orgId);
-  const flag = (v: boolean | undefined) => (v === undefined ? undefined : v ? 1 : 0);
-  if (f.identityId) q = q.where('identity_id', '=', f.identityId);
-  if (f.channel) q = q.where('channel', '=', f.channel);
-  for (const [column, value] of [['archived', f.archived], ['starred', f.starred], ['is_blocked', f.isBlocked], ['overdue', f.overdue]] as const) {
-    const v = flag(value);
-    if (v !== undefined) q = q.where(column, '=', v);
-  }
-  if (f.assignedTo !== undefined) q = q.where('assignee', '=', f.assignedTo ?? '');
-  if (f.notAssignedTo !== undefined) q = q.where('assignee', '!=', f.notAssignedTo);
-  const row = await q.executeTakeFirstOrThrow();
-  return withUnread(Number(row.total ?? 0), Number(row.unread ?? 0), f);
+  return countable(f) ? countFromRows(await readCounters(db, orgId), f) : null;
 }

@@ -56,19 +56,14 @@ describe('GroupCommitter', () => {
     transactions.stop();
   });
 
-  it('with a batch of 1, gives each command a transaction of its own', async () => {
-    const committer = new GroupCommitter(h.store, 1);
+  it.each([
+    { maxBatch: 1, commands: 5, expected: 5 }, // grouping off: a transaction each
+    { maxBatch: 4, commands: 10, expected: 3 }, // a burst split into batches of at most maxBatch
+  ])('with batches of at most $maxBatch, runs $commands commands in $expected transactions', async ({ maxBatch, commands, expected }) => {
+    const committer = new GroupCommitter(h.store, maxBatch);
     const transactions = transactionsCounted();
-    await Promise.all(Array.from({ length: 5 }, () => committer.run(h.orgId, reserve(h.orgId))));
-    expect(transactions.count).toBe(5);
-    transactions.stop();
-  });
-
-  it('splits a burst into batches of at most maxBatch', async () => {
-    const committer = new GroupCommitter(h.store, 4);
-    const transactions = transactionsCounted();
-    await Promise.all(Array.from({ length: 10 }, () => committer.run(h.orgId, reserve(h.orgId))));
-    expect(transactions.count).toBe(3);
+    await Promise.all(Array.from({ length: commands }, () => committer.run(h.orgId, reserve(h.orgId))));
+    expect(transactions.count).toBe(expected);
     transactions.stop();
   });
 
