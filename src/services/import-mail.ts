@@ -1,6 +1,6 @@
 /**
  * Bulk import of existing mail into one mailbox: streamed, parsed in parallel by a
- * worker pool, committed in batches in input order, and reported per item (a message
+ * worker pool, committed in batches in input order (services/ingest-email-batch.ts), and reported per item (a message
  * that fails is counted with its reason; the rest go on).
  */
 import { parseEmail, type ParsedEmail } from '../email/parse.js';
@@ -11,6 +11,7 @@ import type { AccountRow } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 import { inOrgTransaction } from '../store/sequences.js';
 import { ingestEmail, type IngestResult, type ThreadingPolicy } from './ingest-email.js';
+import { ingestEmailBatch } from './ingest-email-batch.js';
 
 export interface ImportFailure {
   readonly source: string;
@@ -79,11 +80,9 @@ export async function importMail(
   const commit = async (batch: Parsed[]) => {
     if (batch.length === 0) return;
     try {
-      const results = await inOrgTransaction(store, account.org_id, async (tx) => {
-        const out: IngestResult[] = [];
-        for (const p of batch) out.push(await ingestOne(tx, p));
-        return out;
-      });
+      const results = await inOrgTransaction(store, account.org_id, (tx) => ingestEmailBatch(
+        tx, policy, account, batch.map((p) => ({ raw: p.mail.raw, parsed: p.parsed, snippet: p.snippet })), { at: 'date' },
+      ));
       results.forEach(count);
     } catch {
       // Retry one by one, so a single bad message cannot sink its whole batch.

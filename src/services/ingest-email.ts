@@ -92,12 +92,7 @@ export async function ingestEmail(
   const identityId = account.identity_id;
   const now = new Date((options.clock ?? systemClock).now());
   const nowIso = now.toISOString();
-  const threading: ThreadingInput = {
-    messageId: parsed.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
-    inReplyTo: parsed.inReplyTo,
-    references: parsed.references,
-    subject: parsed.subject,
-  };
+  const threading = threadingInput(raw, parsed);
 
   const known = await lookupMessageIds(tx, orgId, identityId, lookupIds(threading));
   // Mail that arrived is inbound, whatever its From claims (a forged From is `spoofed`,
@@ -144,36 +139,10 @@ export async function ingestEmail(
   if (!outbound) conversation = await markBlocked(tx, conversation, parsed.from?.address ?? null);
 
   const messageId = newId('msg');
-  const media = await storeAttachments(tx, orgId, messageId, parsed, nowIso);
+  const attachments = attachmentRows(orgId, messageId, parsed, nowIso);
+  if (attachments.length > 0) await tx.insertInto('media').values(attachments).execute();
   await tx.insertInto('raw_messages').values({ message_id: messageId, org_id: orgId, raw: options.arrival?.stored ?? raw }).execute();
-  const data: MessageData = {
-    message_id: messageId,
-    direction: outbound ? 'outbound' : 'inbound',
-    channel: 'email',
-    account_id: account.id,
-    from: parsed.from,
-    to: parsed.to,
-    cc: parsed.cc,
-    reply_to: parsed.replyTo,
-    subject: parsed.subject,
-    text: parsed.text,
-    html: parsed.html,
-    snippet: options.snippet ?? snippetOf(parsed.text, parsed.html),
-    media,
-    provider_message_id: parsed.messageId,
-    status: outbound ? 'sent' : 'delivered',
-    headers: { message_id: parsed.messageId, in_reply_to: parsed.inReplyTo[0] ?? null, references: parsed.references },
-    sent_at: parsed.date,
-    parse_problems: parsed.problems,
-    auto_submitted: parsed.autoSubmitted,
-    ...(supersedes ? { supersedes } : {}),
-    ...(options.arrival ? {
-      authentication: options.arrival.authentication,
-      spoofed: options.arrival.spoofed,
-      address_tag: options.arrival.tag,
-      ...(parsed.autoSubmitted && !options.arrival.autoRepliesStopNoReply ? { keeps_no_reply: true } : {}),
-    } : {}),
-  };
+  const data = messageData(account, parsed, messageId, outbound, attachments, options, supersedes);
   // New inbound mail brings an archived conversation back, as inboxes do; imported
   // history does not.
   const reopen = !outbound && options.at === 'received' && conversation.archived === 1;
@@ -230,7 +199,7 @@ export const MAX_CONTACTS_PER_MESSAGE = 100;
 export const MAX_PARTICIPANTS_PER_MESSAGE = 1_000;
 
 /** From, To, Cc and Reply-To addresses other than the mailbox's own. */
-function externalAddresses(parsed: ParsedEmail, own: string): EmailAddress[] {
+export function externalAddresses(parsed: ParsedEmail, own: string): EmailAddress[] {
   const all = [...(parsed.from ? [parsed.from] : []), ...parsed.to, ...parsed.cc, ...parsed.replyTo];
   const seen = new Set<string>([own]);
   const out: EmailAddress[] = [];
@@ -242,21 +211,64 @@ function externalAddresses(parsed: ParsedEmail, own: string): EmailAddress[] {
   return out;
 }
 
-async function storeAttachments(
-  tx: Transaction<Database>, orgId: string, messageId: string, parsed: ParsedEmail, now: string,
-): Promise<MediaRef[]> {
-  if (parsed.attachments.length === 0) return [];
-  const refs = parsed.attachments.map((a) => ({
-    ref: {
-      id: newId('med'), filename: a.filename, content_type: a.contentType, size_bytes: a.content.length,
-      content_id: a.contentId, disposition: a.disposition,
-    } satisfies MediaRef,
-    content: a.content,
+/** The `media` rows of a message's attachments (its `media` refs are these rows' own columns). */
+export function attachmentRows(orgId: string, messageId: string, parsed: ParsedEmail, now: string) {
+  return parsed.attachments.map((a) => ({
+    id: newId('med'), filename: a.filename, content_type: a.contentType, size_bytes: a.content.length,
+    content_id: a.contentId, disposition: a.disposition, org_id: orgId, message_id: messageId, content: a.content, created_at: now,
   }));
-  await tx.insertInto('media').values(refs.map(({ ref, content }) => ({
-    ...ref, org_id: orgId, message_id: messageId, content, created_at: now,
-  }))).execute();
-  return refs.map((r) => r.ref);
+}
+
+/** The threading input of a message: a message without a Message-ID is known by the SHA-256 of its bytes. */
+export function threadingInput(raw: Buffer, parsed: ParsedEmail): ThreadingInput {
+  return {
+    messageId: parsed.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
+    inReplyTo: parsed.inReplyTo,
+    references: parsed.references,
+    subject: parsed.subject,
+  };
+}
+
+/**
+ * The `message` event's data of an email stored for `account` (SPEC section 4).
+ *
+ * @param media the message's attachment rows ({@link attachmentRows}).
+ * @param supersedes the truncated copy this complete copy replaces, or null.
+ */
+export function messageData(
+  account: AccountRow, parsed: ParsedEmail, messageId: string, outbound: boolean,
+  media: readonly ReturnType<typeof attachmentRows>[number][], options: IngestOptions, supersedes: string | null,
+): MessageData {
+  return {
+    message_id: messageId,
+    direction: outbound ? 'outbound' : 'inbound',
+    channel: 'email',
+    account_id: account.id,
+    from: parsed.from,
+    to: parsed.to,
+    cc: parsed.cc,
+    reply_to: parsed.replyTo,
+    subject: parsed.subject,
+    text: parsed.text,
+    html: parsed.html,
+    snippet: options.snippet ?? snippetOf(parsed.text, parsed.html),
+    media: media.map((m): MediaRef => ({
+      id: m.id, filename: m.filename, content_type: m.content_type, size_bytes: m.size_bytes, content_id: m.content_id, disposition: m.disposition,
+    })),
+    provider_message_id: parsed.messageId,
+    status: outbound ? 'sent' : 'delivered',
+    headers: { message_id: parsed.messageId, in_reply_to: parsed.inReplyTo[0] ?? null, references: parsed.references },
+    sent_at: parsed.date,
+    parse_problems: parsed.problems,
+    auto_submitted: parsed.autoSubmitted,
+    ...(supersedes ? { supersedes } : {}),
+    ...(options.arrival ? {
+      authentication: options.arrival.authentication,
+      spoofed: options.arrival.spoofed,
+      address_tag: options.arrival.tag,
+      ...(parsed.autoSubmitted && !options.arrival.autoRepliesStopNoReply ? { keeps_no_reply: true } : {}),
+    } : {}),
+  };
 }
 
 async function findSubjectCandidate(

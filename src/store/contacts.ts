@@ -5,6 +5,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { EmailAddress } from '../domain/events.js';
 import { newId } from '../ids.js';
+import { chunks } from './chunks.js';
 import type { ContactsTable } from './schema.js';
 import type { Db } from './store.js';
 
@@ -12,16 +13,6 @@ import type { Db } from './store.js';
 export function domainOf(address: string): string {
   const at = address.lastIndexOf('@');
   return at === -1 ? '' : address.slice(at + 1).toLowerCase();
-}
-
-/** Rows per insert statement: far below SQLite's and PostgreSQL's bound on statement parameters. */
-const CHUNK = 200;
-
-/** `items` in slices of {@link CHUNK}. */
-function chunks<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
-  return out;
 }
 
 /**

@@ -24,9 +24,9 @@ export interface NewConversation {
   readonly at: string;
 }
 
-/** Inserts an empty conversation and returns its row. */
-export async function createConversation(db: Db, c: NewConversation): Promise<ConversationRow> {
-  const row = {
+/** The row of a new, empty conversation (not yet written); not blocked. */
+export function newConversationRow(c: NewConversation): ConversationRow {
+  return {
     id: newId('conv'),
     org_id: c.orgId,
     identity_id: c.identityId,
@@ -38,8 +38,14 @@ export async function createConversation(db: Db, c: NewConversation): Promise<Co
     created_at: new Date().toISOString(),
     subject_key: subjectKey(c.subject),
     merged_into: null,
+    is_blocked: 0,
     ...summaryColumns(emptySummary(c.at)),
   } as ConversationRow;
+}
+
+/** Inserts an empty conversation and returns its row. */
+export async function createConversation(db: Db, c: NewConversation): Promise<ConversationRow> {
+  const row = newConversationRow(c);
   await db.insertInto('conversations').values(row).execute();
   return row;
 }

@@ -129,8 +129,8 @@ function armedTimers(s: ConversationSummary): Record<TimerKind, string | null> {
   return { no_reply: s.no_reply_at, sla: s.sla_due_at !== null && !s.overdue ? s.sla_due_at : null };
 }
 
-/** Writes the `timers` rows whose due time changed between two summaries. */
-async function syncTimers(tx: Transaction<Database>, conversation: ConversationRow, before: ConversationSummary, after: ConversationSummary): Promise<void> {
+/** Writes the `timers` rows whose due time changed between two summaries, in the caller's transaction. */
+export async function syncTimers(tx: Transaction<Database>, conversation: ConversationRow, before: ConversationSummary, after: ConversationSummary): Promise<void> {
   const was = armedTimers(before);
   const now = armedTimers(after);
   for (const kind of TIMER_KINDS) {

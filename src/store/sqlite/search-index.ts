@@ -13,6 +13,7 @@
  */
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { SearchTerm } from '../../domain/search-text.js';
+import { chunks } from '../chunks.js';
 import type { MatchSet, SearchIndex } from '../search.js';
 
 /** Rows per conversation document; messages past the 16,777,215th of one conversation are not indexed. */
@@ -61,16 +62,19 @@ export const sqliteSearchIndex: SearchIndex = {
   },
 
   async add(db, conversation, docs) {
-    for (const d of docs) {
-      const { rows } = await sql<{ doc: number; messages: number }>`insert into search_conversations (conversation_id, messages)
-        values (${conversation.id}, 1) on conflict (conversation_id) do update set messages = messages + 1
-        returning doc, messages`.execute(db);
-      const { doc, messages } = rows[0]!;
-      if (messages >= SPAN) continue; // the conversation's range is full
-      const row = doc * SPAN + messages;
-      const terms = [scopeToken(conversation.org_id), scopeToken(conversation.identity_id), ...d.tokens].join(' ');
-      await sql`insert into search_fts (rowid, terms) values (${row}, ${terms})`.execute(db);
-      await sql`insert into search_messages (rowid, message_id) values (${row}, ${d.messageId})`.execute(db);
+    if (docs.length === 0) return;
+    // One document number and a run of row numbers for all of them: three statements whatever their count.
+    const { rows } = await sql<{ doc: number; messages: number }>`insert into search_conversations (conversation_id, messages)
+      values (${conversation.id}, ${docs.length}) on conflict (conversation_id) do update set messages = messages + ${docs.length}
+      returning doc, messages`.execute(db);
+    const { doc, messages } = rows[0]!;
+    const first = messages - docs.length + 1;
+    // Past the conversation's full range, messages are not indexed.
+    const placed = docs.map((d, k) => ({ d, n: first + k })).filter(({ n }) => n < SPAN);
+    const scope = `${scopeToken(conversation.org_id)} ${scopeToken(conversation.identity_id)}`;
+    for (const slice of chunks(placed)) {
+      await sql`insert into search_fts (rowid, terms) values ${sql.join(slice.map(({ d, n }) => sql`(${doc * SPAN + n}, ${[scope, ...d.tokens].join(' ')})`))}`.execute(db);
+      await sql`insert into search_messages (rowid, message_id) values ${sql.join(slice.map(({ d, n }) => sql`(${doc * SPAN + n}, ${d.messageId})`))}`.execute(db);
     }
   },
 
