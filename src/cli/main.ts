@@ -18,13 +18,6 @@
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../config.js';
-import { runImport } from './import.js';
-import { runInit } from './init.js';
-import { runKeysCreate, runKeysList, runKeysRevoke } from './keys.js';
-import { runLoginLink } from './login-link.js';
-import { runMcp } from './mcp.js';
-import { runMigrate } from './migrate.js';
-import { runServe } from './serve.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -69,7 +62,7 @@ program.command('serve')
   .option('--host <host>', 'HTTP bind address (env HOST, default 0.0.0.0)')
   .action(async (o: StoreOptions & { port?: number; smtpPort?: number; host?: string }) => {
     const overrides: ConfigOverrides = { ...storeOverrides(o), port: o.port, smtpPort: o.smtpPort, host: o.host };
-    await runServe(loadConfig(overrides));
+    await (await import('./serve.js')).runServe(loadConfig(overrides));
   });
 
 program.command('init')
@@ -82,7 +75,7 @@ program.command('init')
   .option('--new-organization', 'create another organization even when the store has one')
   .option('--json', 'print JSON')
   .action(async (o: StoreOptions & { name: string; ownerEmail?: string; newOrganization?: boolean; json?: boolean }) => {
-    await runInit(loadConfig(storeOverrides(o)), o);
+    await (await import('./init.js')).runInit(loadConfig(storeOverrides(o)), o);
   });
 
 const keys = program.command('keys').description('API keys, on the store directly (a lost key is replaced by a new one)');
@@ -98,7 +91,7 @@ keys.command('create')
   .option('--permissions <list>', 'comma-separated permissions (default: all the key can hold)', permissionList)
   .option('--json', 'print JSON')
   .action(async (o: StoreOptions & { org?: string; name: string; member?: string; identity?: string; permissions?: string[]; json?: boolean }) => {
-    await runKeysCreate(loadConfig(storeOverrides(o)), o);
+    await (await import('./keys.js')).runKeysCreate(loadConfig(storeOverrides(o)), o);
   });
 
 keys.command('list')
@@ -108,7 +101,7 @@ keys.command('list')
   .option('--org <org_id>', 'organization (needed when the store has several)')
   .option('--json', 'print JSON')
   .action(async (o: StoreOptions & { org?: string; json?: boolean }) => {
-    await runKeysList(loadConfig(storeOverrides(o)), o);
+    await (await import('./keys.js')).runKeysList(loadConfig(storeOverrides(o)), o);
   });
 
 keys.command('revoke')
@@ -119,7 +112,7 @@ keys.command('revoke')
   .option('--org <org_id>', 'only within this organization')
   .option('--json', 'print JSON')
   .action(async (id: string, o: StoreOptions & { org?: string; json?: boolean }) => {
-    await runKeysRevoke(loadConfig(storeOverrides(o)), id, o);
+    await (await import('./keys.js')).runKeysRevoke(loadConfig(storeOverrides(o)), id, o);
   });
 
 program.command('login-link')
@@ -131,7 +124,7 @@ program.command('login-link')
   .option('--base-url <url>', 'where people reach the server (default: PUBLIC_URL, else http://localhost:<PORT>)', baseUrl)
   .option('--json', 'print JSON')
   .action(async (o: StoreOptions & { org?: string; member?: string; baseUrl?: string; json?: boolean }) => {
-    await runLoginLink(loadConfig(storeOverrides(o)), o);
+    await (await import('./login-link.js')).runLoginLink(loadConfig(storeOverrides(o)), o);
   });
 
 program.command('migrate')
@@ -140,7 +133,7 @@ program.command('migrate')
   .option(...DATABASE_URL)
   .option('--json', 'print {"store", "applied"}')
   .action(async (o: StoreOptions & { json?: boolean }) => {
-    await runMigrate(loadConfig(storeOverrides(o)), o);
+    await (await import('./migrate.js')).runMigrate(loadConfig(storeOverrides(o)), o);
   });
 
 program.command('import')
@@ -152,7 +145,7 @@ program.command('import')
   .option('--org <org_id>', 'organization (needed when the store has several)')
   .option('--json', 'print a JSON report')
   .action(async (p: string, o: StoreOptions & { identity: string; org?: string; json?: boolean }) => {
-    process.exitCode = await runImport(loadConfig(storeOverrides(o)), p, o);
+    process.exitCode = await (await import('./import.js')).runImport(loadConfig(storeOverrides(o)), p, o);
   });
 
 program.command('mcp')
@@ -160,7 +153,7 @@ program.command('mcp')
   .addOption(new Option('--url <url>', 'the server\'s URL, e.g. http://localhost:8080').env('SWITCHBOARD_URL').makeOptionMandatory())
   .addOption(new Option('--api-key <key>', 'the API key the tools act with').env('SWITCHBOARD_API_KEY').makeOptionMandatory())
   .action(async (o: { url: string; apiKey: string }) => {
-    await runMcp(o);
+    await (await import('./mcp.js')).runMcp(o);
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import { parseHeadersOnly, type ParsedEmail } from './parse.js';
-import type { ParseOutput } from './parse-worker.js';
+import type { ParseOutput, ParseTask } from './parse-worker.js';
 
 export interface ParsePoolOptions {
   /** Worker threads; default: the machine's available parallelism. */
@@ -49,10 +49,11 @@ export class ParsePool {
   /**
    * Parses one message in a worker.
    *
-   * @returns the parsed message (attachment contents as Buffers) and its snippet.
+   * @param options.tokens also compute its search words (domain/search-text.ts `messageTokens`).
+   * @returns the parsed message (attachment contents as Buffers), its snippet and, when asked, its search words.
    */
-  async parse(raw: Buffer): Promise<ParseOutput> {
-    const out = await this.#pool.run(raw) as ParseOutput;
+  async parse(raw: Buffer, options: { readonly tokens?: boolean } = {}): Promise<ParseOutput> {
+    const out = await this.#pool.run({ raw, tokens: options.tokens ?? false } satisfies ParseTask) as ParseOutput;
     return { ...out, parsed: withBuffers(out.parsed) };
   }
 
@@ -63,7 +64,7 @@ export class ParsePool {
    */
   async parseWithin(raw: Buffer, budgetMs: number): Promise<{ parsed: ParsedEmail; snippet: string | undefined }> {
     try {
-      const out = await this.#pool.run(raw, { signal: AbortSignal.timeout(budgetMs) }) as ParseOutput;
+      const out = await this.#pool.run({ raw, tokens: false } satisfies ParseTask, { signal: AbortSignal.timeout(budgetMs) }) as ParseOutput;
       return { parsed: withBuffers(out.parsed), snippet: out.snippet };
     } catch (err) {
       const timedOut = (err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError';

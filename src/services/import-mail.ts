@@ -42,7 +42,7 @@ export interface ImportOptions {
   readonly parseThreads?: number;
 }
 
-interface Parsed { readonly mail: RawMail; readonly parsed: ParsedEmail; readonly snippet: string }
+interface Parsed { readonly mail: RawMail; readonly parsed: ParsedEmail; readonly snippet: string; readonly tokens?: readonly string[] }
 
 /** Parses on this thread (small imports, or when a worker fails). */
 async function parseHere(mail: RawMail): Promise<Parsed> {
@@ -81,7 +81,7 @@ export async function importMail(
     if (batch.length === 0) return;
     try {
       const results = await inOrgTransaction(store, account.org_id, (tx) => ingestEmailBatch(
-        tx, policy, account, batch.map((p) => ({ raw: p.mail.raw, parsed: p.parsed, snippet: p.snippet })), { at: 'date' },
+        tx, policy, account, batch.map((p) => ({ raw: p.mail.raw, parsed: p.parsed, snippet: p.snippet, tokens: p.tokens })), { at: 'date' },
       ));
       results.forEach(count);
     } catch {
@@ -100,7 +100,7 @@ export async function importMail(
   // Parsing runs ahead of the writer by at most two batches (memory stays flat).
   const pool = options.parseThreads !== 0 && ParsePool.available() ? new ParsePool({ threads: options.parseThreads }) : null;
   const parse = (mail: RawMail): Promise<Parsed> => pool
-    ? pool.parse(mail.raw).then((out) => ({ mail, ...out }), () => parseHere(mail))
+    ? pool.parse(mail.raw, { tokens: true }).then((out) => ({ mail, ...out }), () => parseHere(mail))
     : parseHere(mail);
   const inFlight: Promise<Parsed>[] = [];
   const commitNext = async () => commit(await Promise.all(inFlight.splice(0, batchSize)));

@@ -43,6 +43,8 @@ export interface BatchMessage {
   readonly raw: Buffer;
   readonly parsed: ParsedEmail;
   readonly snippet?: string;
+  /** Its search words (domain/search-text.ts `messageTokens`), when the parser made them. */
+  readonly tokens?: readonly string[];
 }
 
 /** The options of a batch: those of {@link ingestEmail} for mail that did not arrive (an import). */
@@ -91,6 +93,8 @@ interface PendingEvent {
   readonly id: string;
   readonly conversation: Conversation;
   readonly body: EventBody & { readonly at: string };
+  /** A message's search words, when its parser made them. */
+  readonly tokens: readonly string[] | undefined;
   seq: number;
 }
 
@@ -267,7 +271,7 @@ class PendingBatch {
       ...(reopen ? [{ type: 'unarchived' as const, at, data: {} }] : []),
     ];
     for (const body of bodies) {
-      const event: PendingEvent = { id: newId('evt'), conversation, body, seq: 0 };
+      const event: PendingEvent = { id: newId('evt'), conversation, body, tokens: body.type === 'message' ? message.tokens : undefined, seq: 0 };
       this.#events.push(event);
       conversation.events.push(event);
       conversation.summary = applyEvent(conversation.summary, body, ctx);
@@ -337,10 +341,9 @@ class PendingBatch {
       await tx.insertInto('conversation_participants').values(slice)
         .onConflict((oc) => oc.columns(['conversation_id', 'address']).doNothing()).execute();
     }
-    const index = searchIndexOf(tx);
-    for (const c of touched) {
-      await index.add(tx, c.row, searchDocuments(c.events.map((e) => ({ type: e.body.type, data: e.body.data, seq: e.seq }))));
-    }
+    await searchIndexOf(tx).add(tx, touched.map((c) => ({
+      conversation: c.row, docs: searchDocuments(c.events.map((e) => ({ type: e.body.type, data: e.body.data, seq: e.seq, tokens: e.tokens }))),
+    })));
     return this.#placed.map((p) => ({
       status: 'stored', conversationId: p.conversation.row.id, messageId: p.messageId, seq: p.event.seq, newConversation: p.newConversation,
     }));

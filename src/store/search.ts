@@ -39,6 +39,12 @@ export interface SearchDocument {
 /** The conversation a document belongs to. */
 export type SearchConversation = { readonly id: string; readonly org_id: string; readonly identity_id: string };
 
+/** A conversation's new documents. */
+export interface SearchEntry {
+  readonly conversation: SearchConversation;
+  readonly docs: readonly SearchDocument[];
+}
+
 /** Where to look: an organization, optionally one identity of it. */
 export interface SearchScope {
   readonly orgId: string;
@@ -62,8 +68,8 @@ export interface SearchIndex {
   readonly testLimit: number;
   /** Creates the index's tables (migration `0005_search`). */
   createSchema(db: Kysely<any>): Promise<void>;
-  /** Indexes messages of one conversation, oldest first, in the caller's transaction. */
-  add(db: Db, conversation: SearchConversation, docs: readonly SearchDocument[]): Promise<void>;
+  /** Indexes messages, each conversation's oldest first, in the caller's transaction (each conversation once in `entries`). */
+  add(db: Db, entries: readonly SearchEntry[]): Promise<void>;
   /** Drops the documents of conversations being deleted. */
   remove(db: Db, conversationIds: readonly string[]): Promise<void>;
   /**
@@ -89,11 +95,14 @@ export function searchIndexFor(dialect: 'sqlite' | 'postgres'): SearchIndex {
   return dialect === 'postgres' ? postgresSearchIndex : sqliteSearchIndex;
 }
 
-/** The index documents of the `message` events among `events`. */
-export function searchDocuments(events: readonly Pick<TimelineEvent, 'type' | 'data' | 'seq'>[]): SearchDocument[] {
+/**
+ * The index documents of the `message` events among `events`; an event may bring its
+ * words already made (`tokens`, as an import's parse workers make them), else they are made here.
+ */
+export function searchDocuments(events: readonly (Pick<TimelineEvent, 'type' | 'data' | 'seq'> & { readonly tokens?: readonly string[] })[]): SearchDocument[] {
   return events.filter((e) => e.type === 'message').map((e) => {
     const data = e.data as MessageData;
-    return { messageId: data.message_id, seq: e.seq, tokens: messageTokens(data) };
+    return { messageId: data.message_id, seq: e.seq, tokens: e.tokens ?? messageTokens(data) };
   });
 }
 
@@ -105,7 +114,7 @@ export async function indexEvents(
   tx: Transaction<Database>, conversation: SearchConversation, events: readonly Pick<TimelineEvent, 'type' | 'data' | 'seq'>[],
 ): Promise<void> {
   const docs = searchDocuments(events);
-  if (docs.length > 0) await searchIndexOf(tx).add(tx, conversation, docs);
+  if (docs.length > 0) await searchIndexOf(tx).add(tx, [{ conversation, docs }]);
 }
 
 /**
@@ -171,7 +180,7 @@ export async function backfillSearch(db: Kysely<any>, index: SearchIndex, batch 
     const write = async (tx: Db) => {
       for (const r of rows) {
         const conversation = { id: r.conversation_id, org_id: r.org_id, identity_id: r.identity_id };
-        await index.add(tx, conversation, searchDocuments([{ type: 'message', seq: Number(r.seq), data: JSON.parse(r.data) }]));
+        await index.add(tx, [{ conversation, docs: searchDocuments([{ type: 'message', seq: Number(r.seq), data: JSON.parse(r.data) }]) }]);
       }
     };
     if (db.isTransaction) await write(db as Db);

@@ -11,6 +11,7 @@
  */
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { SearchTerm } from '../../domain/search-text.js';
+import { chunks } from '../chunks.js';
 import type { MatchSet, SearchIndex } from '../search.js';
 
 /**
@@ -48,12 +49,12 @@ export const postgresSearchIndex: SearchIndex = {
     await sql`create index search_messages_terms on search_messages using gin (terms)`.execute(db);
   },
 
-  async add(db, conversation, docs) {
-    if (docs.length === 0) return;
-    await db.insertInto('search_messages' as any).values(docs.map((d) => ({
+  async add(db, entries) {
+    const rows = entries.flatMap(({ conversation, docs }) => docs.map((d) => ({
       message_id: d.messageId, org_id: conversation.org_id, identity_id: conversation.identity_id, conversation_id: conversation.id, seq: d.seq,
       terms: sql`array_to_tsvector(${[`${CONVERSATION_MARK}${conversation.id}`, ...d.tokens]}::text[])`,
-    }))).execute();
+    })));
+    for (const slice of chunks(rows)) await db.insertInto('search_messages' as any).values(slice).execute();
   },
 
   async remove(db, conversationIds) {

@@ -61,20 +61,28 @@ export const sqliteSearchIndex: SearchIndex = {
     )`.execute(db);
   },
 
-  async add(db, conversation, docs) {
-    if (docs.length === 0) return;
-    // One document number and a run of row numbers for all of them: three statements whatever their count.
-    const { rows } = await sql<{ doc: number; messages: number }>`insert into search_conversations (conversation_id, messages)
-      values (${conversation.id}, ${docs.length}) on conflict (conversation_id) do update set messages = messages + ${docs.length}
-      returning doc, messages`.execute(db);
-    const { doc, messages } = rows[0]!;
-    const first = messages - docs.length + 1;
-    // Past the conversation's full range, messages are not indexed.
-    const placed = docs.map((d, k) => ({ d, n: first + k })).filter(({ n }) => n < SPAN);
-    const scope = `${scopeToken(conversation.org_id)} ${scopeToken(conversation.identity_id)}`;
-    for (const slice of chunks(placed)) {
-      await sql`insert into search_fts (rowid, terms) values ${sql.join(slice.map(({ d, n }) => sql`(${doc * SPAN + n}, ${[scope, ...d.tokens].join(' ')})`))}`.execute(db);
-      await sql`insert into search_messages (rowid, message_id) values ${sql.join(slice.map(({ d, n }) => sql`(${doc * SPAN + n}, ${d.messageId})`))}`.execute(db);
+  async add(db, entries) {
+    // A document number and a run of row numbers per conversation, then the rows: a few statements for any number of messages.
+    const rows: { readonly row: number; readonly terms: string; readonly messageId: string }[] = [];
+    for (const slice of chunks(entries.filter((e) => e.docs.length > 0))) {
+      const { rows: ranges } = await sql<{ conversation_id: string; doc: number; messages: number }>`insert into search_conversations (conversation_id, messages)
+        values ${sql.join(slice.map((e) => sql`(${e.conversation.id}, ${e.docs.length})`))}
+        on conflict (conversation_id) do update set messages = messages + excluded.messages
+        returning conversation_id, doc, messages`.execute(db);
+      const range = new Map(ranges.map((r) => [r.conversation_id, r]));
+      for (const { conversation, docs } of slice) {
+        const { doc, messages } = range.get(conversation.id)!;
+        const first = messages - docs.length + 1;
+        const scope = `${scopeToken(conversation.org_id)} ${scopeToken(conversation.identity_id)}`;
+        docs.forEach((d, k) => {
+          // Past the conversation's full range, messages are not indexed.
+          if (first + k < SPAN) rows.push({ row: doc * SPAN + first + k, terms: [scope, ...d.tokens].join(' '), messageId: d.messageId });
+        });
+      }
+    }
+    for (const slice of chunks(rows)) {
+      await sql`insert into search_fts (rowid, terms) values ${sql.join(slice.map((r) => sql`(${r.row}, ${r.terms})`))}`.execute(db);
+      await sql`insert into search_messages (rowid, message_id) values ${sql.join(slice.map((r) => sql`(${r.row}, ${r.messageId})`))}`.execute(db);
     }
   },
 
@@ -97,7 +105,7 @@ export const sqliteSearchIndex: SearchIndex = {
     // than a newer match of the survivor's from before the merge (snippets only).
     const docs = await documents();
     await sqliteSearchIndex.remove(db, [mergedId]);
-    await sqliteSearchIndex.add(db, survivor, docs);
+    await sqliteSearchIndex.add(db, [{ conversation: survivor, docs }]);
   },
 
   async matching(db, scope, terms, limit) {
