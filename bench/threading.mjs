@@ -254,7 +254,7 @@ function judge(corpus, rows) {
 // ---------------------------------------------------------------------------------------
 // Runs
 
-function shortCommit(dir) {
+export function shortCommit(dir) {
   try { return execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD']).toString().trim(); } catch { return path.basename(dir); }
 }
 
