@@ -40,6 +40,8 @@ export class Authenticator {
   readonly #store: Store;
   readonly #versions: OrgVersions;
   readonly #keys = new LRUCache<string, Remembered>({ max: REMEMBERED_KEYS });
+  /** Key rows being read now, by key id. */
+  readonly #reads = new Map<string, Promise<Remembered | undefined>>();
 
   constructor(store: Store, versions: OrgVersions) {
     this.#store = store;
@@ -59,8 +61,14 @@ export class Authenticator {
     if (!m) throw fail();
     const [, id, secret] = m as unknown as [string, string, string];
     let known = this.#keys.get(id);
-    if (known && known.principal.orgVersion !== await this.#versions.current(known.principal.orgId)) known = undefined;
-    if (!known) known = await this.#read(id);
+    if (known) {
+      const version = await this.#versions.current(known.principal.orgId);
+      // Another call may have read the row again meanwhile.
+      known = this.#keys.get(id);
+      if (!known || known.principal.orgVersion < version) known = await this.#readAtLeast(id, version);
+    } else {
+      known = await this.#read(id);
+    }
     const ok = crypto.timingSafeEqual(known?.secretHash ?? crypto.randomBytes(32), hashSecret(secret));
     if (!known || !ok || known.revoked) throw fail();
     const now = Date.now();
@@ -71,8 +79,34 @@ export class Authenticator {
     return known.principal;
   }
 
+  /**
+   * The key's row as of `version` or later: a read of it already running is shared when
+   * what it read is that recent (its version is read in the same query as the row, so the
+   * row then holds every change up to `version`), else the row is read again. Every open
+   * event stream of a key re-authenticates after each commit of its organization, and
+   * every commit bumps the version: a thousand streams share one read instead of a
+   * thousand (docs/benchmarks.md, live stream latency).
+   */
+  async #readAtLeast(id: string, version: number): Promise<Remembered | undefined> {
+    const running = this.#reads.get(id);
+    if (running) {
+      const shared = await running;
+      if (!shared || shared.principal.orgVersion >= version) return shared;
+    }
+    return this.#read(id);
+  }
+
+  /** Reads a key's row with its organization's version (one query, shared while it runs: {@link #readAtLeast}). */
+  #read(id: string): Promise<Remembered | undefined> {
+    const read = this.#readRow(id).finally(() => {
+      if (this.#reads.get(id) === read) this.#reads.delete(id);
+    });
+    this.#reads.set(id, read);
+    return read;
+  }
+
   /** Reads a key's row with its organization's version (one query) and remembers what it grants. */
-  async #read(id: string): Promise<Remembered | undefined> {
+  async #readRow(id: string): Promise<Remembered | undefined> {
     const row = isId('key', id) ? await findApiKey(this.#store.db, id) : undefined;
     if (!row) return undefined;
     const role = (row.role ?? null) as Role | null;

@@ -76,6 +76,8 @@ class OrgTail {
   #stale = true;
   #refreshing: Promise<void> | null = null;
   #refreshedAt = 0;
+  /** The wake-up of the subscribers scheduled after a commit, if any. */
+  #waking: NodeJS.Immediate | null = null;
 
   constructor(store: Store, orgId: string, capacity: number) {
     this.#store = store;
@@ -83,7 +85,14 @@ class OrgTail {
     this.#capacity = capacity;
     this.#unsubscribe = store.commits.onCommit(orgId, () => {
       this.#stale = true;
-      for (const wake of this.#wakers) wake();
+      // Subscribers are woken on the next turn of the event loop, once for the commits of
+      // this one: the writer that committed (an SMTP 250, an HTTP answer) goes first rather
+      // than behind a thousand streams' reads and writes.
+      if (this.#waking) return;
+      this.#waking = setImmediate(() => {
+        this.#waking = null;
+        for (const wake of this.#wakers) wake();
+      });
     });
   }
 
@@ -101,6 +110,7 @@ class OrgTail {
 
   dispose(): void {
     this.#unsubscribe();
+    if (this.#waking) clearImmediate(this.#waking);
   }
 
   poll(): void {

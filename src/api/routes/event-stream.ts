@@ -33,7 +33,7 @@ import type { ServerResponse } from 'node:http';
 import Type from 'typebox';
 import { AppError } from '../../errors.js';
 import { isId } from '../../ids.js';
-import { LiveFeed } from '../../services/live-feed.js';
+import { LiveFeed, type FeedItem } from '../../services/live-feed.js';
 import { principalOf } from '../auth.js';
 import { visibleConversation } from '../scope.js';
 import type { EventType as EventTypeName } from '../../domain/events.js';
@@ -58,6 +58,20 @@ export function shutdownEvent(after: number): string {
 }
 
 /** Resolves true once `res` has flushed what it holds, false after `ms` or when it closes. */
+/**
+ * An event's SSE frame (`id:`, `event:`, `data:`), encoded once and written as the same
+ * bytes to every stream it goes to.
+ */
+const frames = new WeakMap<FeedItem, Buffer>();
+function frameOf(item: FeedItem): Buffer {
+  let frame = frames.get(item);
+  if (!frame) {
+    frame = Buffer.from(`id: ${item.event.seq}\nevent: ${item.event.type}\ndata: ${item.json}\n\n`);
+    frames.set(item, frame);
+  }
+  return frame;
+}
+
 function drained(res: ServerResponse, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
@@ -181,10 +195,10 @@ export function eventStreamRoutes(app: Api, { store, config, metrics }: ApiConte
           return;
         }
         heartbeat = false;
-        for (const { event, json } of items) {
+        for (const item of items) {
           if (closed) break;
-          after = event.seq;
-          if (!res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n`) && !(await drained(res, slowClientMs))) {
+          after = item.event.seq;
+          if (!res.write(frameOf(item)) && !(await drained(res, slowClientMs))) {
             if (!closed) res.end(`event: dropped\ndata: ${JSON.stringify({ reason: 'slow_client', resume_after: after })}\n\n`);
             metrics.streamDrops.inc();
             return;
