@@ -1,7 +1,7 @@
 /**
  * The task a parse-pool worker runs: MIME parsing, the preview snippet and (for imports)
- * the search words, the CPU-heavy
- * half of ingesting a message, off the thread that writes the store.
+ * the search words, the CPU-heavy half of ingesting a message, off the thread that
+ * writes the store.
  */
 import { messageTokens } from '../domain/search-text.js';
 import { snippetOf } from '../domain/snippet.js';

@@ -11,7 +11,7 @@ import { MESSAGE_STATUS_RANK, type Channel, type MediaRef, type MessageData, typ
 import { snippetOf } from '../domain/snippet.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
-import { createConversation, findConversation, liveConversation } from '../store/conversations.js';
+import { findConversation, liveConversation, newConversationRow } from '../store/conversations.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import { groupCommitter } from '../store/group-commit.js';
@@ -101,11 +101,12 @@ export async function ingestChannelMessage(
   const contacts = await ensureContacts(tx, orgId, channel, [{ address: msg.from, name: msg.fromName ?? null }], nowIso);
   let conversation = await findChannelConversation(tx, account, identityId, msg.from);
   const newConversation = !conversation;
-  conversation ??= await createConversation(tx, {
+  // A new conversation is written with its first message's summary, by appendEvents below.
+  conversation ??= newConversationRow({
     orgId, identityId, accountId: account.id, channel, subject: null, counterpart: msg.from,
     contactId: contacts.get(msg.from) ?? null, at,
   });
-  conversation = await markBlocked(tx, conversation, msg.from);
+  conversation = await markBlocked(tx, conversation, msg.from, { written: !newConversation });
 
   const messageId = newId('msg');
   const media = await storeInboundMedia(tx, orgId, messageId, msg.media ?? [], nowIso);
@@ -122,7 +123,7 @@ export async function ingestChannelMessage(
   const appended = await appendEvents(tx, conversation, [
     { type: 'message', at, data },
     ...(reopen ? [{ type: 'unarchived' as const, at, data: {} }] : []),
-  ], { sla, now: nowIso });
+  ], { sla, now: nowIso }, { insert: newConversation });
   const event = appended.events[0]!;
   await tx.insertInto('messages').values({
     id: messageId, org_id: orgId, conversation_id: conversation.id, event_id: event.id,

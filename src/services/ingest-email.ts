@@ -19,7 +19,7 @@ import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
 import { groupCommitter } from '../store/group-commit.js';
-import { createConversation, findConversation } from '../store/conversations.js';
+import { findConversation, newConversationRow } from '../store/conversations.js';
 import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
 import { mergeConversations } from '../store/merge.js';
 import type { AccountRow, MailboxRoute } from '../store/identities.js';
@@ -127,16 +127,15 @@ export async function ingestEmail(
   let conversation: ConversationRow | undefined;
   if (placement.kind !== 'new') conversation = await linkConversations(tx, orgId, placement.linked, nowIso);
   const newConversation = !conversation;
-  if (!conversation) {
-    conversation = await createConversation(tx, {
-      orgId, identityId, accountId: account.id, channel: 'email', subject: parsed.subject,
-      counterpart: counterpart?.address ?? null,
-      contactId: counterpart ? contacts.get(counterpart.address) ?? null : null,
-      at,
-    });
-  }
+  // A new conversation is written with its first message's summary, by appendEvents below.
+  conversation ??= newConversationRow({
+    orgId, identityId, accountId: account.id, channel: 'email', subject: parsed.subject,
+    counterpart: counterpart?.address ?? null,
+    contactId: counterpart ? contacts.get(counterpart.address) ?? null : null,
+    at,
+  });
 
-  if (!outbound) conversation = await markBlocked(tx, conversation, parsed.from?.address ?? null);
+  if (!outbound) conversation = await markBlocked(tx, conversation, parsed.from?.address ?? null, { written: !newConversation });
 
   const messageId = newId('msg');
   const attachments = attachmentRows(orgId, messageId, parsed, nowIso);
@@ -151,7 +150,7 @@ export async function ingestEmail(
   const { events } = await appendEvents(tx, conversation, [
     { type: 'message', at, data },
     ...(reopen ? [{ type: 'unarchived' as const, at, data: {} }] : []),
-  ], { sla, now: nowIso });
+  ], { sla, now: nowIso }, { insert: newConversation });
   const event = events[0]!;
   await tx.insertInto('messages').values({
     id: messageId, org_id: orgId, conversation_id: conversation.id, event_id: event.id,
@@ -184,12 +183,16 @@ async function linkConversations(
  * Sets `is_blocked` on each inbound message: whether a contact rule blocks its sender or
  * the conversation's counterpart for the identity. A rule deleted since lifts the mark
  * with the next message.
+ *
+ * @param options.written false for a new row not written yet: only the returned row is marked.
  */
-export async function markBlocked(tx: Transaction<Database>, conversation: ConversationRow, sender: string | null): Promise<ConversationRow> {
+export async function markBlocked(
+  tx: Transaction<Database>, conversation: ConversationRow, sender: string | null, options: { readonly written: boolean } = { written: true },
+): Promise<ConversationRow> {
   const addresses = [...new Set([sender, conversation.counterpart].filter((a): a is string => !!a))];
   const blocked = (await blockedAmong(tx, conversation.org_id, conversation.identity_id, addresses)).size > 0 ? 1 : 0;
   if (blocked === conversation.is_blocked) return conversation;
-  await tx.updateTable('conversations').set({ is_blocked: blocked }).where('id', '=', conversation.id).execute();
+  if (options.written) await tx.updateTable('conversations').set({ is_blocked: blocked }).where('id', '=', conversation.id).execute();
   return { ...conversation, is_blocked: blocked };
 }
 

@@ -82,9 +82,11 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
  * same transaction, so a committed deadline always has its durable timer row; so are
  * messages to the search index (store/search.ts), so a committed message is searchable.
  *
- * @param conversation the row as read inside `tx` (its summary is the starting point).
+ * @param conversation the row as read inside `tx` (its summary is the starting point), or
+ *   with `options.insert` a new row not written yet (store/conversations.ts `newConversationRow`).
  * @param events bodies with their `at` (RFC 3339).
  * @param ctx the SLA policy and clock time, for writes that may start an SLA clock.
+ * @param options.insert insert the conversation with its folded summary (one write instead of an insert and an update).
  * @returns the committed-to-be events (with `seq`) and the new row.
  */
 export async function appendEvents(
@@ -92,9 +94,19 @@ export async function appendEvents(
   conversation: ConversationRow,
   events: readonly (EventBody & { readonly at: string })[],
   ctx: ApplyContext = {},
+  options: { readonly insert?: boolean } = {},
 ): Promise<{ events: TimelineEvent[]; conversation: ConversationRow }> {
-  if (events.length === 0) return { events: [], conversation };
-  let summary = summaryOf(conversation);
+  if (events.length === 0 && !options.insert) return { events: [], conversation };
+  const before = summaryOf(conversation);
+  let summary = before;
+  for (const e of events) summary = applyEvent(summary, e, ctx);
+  let row = conversation;
+  if (options.insert) {
+    row = { ...conversation, ...summaryColumns(summary) };
+    await tx.insertInto('conversations').values(row).execute();
+    await syncTimers(tx, row, before, summary);
+  }
+  if (events.length === 0) return { events: [], conversation: row };
   const now = new Date().toISOString();
   const first = await nextSeqs(tx, conversation.org_id, events.length);
   const out = events.map((e, i) => ({ ...e, id: newId('evt'), seq: first + i, conversation_id: conversation.id }) as TimelineEvent);
@@ -103,9 +115,7 @@ export async function appendEvents(
     data: JSON.stringify(e.data), created_at: now,
   }))).execute();
   await indexEvents(tx, conversation, out);
-  const before = summary;
-  for (const e of events) summary = applyEvent(summary, e, ctx);
-  return { events: out, conversation: await writeSummary(tx, conversation, before, summary) };
+  return { events: out, conversation: options.insert ? row : await writeSummary(tx, conversation, before, summary) };
 }
 
 /**
