@@ -57,7 +57,6 @@ export function shutdownEvent(after: number): string {
   return `event: shutdown\nretry: ${retryMs}\ndata: ${JSON.stringify({ reason: 'server_shutdown', resume_after: after })}\n\n`;
 }
 
-/** Resolves true once `res` has flushed what it holds, false after `ms` or when it closes. */
 /**
  * An event's SSE frame (`id:`, `event:`, `data:`), encoded once and written as the same
  * bytes to every stream it goes to.
@@ -72,6 +71,7 @@ function frameOf(item: FeedItem): Buffer {
   return frame;
 }
 
+/** Resolves true once `res` has flushed what it holds, false after `ms` or when it closes. */
 function drained(res: ServerResponse, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
