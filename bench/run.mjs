@@ -190,7 +190,7 @@ const WHERE_THE_TIME_GOES = [
   'that each commit wakes. The commit itself (a WAL fsync, `synchronous=FULL`) is about 1.4 ms, which group commit',
   'shares; but batches stay small (954 messages in 343 transactions, 280 of them of two), because the transaction',
   'is not what holds messages back: parsing hand-offs, mailauth, smtp-server and the statements all run on the one',
-  'thread. Hence 1.05× on SQLite, and 1.74× on PostgreSQL, where each commit is also a round trip. Two nodes of one',
+  'thread. Hence 1.05× on SQLite, and 1.74× on PostgreSQL, where each commit is also a round trip (in that run; 1.16× and 1.49× in the table above, of 2026-12-07). Two nodes of one',
   'organization on this 2-core machine share its cores with PostgreSQL and the clients, and wait on each other at',
   'the organization\'s lock: 0.65× one node. What would move these figures is the batched write path (a multi-row',
   'statement per table per batch) and fewer statements per message, not more commits shared.',
