@@ -19,7 +19,8 @@
  * the commit before merging existed: its import of the in-order maildir is timed in the
  * same runs, alternating with this one's, and its import of the reversed one is judged
  * once per store), BENCH_THREADING_BASELINE_LABEL (its name in the report; default its
- * short commit hash).
+ * short commit hash), BENCH_THREADING_BASELINE_WHAT (what sets it apart, in the report's
+ * words; default `before merges`).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -41,6 +42,7 @@ const SEED = Number(env.BENCH_THREADING_SEED ?? 1);
 const RUNS = Number(env.BENCH_THREADING_RUNS ?? 3);
 const PG_RUNS = Number(env.BENCH_THREADING_PG_RUNS ?? 1);
 const BASELINE = env.BENCH_THREADING_BASELINE ? path.resolve(env.BENCH_THREADING_BASELINE) : null;
+const BASELINE_WHAT = env.BENCH_THREADING_BASELINE_WHAT ?? 'before merges';
 
 export const SECTION = '## Threading independent of arrival order';
 /** The importing identity's address: every message is sent to it. */
@@ -254,6 +256,9 @@ function judge(corpus, rows) {
 // ---------------------------------------------------------------------------------------
 // Runs
 
+/** `text` with its first letter in upper case. */
+const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
 export function shortCommit(dir) {
   try { return execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD']).toString().trim(); } catch { return path.basename(dir); }
 }
@@ -307,9 +312,9 @@ export async function threadingBenchmark() {
       { id: 'in-order', label: 'in order (chronological)', maildir: dirs.inOrder, root: ROOT, runs: [] },
       { id: 'reverse', label: 'reversed (newest first)', maildir: dirs.reverse, root: ROOT, runs: [] },
       ...(BASELINE ? [
-        { id: 'baseline', label: `in order, before merges (${baselineLabel})`, maildir: dirs.inOrder, root: BASELINE, runs: [] },
-        // Once: what arrival order did to threading before merges existed.
-        { id: 'baseline-reverse', label: `reversed, before merges (${baselineLabel})`, maildir: dirs.reverse, root: BASELINE, once: true, runs: [] },
+        { id: 'baseline', label: `in order, ${BASELINE_WHAT} (${baselineLabel})`, maildir: dirs.inOrder, root: BASELINE, runs: [] },
+        // Once: what arrival order did to threading at the baseline.
+        { id: 'baseline-reverse', label: `reversed, ${BASELINE_WHAT} (${baselineLabel})`, maildir: dirs.reverse, root: BASELINE, once: true, runs: [] },
       ] : []),
     ];
     for (let run = 1; run <= runs; run++) {
@@ -332,8 +337,8 @@ export async function threadingBenchmark() {
       }),
     });
   }
-  const scaleEnv = ['BENCH_THREADING_MESSAGES', 'BENCH_THREADING_THREAD_SIZE', 'BENCH_THREADING_OPEN_THREADS', 'BENCH_THREADING_SEED', 'BENCH_THREADING_RUNS', 'BENCH_THREADING_PG_RUNS', 'BENCH_THREADING_BASELINE']
-    .filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k]}`);
+  const scaleEnv = ['BENCH_THREADING_MESSAGES', 'BENCH_THREADING_THREAD_SIZE', 'BENCH_THREADING_OPEN_THREADS', 'BENCH_THREADING_SEED', 'BENCH_THREADING_RUNS', 'BENCH_THREADING_PG_RUNS', 'BENCH_THREADING_BASELINE', 'BENCH_THREADING_BASELINE_LABEL', 'BENCH_THREADING_BASELINE_WHAT']
+    .filter((k) => env[k] !== undefined).map((k) => `${k}=${/^[\w./:,-]*$/.test(env[k]) ? env[k] : `"${env[k]}"`}`);
   // The server's address is left out of the report (it may hold a password).
   const pgEnv = stores.some((st) => st.kind === 'postgres') ? ['BENCH_DATABASE_URL=postgres://…'] : [];
   return {
@@ -342,7 +347,7 @@ export async function threadingBenchmark() {
     code: codeVersion(ROOT),
     command: [...pgEnv, ...scaleEnv, 'npm run bench:threading'].join(' '),
     messages: corpus.messages.length, threads: corpus.threads, threadSize: corpus.threadSize, openThreads: corpus.openThreads,
-    seed: corpus.seed, counts: corpus.counts, bytes: dirs.bytes, baseline: baselineLabel,
+    seed: corpus.seed, counts: corpus.counts, bytes: dirs.bytes, baseline: baselineLabel, baselineWhat: BASELINE_WHAT,
     stores,
   };
 }
@@ -399,12 +404,12 @@ export function threadingSection(r) {
     const get = (id) => s.cases.find((x) => x.id === id);
     const base = get('baseline');
     return `${s.store}: reversed ÷ in order ${(get('reverse').perSecond / get('in-order').perSecond).toFixed(2)}`
-      + (base ? `, in order now ÷ before merges ${(get('in-order').perSecond / base.perSecond).toFixed(2)}` : '');
+      + (base ? `, in order now ÷ ${r.baselineWhat} ${(get('in-order').perSecond / base.perSecond).toFixed(2)}` : '');
   });
   lines.push(`**Rate ratios** (median messages/s): ${ratios.join('; ')}.`, '');
   const befores = r.stores.flatMap((s) => s.cases.filter((x) => x.id === 'baseline').map((x) => `${f0(x.perSecond)} msg/s on ${s.store} (median of ${x.runs.length})`));
   if (befores.length) {
-    lines.push(`Before merges (${r.baseline}), in order: ${befores.join(', ')}; measured in the same session, alternating with the runs above`
+    lines.push(`${capitalized(r.baselineWhat)} (${r.baseline}), in order: ${befores.join(', ')}; measured in the same session, alternating with the runs above`
       + ` (BENCH_THREADING_BASELINE: a \`git worktree\` of ${r.baseline} built with \`npm run build\`).`, '');
   }
   const wholeAll = all.every((x) => x.whole === x.threads && x.found === x.messages && x.live === x.threads && x.messagesOutsideLive === 0);
@@ -434,7 +439,7 @@ export function threadingSection(r) {
     const reversed = baselineReverse.map((x) => `${f0(x.whole)} of ${f0(x.threads)} threads whole in ${f0(x.live)} conversations`
       + ` on ${x.store} (pairwise recall ${x.recall.toFixed(4)})`);
     lines.push(
-      `Before merges (${r.baseline}), the in-order imports give ${same ? 'the same partition' : '**a different partition**'}`
+      `${capitalized(r.baselineWhat)} (${r.baseline}), the in-order imports give ${same ? 'the same partition' : '**a different partition**'}`
         + (reversed.length ? `; the reversed import (once per store) leaves ${reversed.join(', ')}.` : '.'),
       '',
     );
