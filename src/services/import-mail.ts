@@ -1,7 +1,7 @@
 /**
  * Bulk import of existing mail into one mailbox: streamed, parsed in parallel by a
- * worker pool, committed in batches in input order (services/ingest-email-batch.ts), and reported per item (a message
- * that fails is counted with its reason; the rest go on).
+ * worker pool, committed in batches in input order (services/ingest-email-batch.ts),
+ * and reported per item (a message that fails is counted with its reason; the rest go on).
  */
 import { parseEmail, type ParsedEmail } from '../email/parse.js';
 import { ParsePool } from '../email/parse-pool.js';
