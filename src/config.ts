@@ -8,7 +8,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { DEFAULT_GROUP_COMMIT_MAX } from './store/group-commit.js';
+import { DEFAULT_GROUP_COMMIT_MAX, DEFAULT_GROUP_COMMIT_WAIT_MS } from './store/group-commit.js';
 
 const ConfigSchema = Type.Object({
   /** Directory of the embedded store (`switchboard.db`). */
@@ -62,6 +62,12 @@ const ConfigSchema = Type.Object({
    * together and share one transaction (store/group-commit.ts); 1: a transaction each.
    */
   ingestBatchMax: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  /**
+   * While inbound messages keep arriving (the last shared transaction ended less than this
+   * ago), how long the next one waits for more to share it, ms; a message arriving at a
+   * quiet server never waits. 0: never wait.
+   */
+  ingestBatchWaitMs: Type.Integer({ minimum: 0, maximum: 1_000 }),
   /**
    * DNS servers of the mail authentication lookups (SPF, DKIM, DMARC, ARC): `IP` or
    * `IP:port`; empty: the system's (`/etc/resolv.conf`). A caching resolver nearby keeps
@@ -201,7 +207,7 @@ function defaultMaxHeapUsedBytes(): number {
  * needs both), `SMTP_MAX_RECIPIENTS` (100), `SMTP_MAX_CONNECTIONS` (100),
  * `SMTP_MAX_CONNECTIONS_PER_IP` (20), `SMTP_IDLE_TIMEOUT_MS` (300000: 5 minutes),
  * `SMTP_SESSION_TIMEOUT_MS` (600000: 10 minutes), `MAX_MESSAGE_BYTES` (26214400),
- * `MAX_JSON_BYTES` (1048576), `PARSE_THREADS` (2, or 1 on one core), `PARSE_TIMEOUT_MS` (10000), `INGEST_BATCH_MAX` (32), `DNS_SERVERS` (none: the system's; comma-separated `IP` or `IP:port`), `HTTP_REQUEST_TIMEOUT_MS` (30000), `HTTP_HEADERS_TIMEOUT_MS`
+ * `MAX_JSON_BYTES` (1048576), `PARSE_THREADS` (2, or 1 on one core), `PARSE_TIMEOUT_MS` (10000), `INGEST_BATCH_MAX` (32), `INGEST_BATCH_WAIT_MS` (10), `DNS_SERVERS` (none: the system's; comma-separated `IP` or `IP:port`), `HTTP_REQUEST_TIMEOUT_MS` (30000), `HTTP_HEADERS_TIMEOUT_MS`
  * (10000), `HTTP_KEEP_ALIVE_TIMEOUT_MS` (72000), `HTTP_CONNECTION_TIMEOUT_MS` (60000),
  * `HTTP_MAX_CONNECTIONS` (2000), `HTTP_MAX_EVENT_LOOP_DELAY_MS` (1000),
  * `HTTP_MAX_HEAP_USED_BYTES` (nine tenths of V8's heap limit), `SHUTDOWN_TIMEOUT_MS` (10000),
@@ -242,6 +248,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     parseThreads: env.PARSE_THREADS ?? Math.min(2, os.availableParallelism()),
     parseTimeoutMs: env.PARSE_TIMEOUT_MS ?? 10_000,
     ingestBatchMax: env.INGEST_BATCH_MAX ?? DEFAULT_GROUP_COMMIT_MAX,
+    ingestBatchWaitMs: env.INGEST_BATCH_WAIT_MS ?? DEFAULT_GROUP_COMMIT_WAIT_MS,
     dnsServers: (env.DNS_SERVERS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     httpRequestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS ?? 30_000,
     httpHeadersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS ?? 10_000,

@@ -11,7 +11,7 @@ import { toProblem } from './errors.js';
 import { systemResolver, type DnsResolver } from './email/authentication.js';
 import { readTlsFiles, startSmtpListener, type SmtpListener } from './email/smtp-listener.js';
 import { ParsePool } from './email/parse-pool.js';
-import type { MessageParser } from './services/ingest-email.js';
+import type { MessageParser } from './services/receive-email.js';
 import { systemClock, type Clock } from './clock.js';
 import { startSweeper, type Sweeper } from './services/sweeper.js';
 import { setUpOrganization } from './services/organization-setup.js';
@@ -89,7 +89,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const metrics = new Metrics();
   const store = await openStore(config, { onQuery: metrics.observeQuery });
   // Every ingest path (SMTP, HTTP inbound, channel webhooks) shares this store's batches.
-  groupCommitter(store, config.ingestBatchMax);
+  groupCommitter(store, config.ingestBatchMax, config.ingestBatchWaitMs);
   // A first start sets the store up as `init` does (organization, first key, owner member).
   const setUp = await setUpOrganization(store, { name: 'default' });
   const firstRun: RunningServer['firstRun'] = setUp.apiKey && { orgId: setUp.organization.id, apiKey: setUp.apiKey.key };

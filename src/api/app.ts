@@ -47,7 +47,7 @@ import { defaultAdapters } from '../channels/index.js';
 import { blueBubblesRoutes } from '../channels/bluebubbles/webhook-route.js';
 import { httpChannelRoutes } from '../channels/http/routes.js';
 import { systemResolver, type DnsResolver } from '../email/authentication.js';
-import type { MessageParser } from '../services/ingest-email.js';
+import type { MessageParser } from '../services/receive-email.js';
 import { withMediaUrlSecret } from '../media/signed-url.js';
 import { DiskMediaStorage, type MediaStorage } from '../media/storage.js';
 import { mediaRoutes } from './routes/media.js';

@@ -1,7 +1,8 @@
 /**
  * Batched email ingest: many parsed messages for one mailbox stored in the caller's
  * transaction with a few multi-row statements per table, instead of some twenty
- * statements per message (the import's write path; docs/benchmarks.md).
+ * statements per message: the write path of imports and of mail that arrives together
+ * (services/receive-email.ts; docs/benchmarks.md).
  *
  * Threading reads the Message-ID index for a window of messages at once, then an
  * in-memory overlay of what the batch itself placed, so a reply later in the same batch
@@ -35,7 +36,7 @@ import { systemClock } from '../clock.js';
 import { blockedAmong } from './contact-rules.js';
 import {
   attachmentRows, externalAddresses, ingestEmail, MAX_CONTACTS_PER_MESSAGE, MAX_PARTICIPANTS_PER_MESSAGE, messageData, threadingInput,
-  type IngestOptions, type IngestResult, type ThreadingPolicy,
+  type ArrivalFacts, type IngestOptions, type IngestResult, type ThreadingPolicy,
 } from './ingest-email.js';
 
 /** One message of a batch: its bytes, its parse and, when the parser computed it, its preview. */
@@ -45,9 +46,11 @@ export interface BatchMessage {
   readonly snippet?: string;
   /** Its search words (domain/search-text.ts `messageTokens`), when the parser made them. */
   readonly tokens?: readonly string[];
+  /** Set for mail that arrived (SMTP, HTTP): what the receiving side learned ({@link IngestOptions} `arrival`). */
+  readonly arrival?: ArrivalFacts;
 }
 
-/** The options of a batch: those of {@link ingestEmail} for mail that did not arrive (an import). */
+/** The options of a batch: those of {@link ingestEmail} that all its messages share. */
 export type BatchOptions = Pick<IngestOptions, 'at' | 'clock'>;
 
 /** Messages whose index entries, conversations, contacts and rules are read at once. */
@@ -70,8 +73,8 @@ export async function ingestEmailBatch(
     await pending.readAhead(messages, inputs, i);
     if (pending.place(messages[i]!, inputs[i]!)) continue;
     out.push(...await pending.flush());
-    const { raw, parsed, snippet } = messages[i]!;
-    out.push(await ingestEmail(tx, policy, account, raw, parsed, { ...options, snippet }));
+    const { raw, parsed, snippet, arrival } = messages[i]!;
+    out.push(await ingestEmail(tx, policy, account, raw, parsed, { ...options, snippet, arrival }));
     // The general path may have merged conversations and written the index: read afresh.
     pending = new PendingBatch(tx, policy, account, options);
   }
@@ -214,7 +217,8 @@ class PendingBatch {
       const entry = this.#ids.get(id);
       if (entry) known.set(id, entry);
     }
-    const outbound = parsed.from?.address === account.address;
+    // As in ingestEmail: mail that arrived is inbound whatever its From says.
+    const outbound = !message.arrival && parsed.from?.address === account.address;
     const counterpart = outbound ? parsed.to[0] ?? null : parsed.from;
     if (this.#policy.threadBySubject && counterpart && wantsSubjectFallback(input)) return false;
     const placement = placeMessage(input, known, { subjectFallback: false });
@@ -262,8 +266,8 @@ class PendingBatch {
     const messageId = newId('msg');
     const media = attachmentRows(account.org_id, messageId, parsed, nowIso);
     this.#media.push(...media);
-    this.#raw.push({ message_id: messageId, org_id: account.org_id, raw });
-    const data: MessageData = messageData(account, parsed, messageId, outbound, media, { at: this.#options.at, snippet: message.snippet }, null);
+    this.#raw.push({ message_id: messageId, org_id: account.org_id, raw: message.arrival?.stored ?? raw });
+    const data: MessageData = messageData(account, parsed, messageId, outbound, media, { at: this.#options.at, snippet: message.snippet, arrival: message.arrival }, null);
     const reopen = !outbound && this.#options.at === 'received' && conversation.summary.archived;
     const ctx: ApplyContext = { sla: !outbound && this.#options.at === 'received' ? this.#sla ?? null : null, now: nowIso };
     const bodies: (EventBody & { readonly at: string })[] = [

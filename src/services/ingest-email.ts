@@ -5,31 +5,24 @@
  */
 import crypto from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { isoNow, systemClock, type Clock } from '../clock.js';
-import { MESSAGE_STATUS_RANK, type EmailAddress, type MediaRef, type MessageAuthentication, type MessageData, type MessageStatus } from '../domain/events.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { EmailAddress, MediaRef, MessageAuthentication, MessageData } from '../domain/events.js';
 import { snippetOf } from '../domain/snippet.js';
 import {
   indexEntries, lookupIds, placeMessage, subjectKey, wantsSubjectFallback, type SubjectCandidate, type ThreadingInput,
 } from '../domain/threading.js';
-import { authenticateMessage, type Arrival, type DnsResolver } from '../email/authentication.js';
-import { failedRecipient, readDeliveryReport, type DeliveryReport } from '../email/dsn.js';
-import { parseEmail, parseHeadersOnly, TRUNCATED_PROBLEM, type ParsedEmail } from '../email/parse.js';
-import { isTruncated, peekHeaders, type PeekedHeaders } from '../email/peek.js';
-import { AppError } from '../errors.js';
+import { TRUNCATED_PROBLEM, type ParsedEmail } from '../email/parse.js';
 import { newId } from '../ids.js';
 import { addParticipants, ensureContacts } from '../store/contacts.js';
-import { groupCommitter } from '../store/group-commit.js';
 import { findConversation, newConversationRow } from '../store/conversations.js';
 import { lookupMessageIds, recordMessageIds } from '../store/email-index.js';
 import { mergeConversations } from '../store/merge.js';
-import type { AccountRow, MailboxRoute } from '../store/identities.js';
+import type { AccountRow } from '../store/identities.js';
 import type { Database } from '../store/schema.js';
 import { getSlaPolicy } from '../store/sla.js';
-import type { Db, Store } from '../store/store.js';
+import type { Db } from '../store/store.js';
 import { appendEvents, type ConversationRow } from '../store/timeline.js';
 import { blockedAmong } from './contact-rules.js';
-import { mailboxConfig } from './identities.js';
-import type { Metrics } from '../observability/metrics.js';
 
 export interface ThreadingPolicy {
   /** SPEC 4 rule 3 subject fallback; off by default. */
@@ -285,128 +278,13 @@ async function findSubjectCandidate(
   return row ? { conversationId: row.id } : null;
 }
 
-/** One recipient's outcome of {@link receiveEmail}. */
-export type DeliveryOutcome = (
-  | IngestResult
-  | { readonly status: 'rejected'; readonly reason: string }
-  /** A delivery report about one of our messages: recorded as its `message_status: bounced`, not stored as mail. */
-  | { readonly status: 'bounce'; readonly conversationId: string; readonly messageId: string }
-) & { readonly accountId: string };
-
-export interface ReceiveOptions {
-  /** The DNS resolver of SPF, DKIM and DMARC lookups (email/authentication.ts). */
-  readonly resolver: DnsResolver;
-  /** This server's name in `Authentication-Results`. */
-  readonly serverName: string;
-  readonly clock?: Clock;
-  /**
-   * Parses the message, off the event loop with a time budget on a server
-   * (email/parse-pool.ts `parseWithin`); in process by default.
-   */
-  readonly parse?: MessageParser;
-  /** Counts each recipient's outcome, and failures (`switchboard_ingest_messages_total`); nothing when unset. */
-  readonly metrics?: Metrics;
-}
-
-/** A full parse of a raw message, with its preview when the parser computed it. */
-export type MessageParser = (raw: Buffer) => Promise<{ readonly parsed: ParsedEmail; readonly snippet?: string }>;
-
-const parseHere: MessageParser = async (raw) => ({ parsed: await parseEmail(raw) });
-
-/**
- * Receives one raw message for one or more mailboxes (SMTP, HTTP upload): authenticates
- * it (SPF, DKIM, DMARC, ARC), parses it once and stores it for each mailbox in a single
- * transaction, so the caller may acknowledge (SMTP 250, HTTP 2xx) as soon as this
- * resolves. A mailbox whose `inbound_policy` is `reject` refuses (outcome `rejected`) a
- * message that claims one of its organization's addresses without DMARC alignment, or
- * fails DMARC for a domain whose published policy is reject.
- *
- * A copy every mailbox holds already is told from its headers alone, before any parse.
- * A message that can be received is stored: when storing its parse fails, it is stored
- * again as its headers and text with the failure named (its raw bytes are kept whole);
- * only when that fails too does this throw (the store is down: the caller answers "try
- * again later").
- */
-export async function receiveEmail(
-  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, arrival: Arrival, options: ReceiveOptions,
-): Promise<DeliveryOutcome[]> {
-  const { metrics } = options;
-  if (!metrics) return receive(store, policy, routes, raw, arrival, options);
-  try {
-    const outcomes = await receive(store, policy, routes, raw, arrival, options);
-    for (const o of outcomes) metrics.ingestMessages.inc({ channel: 'email', outcome: o.status });
-    return outcomes;
-  } catch (err) {
-    metrics.ingestMessages.inc({ channel: 'email', outcome: 'error' });
-    throw err;
-  }
-}
-
-/** {@link receiveEmail}, uncounted. */
-async function receive(
-  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, arrival: Arrival, options: ReceiveOptions,
-): Promise<DeliveryOutcome[]> {
-  if (routes.length === 0) return [];
-  const peek = peekHeaders(raw);
-  const held = await heldCopies(store, routes, raw, peek);
-  if (held) return routes.map((r) => ({ status: 'duplicate' as const, conversationId: held.get(r.account.id)!, accountId: r.account.id }));
-  const [{ parsed, snippet }, checked] = await Promise.all([
-    (options.parse ?? parseHere)(raw),
-    // A header block too large to read cheaply is not authenticated (mailauth parses it on this thread).
-    peek.headerBytes === null ? unauthenticated(options.serverName) : authenticateMessage(raw, arrival, options.resolver, options.serverName),
-  ]);
-  const stored = Buffer.concat([Buffer.from(checked.headers, 'utf8'), raw]);
-  const store1 = (p: ParsedEmail, s: string | undefined) => storeArrival(store, policy, routes, raw, p, s, checked, stored, options);
-  try {
-    return await store1(parsed, snippet);
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    // Something in the parsed form cannot be stored; the message still can be.
-    return store1(parseHeadersOnly(raw, `stored as headers and text: storing its parsed form failed (${(err as Error).message.slice(0, 200)})`), undefined);
-  }
-}
-
-/** Results of a message that was not authenticated (its header block is too large). */
-async function unauthenticated(mta: string): Promise<{ authentication: MessageAuthentication; headers: string }> {
-  const none = { result: 'none', domain: null };
-  return {
-    authentication: { spf: none, dkim: [{ ...none, selector: null }], dmarc: { ...none, policy: null }, arc: { result: 'none' }, aligned: false },
-    headers: `Authentication-Results: ${mta}; none (header block too large to authenticate)\r\n`,
-  };
-}
-
-/**
- * When every mailbox of `routes` holds this message already and its headers link nothing
- * new, the conversation each holds it in (per account id); else null. Reads only the
- * header block. A complete copy of a message held as a truncated copy is not held (it
- * replaces it).
- */
-async function heldCopies(store: Store, routes: readonly MailboxRoute[], raw: Buffer, peek: PeekedHeaders): Promise<Map<string, string> | null> {
-  const input: ThreadingInput = {
-    messageId: peek.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
-    inReplyTo: peek.inReplyTo, references: peek.references, subject: null,
-  };
-  const out = new Map<string, string>();
-  for (const { account } of routes) {
-    const known = await lookupMessageIds(store.db, account.org_id, account.identity_id, lookupIds(input));
-    const placement = placeMessage(input, known, { subjectFallback: false });
-    if (placement.kind !== 'duplicate' || placement.linked.length > 1) return null;
-    if (indexEntries(input, known, placement.conversationId).some((r) => !r.stored)) return null;
-    out.set(account.id, placement.conversationId);
-  }
-  if (peek.messageId && !isTruncated(raw, peek.contentType)) {
-    for (const { account } of routes) if (await heldTruncated(store.db, account.org_id, peek.messageId)) return null;
-  }
-  return out;
-}
-
 /**
  * Whether the organization holds an inbound message with this Message-ID only as a truncated copy.
  * Asked of every resent copy, so the store itself rules out the usual case (a copy whose event
  * does not even mention the truncation problem) without sending its event, which may hold
  * megabytes of text, to this thread to be parsed.
  */
-async function heldTruncated(db: Db, orgId: string, messageId: string): Promise<string | null> {
+export async function heldTruncated(db: Db, orgId: string, messageId: string): Promise<string | null> {
   const copies = db.selectFrom('messages').innerJoin('events', 'events.id', 'messages.event_id')
     .where('messages.org_id', '=', orgId).where('messages.provider_message_id', '=', messageId)
     .where('messages.direction', '=', 'inbound');
@@ -416,96 +294,4 @@ async function heldTruncated(db: Db, orgId: string, messageId: string): Promise<
   const problems = rows.map((r) => ({ id: r.id, problems: (JSON.parse(r.data) as MessageData).parse_problems }));
   if (problems.length === 0 || problems.some((c) => !c.problems.includes(TRUNCATED_PROBLEM))) return null;
   return problems[0]!.id;
-}
-
-/** The transaction of {@link receiveEmail}: one parse of the message stored for each route. */
-async function storeArrival(
-  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, parsed: ParsedEmail, snippet: string | undefined,
-  checked: { authentication: MessageAuthentication }, stored: Buffer, options: ReceiveOptions,
-): Promise<DeliveryOutcome[]> {
-  const claimed = parsed.from?.address ?? null;
-  const report = readDeliveryReport(parsed);
-  // Mail for mailboxes of several organizations commits once, holding each one's lock;
-  // mail arriving at the same time shares the transaction (store/group-commit.ts).
-  return groupCommitter(store).run(routes.map((r) => r.account.org_id), async (tx) => {
-    const out: DeliveryOutcome[] = [];
-    for (const { account, tag } of routes) {
-      const settings = mailboxConfig(account);
-      const forged = !checked.authentication.aligned && claimed !== null && await isOwnAddress(tx, account.org_id, claimed);
-      const dmarc = checked.authentication.dmarc;
-      const refusedByDmarc = dmarc.result === 'fail' && dmarc.policy === 'reject';
-      if ((forged || refusedByDmarc) && settings.inbound_policy === 'reject') {
-        out.push({
-          status: 'rejected', accountId: account.id,
-          reason: forged ? `${claimed} is an address of this organization and the message fails DMARC alignment` : `it fails DMARC for ${dmarc.domain}, whose policy is reject`,
-        });
-        continue;
-      }
-      const bounce = await applyBounce(tx, account, tag, report, parsed, stored, options.clock ?? systemClock);
-      if (bounce) {
-        out.push({ status: 'bounce', ...bounce, accountId: account.id });
-        continue;
-      }
-      const facts: ArrivalFacts = {
-        authentication: checked.authentication, spoofed: forged && settings.inbound_policy === 'flag', tag, stored,
-        autoRepliesStopNoReply: settings.auto_replies_stop_no_reply,
-      };
-      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock: options.clock, arrival: facts, snippet })), accountId: account.id });
-    }
-    return out;
-  });
-}
-
-/** Whether `address` is one of the organization's mailboxes. */
-async function isOwnAddress(tx: Transaction<Database>, orgId: string, address: string): Promise<boolean> {
-  const row = await tx.selectFrom('channel_accounts').select('id')
-    .where('channel', '=', 'email').where('address', '=', address).where('org_id', '=', orgId).executeTakeFirst();
-  return row !== undefined;
-}
-
-/** The plus-address tag of a VERP bounce address (`local+bounce-<msg id>@domain`): the outbound message it returns. */
-const VERP_TAG = /^bounce-(msg_[0-9a-z]+)$/;
-
-/**
- * Records a bounce: a delivery report naming a failed recipient of one of this
- * organization's outbound messages (found by the returned Message-ID, or by the VERP
- * address it was sent to) becomes that message's `message_status: bounced`, with the
- * report kept as a media item of the message. Status only moves forward (a late report
- * about a message already bounced or read adds nothing).
- *
- * @returns the message it bounced, or null when the mail is not a bounce of ours (it is then stored as mail).
- */
-async function applyBounce(
-  tx: Transaction<Database>, account: AccountRow, tag: string | null, report: DeliveryReport | null, parsed: ParsedEmail, stored: Buffer, clock: Clock,
-): Promise<{ conversationId: string; messageId: string } | null> {
-  const verp = tag ? VERP_TAG.exec(tag)?.[1] ?? null : null;
-  if (!report && !verp) return null;
-  const failed = report ? failedRecipient(report) : null;
-  if (report && !failed) return null;
-  // The returned message's Message-ID; a report that returned nothing may still name it
-  // in its own In-Reply-To or References (Exim does).
-  const named = [report?.originalMessageId, ...parsed.inReplyTo, ...parsed.references].filter((id): id is string => !!id);
-  let q = tx.selectFrom('messages').select(['id', 'conversation_id', 'status'])
-    .where('org_id', '=', account.org_id).where('direction', '=', 'outbound');
-  if (verp) q = q.where('id', '=', verp);
-  else if (named.length) q = q.where('provider_message_id', 'in', named);
-  else return null;
-  const message = await q.limit(1).executeTakeFirst();
-  if (!message) return null;
-  const conversation = await findConversation(tx, account.org_id, message.conversation_id);
-  if (!conversation) return null;
-  if (MESSAGE_STATUS_RANK.bounced <= MESSAGE_STATUS_RANK[message.status as MessageStatus]) {
-    return { conversationId: conversation.id, messageId: message.id };
-  }
-  const now = isoNow(clock);
-  const mediaId = newId('med');
-  await tx.insertInto('media').values({
-    id: mediaId, org_id: account.org_id, message_id: message.id, filename: 'delivery-report.eml', content_type: 'message/rfc822',
-    size_bytes: stored.length, content_id: null, disposition: 'attachment', content: stored, storage_key: null, identity_id: null, created_at: now,
-  }).execute();
-  const bounce = { recipient: failed?.recipient ?? null, status: failed?.status ?? null, diagnostic: failed?.diagnostic ?? null, media_id: mediaId };
-  const error = `${bounce.recipient ?? 'a recipient'}: ${bounce.diagnostic ?? bounce.status ?? 'returned as undeliverable'}`;
-  await appendEvents(tx, conversation, [{ type: 'message_status', at: now, data: { message_id: message.id, status: 'bounced', error, report: bounce } }]);
-  await tx.updateTable('messages').set({ status: 'bounced', error, updated_at: now }).where('id', '=', message.id).execute();
-  return { conversationId: conversation.id, messageId: message.id };
 }

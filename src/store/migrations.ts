@@ -528,7 +528,7 @@ export function migrations(t: ColumnTypes): Record<string, Migration> {
       await db.schema.createIndex('outbound_queue_due').on('outbound_queue').columns(['next_attempt_at'])
         .where(sql.ref('state'), '!=', 'failed').execute();
       await db.schema.createIndex('outbound_queue_org').on('outbound_queue').columns(['org_id', 'state', 'message_id']).execute();
-      // A bounce names the message it returns by its Message-ID (services/ingest-email.ts applyBounce).
+      // A bounce names the message it returns by its Message-ID (services/receive-email.ts applyBounce).
       await db.schema.createIndex('messages_provider_id').on('messages').columns(['org_id', 'provider_message_id']).execute();
     },
   },

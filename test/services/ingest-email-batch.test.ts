@@ -14,7 +14,7 @@ import { parseSearchQuery } from '../../src/domain/search-text.js';
 import { parseEmail } from '../../src/email/parse.js';
 import { createContactRule } from '../../src/services/contact-rules.js';
 import { ensureMailbox } from '../../src/services/identities.js';
-import { ingestEmail, type IngestResult } from '../../src/services/ingest-email.js';
+import { ingestEmail, type ArrivalFacts, type IngestResult } from '../../src/services/ingest-email.js';
 import { ingestEmailBatch, type BatchMessage } from '../../src/services/ingest-email-batch.js';
 import { createOrganization } from '../../src/services/tenants.js';
 import type { AccountRow } from '../../src/store/identities.js';
@@ -40,6 +40,8 @@ interface Spec {
   readonly cc: readonly number[];
   readonly day: number;
   readonly attachment: boolean;
+  /** It arrived (SMTP, HTTP) rather than being imported: inbound whatever its From, stored with the receiver's header. */
+  readonly arrived: boolean;
 }
 
 const spec: fc.Arbitrary<Spec> = fc.record({
@@ -50,6 +52,7 @@ const spec: fc.Arbitrary<Spec> = fc.record({
   cc: fc.array(fc.nat(PEOPLE.length - 1), { maxLength: 2 }),
   day: fc.nat(27),
   attachment: fc.boolean(),
+  arrived: fc.boolean(),
 });
 
 let runs = 0;
@@ -90,7 +93,7 @@ async function mailbox(tag: string): Promise<AccountRow> {
 async function oneByOne(account: AccountRow, messages: readonly BatchMessage[]): Promise<IngestResult[]> {
   return inOrgTransaction(h.store, account.org_id, async (tx) => {
     const out: IngestResult[] = [];
-    for (const m of messages) out.push(await ingestEmail(tx, POLICY, account, m.raw, m.parsed, { at: 'date', snippet: m.snippet }));
+    for (const m of messages) out.push(await ingestEmail(tx, POLICY, account, m.raw, m.parsed, { at: 'date', snippet: m.snippet, arrival: m.arrival }));
     return out;
   });
 }
@@ -149,6 +152,7 @@ async function snapshot(account: AccountRow) {
   const participants = await db.selectFrom('conversation_participants').select(['conversation_id', 'address'])
     .where('org_id', '=', org).execute();
   const media = await db.selectFrom('media').select(['message_id', 'filename', 'size_bytes']).where('org_id', '=', org).execute();
+  const raws = await db.selectFrom('raw_messages').select(['message_id', 'raw']).where('org_id', '=', org).execute();
   return {
     conversations: rename(conversations.map((c) => ({
       key: key.get(c.id), merged_into: c.merged_into, summary: summaryOf(c), counterpart: c.counterpart, subject: c.subject,
@@ -161,6 +165,7 @@ async function snapshot(account: AccountRow) {
     contacts: me(contacts),
     participants: rename(participants).map((p: { conversation_id: string; address: string }) => `${p.conversation_id} ${p.address}`).sort(),
     media: rename(media).map((m: object) => JSON.stringify(m)).sort(),
+    raw: me(raws.map((r) => `${name.get(r.message_id)}: ${Buffer.from(r.raw).toString('utf8')}`).sort()),
   };
 }
 
@@ -193,8 +198,20 @@ async function checkSearchAndFold(account: AccountRow, count: number): Promise<v
 async function parsedAll(specs: readonly Spec[], me: string): Promise<BatchMessage[]> {
   return Promise.all(specs.map(async (s, n) => {
     const bytes = raw(s, me, n);
-    return { raw: bytes, parsed: await parseEmail(bytes) };
+    return { raw: bytes, parsed: await parseEmail(bytes), ...(s.arrived ? { arrival: arrivalOf(n) } : {}) };
   }));
+}
+
+/** What the receiving side learned of message `n`, varied so that each fact must reach the store. */
+function arrivalOf(n: number): ArrivalFacts {
+  const none = { result: 'none', domain: null };
+  return {
+    authentication: { spf: { result: n % 2 ? 'pass' : 'fail', domain: 'example.com' }, dkim: [{ ...none, selector: null }], dmarc: { ...none, policy: null }, arc: { result: 'none' }, aligned: false },
+    spoofed: n % 3 === 0,
+    tag: n % 4 === 0 ? `tag${n}` : null,
+    stored: Buffer.from(`Authentication-Results: test; spf=${n % 2 ? 'pass' : 'fail'}\r\n`),
+    autoRepliesStopNoReply: n % 5 !== 0,
+  };
 }
 
 describe('ingestEmailBatch', () => {
@@ -220,7 +237,7 @@ describe('ingestEmailBatch', () => {
   it('reads ahead in windows: a long batch of replies threads as one conversation per thread', async () => {
     // 150 messages in 10 threads, each reply naming its parent; some replies come before their parents.
     const specs: Spec[] = Array.from({ length: 150 }, (_, n) => ({
-      own: n, inReplyTo: n >= 10 ? n - 10 : null, references: [], from: n % 3, cc: [], day: n % 28, attachment: false,
+      own: n, inReplyTo: n >= 10 ? n - 10 : null, references: [], from: n % 3, cc: [], day: n % 28, attachment: false, arrived: false,
     }));
     const order = [...specs.keys()].sort((x, y) => ((x * 37) % 150) - ((y * 37) % 150));
     const shuffled = order.map((k) => specs[k]!);

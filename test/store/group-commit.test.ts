@@ -1,16 +1,23 @@
 /**
  * Group commit (store/group-commit.ts) on a real store: commands that arrive together
  * share one transaction, each keeps its own writes and `seq`, a failing command loses only
- * its own writes, and a command resolves only once its writes are committed. Live
- * ingest goes through it: concurrent `POST /v1/inbound/email` uploads all land, in
- * fewer transactions than messages.
+ * its own writes, and a command resolves only once its writes are committed. A batch
+ * writer's items are written by one call, and again one by one when that call fails.
+ * While commands keep coming the next transaction gathers them for a while; a quiet
+ * lane never waits. Live ingest goes through it: concurrent `POST /v1/inbound/email`
+ * uploads all land, in fewer transactions than messages, even when one cannot be stored
+ * as parsed.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrganization } from '../../src/services/tenants.js';
-import { GroupCommitter } from '../../src/store/group-commit.js';
+import { parseEmail } from '../../src/email/parse.js';
+import { receiveEmail, type MessageParser } from '../../src/services/receive-email.js';
+import { GroupCommitter, type BatchWriter } from '../../src/store/group-commit.js';
+import { routeRecipient } from '../../src/store/identities.js';
 import { headSeq, nextSeqs } from '../../src/store/sequences.js';
 import type { Store } from '../../src/store/store.js';
+import { zone } from '../dns.js';
 import { harness, identityWithMailbox, inbound, rawEmail, type Harness } from '../helpers.js';
 
 let h: Harness;
@@ -98,6 +105,92 @@ describe('GroupCommitter', () => {
   });
 });
 
+/** A writer that reserves one `seq` per item and fails any call that includes an item marked bad. */
+function reserving(calls: (readonly string[])[]): BatchWriter<string, number> {
+  return {
+    async write(tx, items) {
+      calls.push(items);
+      const first = await nextSeqs(tx, h.orgId, items.length);
+      if (items.some((i) => i.startsWith('bad'))) throw new Error(`${items.find((i) => i.startsWith('bad'))} fails`);
+      return items.map((_, k) => first + k);
+    },
+  };
+}
+
+describe('BatchWriter', () => {
+  it('writes the items that arrive together with one call, in order, and gives each caller its own result', async () => {
+    const committer = new GroupCommitter(h.store, 32);
+    const calls: (readonly string[])[] = [];
+    const writer = reserving(calls);
+    const transactions = transactionsCounted();
+    const head = await headSeq(h.store.db, h.orgId);
+    const items = Array.from({ length: 8 }, (_, i) => `item${i}`);
+    const seqs = await Promise.all(items.map((item) => committer.write(h.orgId, writer, item)));
+    transactions.stop();
+    expect(calls).toEqual([items]);
+    expect(seqs).toEqual(items.map((_, i) => head + 1 + i));
+    expect(transactions.count).toBe(1);
+  });
+
+  it('property: when the call fails, writes each item again alone; only the failing ones reject, the rest commit gap-free', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }), fc.boolean(), async (bad, withPlain) => {
+      const committer = new GroupCommitter(h.store, 32);
+      const calls: (readonly string[])[] = [];
+      const writer = reserving(calls);
+      const head = await headSeq(h.store.db, h.orgId);
+      const items = bad.map((b, i) => `${b ? 'bad' : 'ok'}${i}`);
+      // A plain command in the same transaction keeps its write whatever the writer does.
+      const plain = withPlain ? [committer.run(h.orgId, reserve(h.orgId))] : [];
+      const results = await Promise.allSettled([...plain, ...items.map((item) => committer.write(h.orgId, writer, item))]);
+      const written = results.slice(plain.length);
+      written.forEach((r, i) => {
+        if (bad[i]) expect(r.status === 'rejected' && (r.reason as Error).message).toBe(`${items[i]} fails`);
+        else expect(r.status).toBe('fulfilled');
+      });
+      if (withPlain) expect(results[0]!.status).toBe('fulfilled');
+      const kept = results.filter((r) => r.status === 'fulfilled').length;
+      expect(await headSeq(h.store.db, h.orgId)).toBe(head + kept);
+      const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])).sort((x, y) => x - y);
+      expect(seqs).toEqual(Array.from({ length: kept }, (_, i) => head + 1 + i));
+      // One call for the lot; then, only if it failed and held more than one item, one call per item.
+      expect(calls[0]).toEqual(items);
+      expect(calls.slice(1)).toEqual(bad.some(Boolean) && items.length > 1 ? items.map((i) => [i]) : []);
+    }), { numRuns: 15 });
+  });
+});
+
+describe('the gather window', () => {
+  it('never holds back a command on a quiet lane', async () => {
+    // A window of a minute: the command resolves within the test's time only if it did not wait for it.
+    const committer = new GroupCommitter(h.store, 32, 60_000);
+    expect(await committer.run(h.orgId, reserve(h.orgId))).toBeGreaterThan(0);
+  });
+
+  it('while commands keep coming, holds the next transaction until the batch is full', async () => {
+    const committer = new GroupCommitter(h.store, 2, 60_000);
+    await committer.run(h.orgId, reserve(h.orgId));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the lane has committed and is idle
+    const transactions = transactionsCounted();
+    let settled = false;
+    const first = committer.run(h.orgId, reserve(h.orgId)).finally(() => { settled = true; });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false); // waiting for company, not committed alone
+    const second = committer.run(h.orgId, reserve(h.orgId)); // fills the batch of 2: no more waiting
+    const [a, b] = await Promise.all([first, second]);
+    transactions.stop();
+    expect(b).toBe(a + 1);
+    expect(transactions.count).toBe(1);
+  });
+
+  it('with a window of 0 never waits', async () => {
+    const committer = new GroupCommitter(h.store, 2, 0);
+    await committer.run(h.orgId, reserve(h.orgId));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Were it to wait for a second command, this would never resolve.
+    expect(await committer.run(h.orgId, reserve(h.orgId))).toBeGreaterThan(0);
+  });
+});
+
 describe('live ingest through group commit', () => {
   it('stores every one of a burst of uploads, in fewer transactions than messages', async () => {
     const transactions = transactionsCounted();
@@ -112,6 +205,36 @@ describe('live ingest through group commit', () => {
       const list = await h.request('GET', `/v1/conversations?with=sender${i}@x.test`);
       expect(list.body.data).toHaveLength(1);
       expect(list.body.data[0].message_count).toBe(1);
+    }
+  });
+
+  it('stores a burst in one batch even when one message of it cannot be stored as parsed; that one as its headers and text', async () => {
+    const route = (await routeRecipient(h.store.db, 'batch@shop.test'))!;
+    // A parse whose output cannot be written (an attachment that is not bytes), for one message only.
+    const parse: MessageParser = async (raw) => {
+      const parsed = await parseEmail(raw);
+      if (parsed.subject !== 'unstorable') return { parsed };
+      return { parsed: { ...parsed, attachments: [{ filename: 'x', contentType: 'application/x', content: { not: 'bytes' } as unknown as Buffer, contentId: null, disposition: null }] } };
+    };
+    const arrival = { transport: 'http' as const, clientIp: null, helo: null, mailFrom: null };
+    const n = 12;
+    const raws = Array.from({ length: n }, (_, i) => rawEmail({
+      from: `mixed${i}@x.test`, to: 'batch@shop.test', subject: i === 5 ? 'unstorable' : `mixed ${i}`, messageId: `mixed-${i}@x.test`, body: `Body ${i}.`,
+    }));
+    const transactions = transactionsCounted();
+    const outcomes = await Promise.all(raws.map((raw) => receiveEmail(h.store, h.config, [route], raw, arrival, { resolver: zone(), serverName: 'test', parse })));
+    transactions.stop();
+    expect(outcomes.map((o) => o.map((x) => x.status))).toEqual(Array(n).fill(['stored']));
+    expect(new Set(outcomes.map((o) => (o[0] as { conversationId: string }).conversationId)).size).toBe(n);
+    // The burst's batch, the failed message's retry in a savepoint, and its headers-and-text copy: far fewer than one each.
+    expect(transactions.count).toBeLessThan(n / 2);
+    for (let i = 0; i < n; i++) {
+      const list = await h.request('GET', `/v1/conversations?with=mixed${i}@x.test`);
+      expect(list.body.data).toHaveLength(1);
+      const messages = (await h.request('GET', `/v1/conversations/${list.body.data[0].id}/messages`)).body.data;
+      expect(messages).toHaveLength(1);
+      expect(messages[0].text).toContain(`Body ${i}.`);
+      expect(messages[0].parse_problems.join(' ').includes('storing its parsed form failed')).toBe(i === 5);
     }
   });
 });

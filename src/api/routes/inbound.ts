@@ -4,7 +4,7 @@
  */
 import Type from 'typebox';
 import { AppError } from '../../errors.js';
-import { receiveEmail } from '../../services/ingest-email.js';
+import { receiveEmail } from '../../services/receive-email.js';
 import { routeRecipient, type MailboxRoute } from '../../store/identities.js';
 import { principalOf } from '../auth.js';
 import { EmailString, Problem } from '../schemas.js';
