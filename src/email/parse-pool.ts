@@ -58,14 +58,15 @@ export class ParsePool {
   }
 
   /**
-   * Parses one message in a worker within `budgetMs`. A parse that takes longer is
-   * stopped (its worker is terminated) and the message is kept as its headers and text
-   * with the problem named; so is one the worker fails on. Never rejects.
+   * Parses one message in a worker within `budgetMs`, with its snippet and search words.
+   * A parse that takes longer is stopped (its worker is terminated) and the message is
+   * kept as its headers and text with the problem named; so is one the worker fails on.
+   * Never rejects.
    */
-  async parseWithin(raw: Buffer, budgetMs: number): Promise<{ parsed: ParsedEmail; snippet: string | undefined }> {
+  async parseWithin(raw: Buffer, budgetMs: number): Promise<{ parsed: ParsedEmail; snippet: string | undefined; tokens?: readonly string[] }> {
     try {
-      const out = await this.#pool.run({ raw, tokens: false } satisfies ParseTask, { signal: AbortSignal.timeout(budgetMs) }) as ParseOutput;
-      return { parsed: withBuffers(out.parsed), snippet: out.snippet };
+      const out = await this.#pool.run({ raw, tokens: true } satisfies ParseTask, { signal: AbortSignal.timeout(budgetMs) }) as ParseOutput;
+      return { parsed: withBuffers(out.parsed), snippet: out.snippet, tokens: out.tokens };
     } catch (err) {
       const timedOut = (err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError';
       const problem = timedOut ? `parsing took longer than ${budgetMs} ms; kept as headers and text` : `the parser failed: ${(err as Error).message}; kept as headers and text`;

@@ -52,8 +52,18 @@ export interface ReceiveOptions {
   readonly metrics?: Metrics;
 }
 
-/** A full parse of a raw message, with its preview when the parser computed it. */
-export type MessageParser = (raw: Buffer) => Promise<{ readonly parsed: ParsedEmail; readonly snippet?: string }>;
+/**
+ * A full parse of a raw message, with its preview and its search words (domain/search-text.ts
+ * `messageTokens` of `parsed`) when the parser computed them.
+ */
+export type MessageParser = (raw: Buffer) => Promise<ParseResult>;
+
+/** What a {@link MessageParser} makes of a message. */
+export interface ParseResult {
+  readonly parsed: ParsedEmail;
+  readonly snippet?: string;
+  readonly tokens?: readonly string[];
+}
 
 const parseHere: MessageParser = async (raw) => ({ parsed: await parseEmail(raw) });
 
@@ -94,19 +104,19 @@ async function receive(
   const peek = peekHeaders(raw);
   const held = await heldCopies(store, routes, raw, peek);
   if (held) return routes.map((r) => ({ status: 'duplicate' as const, conversationId: held.get(r.account.id)!, accountId: r.account.id }));
-  const [{ parsed, snippet }, checked] = await Promise.all([
+  const [parse, checked] = await Promise.all([
     (options.parse ?? parseHere)(raw),
     // A header block too large to read cheaply is not authenticated (mailauth parses it on this thread).
     peek.headerBytes === null ? unauthenticated(options.serverName) : authenticateMessage(raw, arrival, options.resolver, options.serverName),
   ]);
   const stored = Buffer.concat([Buffer.from(checked.headers, 'utf8'), raw]);
-  const store1 = (p: ParsedEmail, s: string | undefined) => storeArrival(store, policy, routes, raw, p, s, checked, stored, options);
+  const store1 = (p: ParseResult) => storeArrival(store, policy, routes, raw, p, checked, stored, options);
   try {
-    return await store1(parsed, snippet);
+    return await store1(parse);
   } catch (err) {
     if (err instanceof AppError) throw err;
     // Something in the parsed form cannot be stored; the message still can be.
-    return store1(parseHeadersOnly(raw, `stored as headers and text: storing its parsed form failed (${(err as Error).message.slice(0, 200)})`), undefined);
+    return store1({ parsed: parseHeadersOnly(raw, `stored as headers and text: storing its parsed form failed (${(err as Error).message.slice(0, 200)})`) });
   }
 }
 
@@ -146,7 +156,7 @@ async function heldCopies(store: Store, routes: readonly MailboxRoute[], raw: Bu
 
 /** The transaction of {@link receiveEmail}: one parse of the message stored for each route. */
 async function storeArrival(
-  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, parsed: ParsedEmail, snippet: string | undefined,
+  store: Store, policy: ThreadingPolicy, routes: readonly MailboxRoute[], raw: Buffer, { parsed, snippet, tokens }: ParseResult,
   checked: { authentication: MessageAuthentication }, stored: Buffer, options: ReceiveOptions,
 ): Promise<DeliveryOutcome[]> {
   const claimed = parsed.from?.address ?? null;
@@ -156,7 +166,9 @@ async function storeArrival(
   if (routes.length === 1 && only && !mayBeBounce(only.tag, report)) {
     // Plain mail for one mailbox, the usual case: written together with the mail that
     // arrives at the same time (store/group-commit.ts, services/ingest-email-batch.ts).
-    const item: MailboxArrival = { policy, account: only.account, tag: only.tag, raw, parsed, snippet, authentication: checked.authentication, stored, clock };
+    const item: MailboxArrival = {
+      policy, account: only.account, tag: only.tag, raw, parsed, snippet, tokens, authentication: checked.authentication, stored, clock,
+    };
     return [await groupCommitter(store).write(only.account.org_id, arrivalWriter, item)];
   }
   // Mail for mailboxes of several organizations commits once, holding each one's lock;
@@ -190,6 +202,7 @@ interface MailboxArrival {
   readonly raw: Buffer;
   readonly parsed: ParsedEmail;
   readonly snippet: string | undefined;
+  readonly tokens: readonly string[] | undefined;
   readonly authentication: MessageAuthentication;
   readonly stored: Buffer;
   readonly clock: Clock;
@@ -215,7 +228,7 @@ const arrivalWriter: BatchWriter<MailboxArrival, DeliveryOutcome> = {
       let batch = batches.find((b) => b.first.account.id === account.id && b.first.policy === item.policy && b.first.clock === item.clock);
       if (!batch) batches.push(batch = { first: item, indexes: [], messages: [] });
       batch.indexes.push(i);
-      batch.messages.push({ raw: item.raw, parsed, snippet: item.snippet, arrival });
+      batch.messages.push({ raw: item.raw, parsed, snippet: item.snippet, tokens: item.tokens, arrival });
     });
     for (const { first, indexes, messages } of batches) {
       const results = await ingestEmailBatch(tx, first.policy, first.account, messages, { at: 'received', clock: first.clock });

@@ -244,6 +244,20 @@ describe.skipIf(!HAS_CORPUS)('SMTP in, HTTP API, SMTP relay out (real sockets)',
     expect(await inventory()).toEqual(before);
   });
 
+  it('finds mail delivered over SMTP by the words of its text (search words made by the parse workers)', async () => {
+    const raw = rawEmail({
+      from: 'finder@elsewhere.test', to: MAILBOX, subject: 'Findable', messageId: 'findable@elsewhere.test',
+      body: 'The zeppelins arrive on Tuesday; the manifest lists quinces.',
+    });
+    expect((await deliver(raw, 'finder@elsewhere.test', [MAILBOX])).response).toMatch(/^250 /);
+    for (const word of ['zeppelins', 'quinces', 'ZEPPELINS']) {
+      const found = await api('GET', `/v1/conversations?q=${word}`);
+      expect(found.status).toBe(200);
+      expect(found.body.data.map((c: any) => c.counterpart), word).toEqual(['finder@elsewhere.test']);
+    }
+    expect((await api('GET', '/v1/conversations?q=zeppelinz')).body.data).toEqual([]);
+  });
+
   it('refuses unknown recipients with 550 and stores nothing (never an open relay)', async () => {
     const before = await inventory();
     const raw = rawEmail({ from: 'stranger@elsewhere.test', to: 'nobody@switchboard.test', messageId: 'unknown-rcpt@elsewhere.test' });
