@@ -28,10 +28,8 @@ import { findConversation, newConversationRow } from '../store/conversations.js'
 import { lookupMessageIds } from '../store/email-index.js';
 import type { AccountRow } from '../store/identities.js';
 import type { Database, MessagesTable, RawMessagesTable } from '../store/schema.js';
-import { searchDocuments, searchIndexOf } from '../store/search.js';
-import { nextSeqs } from '../store/sequences.js';
 import { getSlaPolicy } from '../store/sla.js';
-import { summaryColumns, summaryOf, syncTimers, writeSummary, type ConversationRow } from '../store/timeline.js';
+import { summaryColumns, summaryOf, writeTimelines, type ConversationRow, type SummaryWrite } from '../store/timeline.js';
 import { systemClock } from '../clock.js';
 import { blockedAmong } from './contact-rules.js';
 import {
@@ -74,9 +72,11 @@ export async function ingestEmailBatch(
     if (pending.place(messages[i]!, inputs[i]!)) continue;
     out.push(...await pending.flush());
     const { raw, parsed, snippet, arrival } = messages[i]!;
-    out.push(await ingestEmail(tx, policy, account, raw, parsed, { ...options, snippet, arrival }));
-    // The general path may have merged conversations and written the index: read afresh.
-    pending = new PendingBatch(tx, policy, account, options);
+    const result = await ingestEmail(tx, policy, account, raw, parsed, { ...options, snippet, arrival });
+    out.push(result);
+    // The general path may have merged conversations, re-filed the index and made
+    // contacts: what it may have touched is read again, the rest is kept.
+    pending = pending.after(inputs[i]!, result.conversationId);
   }
   out.push(...await pending.flush());
   return out;
@@ -199,6 +199,43 @@ class PendingBatch {
     if (this.#options.at === 'received' && this.#sla === undefined) this.#sla = await getSlaPolicy(tx, orgId);
   }
 
+  /**
+   * The batch that goes on after a message went through {@link ingestEmail} (everything
+   * placed before it flushed): it keeps what that cannot have changed (the contact rules,
+   * the SLA policy, the conversations and index entries it did not touch, each
+   * conversation as now written) and reads the rest again. Touched: the conversation the
+   * message went to, and those its ids were known in (which a merge joins or re-files).
+   */
+  after(input: ThreadingInput, conversationId: string): PendingBatch {
+    const next = new PendingBatch(this.#tx, this.#policy, this.#account, this.#options);
+    const touched = new Set<Conversation>();
+    for (const id of [conversationId, ...lookupIds(input).flatMap((k) => this.#ids.get(k)?.conversationId ?? [])]) {
+      const c = this.#conversations.get(id);
+      if (c) touched.add(c);
+    }
+    const kept = new Map<Conversation, Conversation>();
+    for (const [id, c] of this.#conversations) {
+      if (c === null) next.#conversations.set(id, null);
+      else if (!touched.has(c)) {
+        let now = kept.get(c);
+        if (!now) kept.set(c, now = next.#known({ ...c.row, ...summaryColumns(c.summary) } as ConversationRow));
+        next.#conversations.set(id, now);
+      }
+    }
+    // The message's own ids are read again even where their conversation is gone (the general path re-filed them).
+    const forgotten = new Set(lookupIds(input));
+    for (const [id, entry] of this.#ids) {
+      const c = this.#conversations.get(entry.conversationId);
+      if (!forgotten.has(id) && !(c && touched.has(c))) next.#ids.set(id, entry);
+    }
+    // A contact, once made, keeps its id; addresses not known yet are looked up again.
+    for (const [address, contactId] of this.#contacts) next.#contacts.set(address, contactId);
+    for (const a of this.#ruled) next.#ruled.add(a);
+    for (const a of this.#blocked) next.#blocked.add(a);
+    next.#sla = this.#sla;
+    return next;
+  }
+
   #known(row: ConversationRow): Conversation {
     const summary = summaryOf(row);
     return { row, created: false, before: summary, summary, participants: new Set(), events: [] };
@@ -305,9 +342,6 @@ class PendingBatch {
     const tx = this.#tx;
     const { org_id: orgId, identity_id: identityId } = this.#account;
     const now = this.#now;
-    const first = await nextSeqs(tx, orgId, this.#events.length);
-    this.#events.forEach((e, k) => { e.seq = first + k; });
-
     for (const slice of chunks(this.#newContacts)) {
       await tx.insertInto('contacts')
         .values(slice.map(({ id, address }) => ({ id, org_id: orgId, display_name: address.name, created_at: now, updated_at: now }))).execute();
@@ -315,20 +349,13 @@ class PendingBatch {
         .values(slice.map(({ id, address }) => ({ org_id: orgId, channel: 'email', address: address.address, contact_id: id }))).execute();
     }
     const touched = [...new Set(this.#events.map((e) => e.conversation))];
-    const created = touched.filter((c) => c.created);
-    for (const slice of chunks(created)) {
-      await tx.insertInto('conversations').values(slice.map((c) => ({ ...c.row, ...summaryColumns(c.summary) }))).execute();
-    }
-    for (const c of touched) {
-      if (c.created) await syncTimers(tx, c.row, c.before, c.summary);
-      else await writeSummary(tx, c.row, c.before, c.summary, { is_blocked: c.row.is_blocked });
-    }
-    for (const slice of chunks(this.#events)) {
-      await tx.insertInto('events').values(slice.map((e) => ({
-        id: e.id, seq: e.seq, org_id: orgId, conversation_id: e.conversation.row.id, type: e.body.type, at: e.body.at,
-        data: JSON.stringify(e.body.data), created_at: now,
-      }))).execute();
-    }
+    const writes = new Map(touched.map((c): [Conversation, SummaryWrite] => [c, {
+      row: c.row, insert: c.created, before: c.before, after: c.summary, extra: { is_blocked: c.row.is_blocked },
+    }]));
+    const seqs = await writeTimelines(tx, orgId, [...writes.values()], this.#events.map((e) => ({
+      id: e.id, conversation: writes.get(e.conversation)!, body: e.body, tokens: e.tokens,
+    })));
+    this.#events.forEach((e, k) => { e.seq = seqs[k]!; });
     for (const slice of chunks(this.#media)) await tx.insertInto('media').values(slice).execute();
     for (const slice of chunks(this.#raw)) await tx.insertInto('raw_messages').values(slice).execute();
     for (const slice of chunks(this.#messages)) await tx.insertInto('messages').values(slice).execute();
@@ -345,9 +372,6 @@ class PendingBatch {
       await tx.insertInto('conversation_participants').values(slice)
         .onConflict((oc) => oc.columns(['conversation_id', 'address']).doNothing()).execute();
     }
-    await searchIndexOf(tx).add(tx, touched.map((c) => ({
-      conversation: c.row, docs: searchDocuments(c.events.map((e) => ({ type: e.body.type, data: e.body.data, seq: e.seq, tokens: e.tokens }))),
-    })));
     return this.#placed.map((p) => ({
       status: 'stored', conversationId: p.conversation.row.id, messageId: p.messageId, seq: p.event.seq, newConversation: p.newConversation,
     }));

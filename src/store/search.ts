@@ -19,11 +19,10 @@
  * 3. more still: walk the list and ask the index about each row; matches are common, so
  *    the page fills after few rows.
  */
-import { PostgresIntrospector, type Expression, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import { PostgresIntrospector, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { MessageData, TimelineEvent } from '../domain/events.js';
 import { messageTokens, searchSnippet, type SearchTerm } from '../domain/search-text.js';
 import { postgresSearchIndex } from './postgres/search-index.js';
-import type { Database } from './schema.js';
 import { sqliteSearchIndex } from './sqlite/search-index.js';
 import type { Db } from './store.js';
 
@@ -104,17 +103,6 @@ export function searchDocuments(events: readonly (Pick<TimelineEvent, 'type' | '
     const data = e.data as MessageData;
     return { messageId: data.message_id, seq: e.seq, tokens: e.tokens ?? messageTokens(data) };
   });
-}
-
-/**
- * Indexes the messages among events just appended to a conversation (store/timeline.ts
- * `appendEvents` calls it, in the appending transaction).
- */
-export async function indexEvents(
-  tx: Transaction<Database>, conversation: SearchConversation, events: readonly Pick<TimelineEvent, 'type' | 'data' | 'seq'>[],
-): Promise<void> {
-  const docs = searchDocuments(events);
-  if (docs.length > 0) await searchIndexOf(tx).add(tx, [{ conversation, docs }]);
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Selectable, Transaction } from 'kysely';
 import { applyEvent, type ApplyContext, type ConversationSummary } from '../domain/projection.js';
 import type { EventBody, EventType, TimelineEvent } from '../domain/events.js';
 import { newId } from '../ids.js';
-import { indexEvents } from './search.js';
+import { chunks } from './chunks.js';
+import { searchDocuments, searchIndexOf } from './search.js';
 import { nextSeqs } from './sequences.js';
 import type { ConversationsTable, Database, EventsTable } from './schema.js';
 import type { Db } from './store.js';
@@ -98,24 +99,75 @@ export async function appendEvents(
 ): Promise<{ events: TimelineEvent[]; conversation: ConversationRow }> {
   if (events.length === 0 && !options.insert) return { events: [], conversation };
   const before = summaryOf(conversation);
-  let summary = before;
-  for (const e of events) summary = applyEvent(summary, e, ctx);
-  let row = conversation;
-  if (options.insert) {
-    row = { ...conversation, ...summaryColumns(summary) };
-    await tx.insertInto('conversations').values(row).execute();
-    await syncTimers(tx, row, before, summary);
+  let after = before;
+  for (const e of events) after = applyEvent(after, e, ctx);
+  const write: SummaryWrite = { row: conversation, insert: options.insert ?? false, before, after };
+  const pending = events.map((body): EventWrite => ({ id: newId('evt'), conversation: write, body }));
+  const seqs = await writeTimelines(tx, conversation.org_id, [write], pending);
+  const out = pending.map((e, i) => ({ ...e.body, id: e.id, seq: seqs[i]!, conversation_id: conversation.id }) as TimelineEvent);
+  return { events: out, conversation: { ...conversation, ...summaryColumns(after) } };
+}
+
+/** A conversation whose summary a {@link writeTimelines} call writes. */
+export interface SummaryWrite {
+  /** The row as read inside the transaction, or (with `insert`) a new row not written yet. */
+  readonly row: ConversationRow;
+  readonly insert: boolean;
+  /** Its summary before the new events (the row's), and folded over them. */
+  readonly before: ConversationSummary;
+  readonly after: ConversationSummary;
+  /** Other columns written with the summary (`is_blocked`). */
+  readonly extra?: Partial<ConversationRow>;
+}
+
+/** A new event of a {@link writeTimelines} call. */
+export interface EventWrite {
+  readonly id: string;
+  readonly conversation: SummaryWrite;
+  readonly body: EventBody & { readonly at: string };
+  /** Its search words, when a parse worker made them (store/search.ts `searchDocuments`). */
+  readonly tokens?: readonly string[];
+}
+
+/**
+ * Writes new events of one or more conversations of `orgId`, and each conversation's
+ * folded summary once, in the caller's transaction (which should hold the organization's
+ * write lock, as for {@link appendEvents}): numbers the events in the order given (one
+ * `nextSeqs`), inserts each new conversation with its summary or updates the others',
+ * writes the timers that changed, inserts the events with multi-row statements and
+ * indexes the messages among them for search. The folding is the caller's
+ * ({@link appendEvents}; services/ingest-email-batch.ts folds a batch of mail in memory).
+ *
+ * @returns each event's `seq`, in the order of `events`.
+ */
+export async function writeTimelines(
+  tx: Transaction<Database>, orgId: string, conversations: readonly SummaryWrite[], events: readonly EventWrite[],
+): Promise<number[]> {
+  const first = events.length > 0 ? await nextSeqs(tx, orgId, events.length) : 0;
+  const seqs = events.map((_, k) => first + k);
+  for (const slice of chunks(conversations.filter((c) => c.insert))) {
+    await tx.insertInto('conversations').values(slice.map((c) => ({ ...c.row, ...summaryColumns(c.after), ...c.extra }))).execute();
   }
-  if (events.length === 0) return { events: [], conversation: row };
+  for (const c of conversations) {
+    if (c.insert) await syncTimers(tx, c.row, c.before, c.after);
+    else await writeSummary(tx, c.row, c.before, c.after, c.extra);
+  }
   const now = new Date().toISOString();
-  const first = await nextSeqs(tx, conversation.org_id, events.length);
-  const out = events.map((e, i) => ({ ...e, id: newId('evt'), seq: first + i, conversation_id: conversation.id }) as TimelineEvent);
-  await tx.insertInto('events').values(out.map((e) => ({
-    id: e.id, seq: e.seq, org_id: conversation.org_id, conversation_id: conversation.id, type: e.type, at: e.at,
-    data: JSON.stringify(e.data), created_at: now,
-  }))).execute();
-  await indexEvents(tx, conversation, out);
-  return { events: out, conversation: options.insert ? row : await writeSummary(tx, conversation, before, summary) };
+  const numbered = events.map((e, k) => ({ ...e, seq: seqs[k]! }));
+  for (const slice of chunks(numbered)) {
+    await tx.insertInto('events').values(slice.map((e) => ({
+      id: e.id, seq: e.seq, org_id: orgId, conversation_id: e.conversation.row.id, type: e.body.type, at: e.body.at,
+      data: JSON.stringify(e.body.data), created_at: now,
+    }))).execute();
+  }
+  const byConversation = new Map<SummaryWrite, typeof numbered>(conversations.map((c) => [c, []]));
+  for (const e of numbered) byConversation.get(e.conversation)?.push(e);
+  const entries = [...byConversation].map(([c, mine]) => ({
+    conversation: c.row,
+    docs: searchDocuments(mine.map((e) => ({ type: e.body.type, data: e.body.data, seq: e.seq, tokens: e.tokens }))),
+  })).filter((e) => e.docs.length > 0);
+  if (entries.length > 0) await searchIndexOf(tx).add(tx, entries);
+  return seqs;
 }
 
 /**
