@@ -7,7 +7,7 @@
  * own conversation); the 250 of each is timed from the start of its transaction.
  *
  * Contenders, alternated within each of BENCH_INGEST_RUNS runs:
- * - SQLite, group commit (the default `INGEST_BATCH_MAX`), against the baseline
+ * - SQLite, group commit (the default `INGEST_BATCH_MAX` and `INGEST_BATCH_WAIT_MS`), against the baseline
  *   `INGEST_BATCH_MAX=1` (a transaction per message, as before group commit);
  * - with BENCH_DATABASE_URL or TEST_DATABASE_URL: PostgreSQL, one node against two nodes
  *   (two `serve` processes on one database, the clients split between them), one
@@ -154,7 +154,7 @@ const fmt = (x, d = 1) => x.toLocaleString('en-US', { minimumFractionDigits: d, 
 export async function ingestBenchmark() {
   const contenders = [];
   if (STORES.includes('sqlite')) {
-    contenders.push({ id: 'sqlite-group', label: 'SQLite, group commit (default `INGEST_BATCH_MAX`)', kind: 'sqlite', nodes: 1, env: {} });
+    contenders.push({ id: 'sqlite-group', label: 'SQLite, group commit (default `INGEST_BATCH_MAX`, `INGEST_BATCH_WAIT_MS`)', kind: 'sqlite', nodes: 1, env: {} });
     contenders.push({ id: 'sqlite-single', label: 'SQLite, a transaction per message (`INGEST_BATCH_MAX=1`, baseline)', kind: 'sqlite', nodes: 1, env: { INGEST_BATCH_MAX: '1' } });
   }
   let pgVersion = null;

@@ -201,7 +201,8 @@ export class GroupCommitter {
         for (const [writer, commands] of groups) {
           const together = await inSavepoint(tx, () => writer.write(tx, commands.map((c) => c.item)));
           if (together.ok) {
-            commands.forEach((c, i) => outcomes.set(c, { ok: true, value: checkedResults(together.value, commands.length)[i] }));
+            const values = checkedResults(together.value, commands.length);
+            commands.forEach((c, i) => outcomes.set(c, { ok: true, value: values[i] }));
             continue;
           }
           if (commands.length === 1) {

@@ -218,8 +218,10 @@ describe('live ingest through group commit', () => {
     };
     const arrival = { transport: 'http' as const, clientIp: null, helo: null, mailFrom: null };
     const n = 12;
+    // Message 5 cannot be stored as parsed; message 8 claims the mailbox's own address without DMARC alignment (spoofed).
     const raws = Array.from({ length: n }, (_, i) => rawEmail({
-      from: `mixed${i}@x.test`, to: 'batch@shop.test', subject: i === 5 ? 'unstorable' : `mixed ${i}`, messageId: `mixed-${i}@x.test`, body: `Body ${i}.`,
+      from: i === 8 ? 'batch@shop.test' : `mixed${i}@x.test`, to: 'batch@shop.test', subject: i === 5 ? 'unstorable' : `mixed ${i}`,
+      messageId: `mixed-${i}@x.test`, body: `Body ${i}.`,
     }));
     const transactions = transactionsCounted();
     const outcomes = await Promise.all(raws.map((raw) => receiveEmail(h.store, h.config, [route], raw, arrival, { resolver: zone(), serverName: 'test', parse })));
@@ -229,12 +231,13 @@ describe('live ingest through group commit', () => {
     // The burst's batch, the failed message's retry in a savepoint, and its headers-and-text copy: far fewer than one each.
     expect(transactions.count).toBeLessThan(n / 2);
     for (let i = 0; i < n; i++) {
-      const list = await h.request('GET', `/v1/conversations?with=mixed${i}@x.test`);
-      expect(list.body.data).toHaveLength(1);
-      const messages = (await h.request('GET', `/v1/conversations/${list.body.data[0].id}/messages`)).body.data;
+      // Each caller gets its own message's outcome.
+      const conversation = (outcomes[i]![0] as { conversationId: string }).conversationId;
+      const messages = (await h.request('GET', `/v1/conversations/${conversation}/messages`)).body.data;
       expect(messages).toHaveLength(1);
       expect(messages[0].text).toContain(`Body ${i}.`);
       expect(messages[0].parse_problems.join(' ').includes('storing its parsed form failed')).toBe(i === 5);
+      expect(messages[0]).toMatchObject({ direction: 'inbound', spoofed: i === 8 });
     }
   });
 });
