@@ -46,9 +46,9 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   sqlite.pragma('busy_timeout = 10000');
   // Reads outside transactions get a connection of their own (read-write-driver.ts); an
   // in-memory database exists once per connection, so it keeps Kysely's single one.
-  const dialect = config.filename === ':memory:'
-    ? new SqliteDialect({ database: cachingDatabase(sqlite) })
-    : readWriteSqliteDialect({ reader: cachingDatabase(openReader(config.filename)), writer: cachingDatabase(sqlite) });
+  const writer = cachingDatabase(sqlite);
+  const reader = config.filename === ':memory:' ? null : cachingDatabase(openReader(config.filename));
+  const dialect = reader ? readWriteSqliteDialect({ reader, writer }) : new SqliteDialect({ database: writer });
   const db = new Kysely<Database>({ dialect, log: queryLog(options.onQuery) });
   const commits = new CommitNotifier();
   return migrateOnOpen({
@@ -58,7 +58,13 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
     announceCommit: async () => {},
     broadcastSignal: async (orgId, payload) => commits.signal(orgId, payload),
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
-    migrate: () => migrateToLatest(db, SQLITE_TYPES),
+    migrate: async () => {
+      const applied = await migrateToLatest(db, SQLITE_TYPES);
+      // No statement prepared before a schema change is used after it (statement-cache.ts).
+      writer.clear();
+      reader?.clear();
+      return applied;
+    },
     // One process holds the store: its memory is every node's count.
     rateLimiter: ({ keyPrefix, points, durationS }) => new RateLimiterMemory({ keyPrefix, points, duration: durationS }),
     close: () => db.destroy(),
