@@ -92,6 +92,12 @@ export async function* streamEvents(http: Http, options: StreamOptions = {}): As
     });
     const reader = body.getReader();
     const decoder = new TextDecoder();
+    // Ending a read is done here, not left to fetch: the signal fetch got is derived from
+    // `signal` and may be collected once the answer's headers are in (Node's fetch follows
+    // a request's signal through a weak reference), after which aborting it would never
+    // reach the body and the read below would go on with the server's heartbeats.
+    const cancel = () => void reader.cancel().catch(() => undefined);
+    signal.addEventListener('abort', cancel, { once: true });
     try {
       for (;;) {
         const { done, value } = await readWithin(reader, options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, connection);
@@ -104,6 +110,7 @@ export async function* streamEvents(http: Http, options: StreamOptions = {}): As
     } catch {
       // A broken or silent connection: reconnect below (unless the caller aborted).
     } finally {
+      signal.removeEventListener('abort', cancel);
       connection.abort();
       try { reader.releaseLock(); } catch { /* a read still pending on the aborted connection */ }
     }

@@ -81,6 +81,56 @@ describe('events.stream, reconnecting', () => {
     expect(asked.slice(0, 3)).toEqual(['0', '3', '4']);
   });
 
+  /**
+   * A fetch whose answers never see the request's signal once their headers are in: Node's
+   * fetch follows a request's signal through a weak reference, so after a collection
+   * aborting it may no longer reach the body. Each body sends `chunks` (then heartbeats
+   * every 5 ms, when `heartbeats`) and ends only when its reader cancels it.
+   */
+  function deafFetch(chunks: string[], heartbeats: boolean) {
+    const opened: { cancelled: boolean }[] = [];
+    const fetch = async () => {
+      const state = { cancelled: false };
+      opened.push(state);
+      let timer: NodeJS.Timeout | undefined;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+          if (heartbeats) timer = setInterval(() => controller.enqueue(new TextEncoder().encode(': heartbeat\n\n')), 5);
+        },
+        cancel() { state.cancelled = true; clearInterval(timer); },
+      });
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    };
+    return { fetch, opened };
+  }
+
+  it('ends on abort even when fetch no longer passes the abort to the body', async () => {
+    const deaf = deafFetch(['id: 1\nevent: note\ndata: {"seq":1}\n\n'], true);
+    const sb = new Switchboard({ baseUrl: 'http://switchboard.invalid', apiKey: 'k', fetch: deaf.fetch });
+    const stop = new AbortController();
+    const { seen, done } = collect(sb.events.stream({ after: 0, signal: stop.signal }));
+    await until(() => seen.length === 1, 'the event');
+    stop.abort();
+    const ended = await Promise.race([done.then(() => true), sleep(2_000).then(() => false)]);
+    expect(ended).toBe(true);
+    expect(deaf.opened.map((b) => b.cancelled)).toEqual([true]);
+  });
+
+  it('replaces a silent connection even when fetch no longer passes the abort to the body', async () => {
+    const deaf = deafFetch([], false);
+    const sb = new Switchboard({ baseUrl: 'http://switchboard.invalid', apiKey: 'k', fetch: deaf.fetch });
+    const stop = new AbortController();
+    const { done } = collect(sb.events.stream({ after: 0, signal: stop.signal, idleTimeoutMs: 50, reconnectDelayMs: 10 }));
+    try {
+      await until(() => deaf.opened.length >= 2, 'a second connection', 5_000);
+      expect(deaf.opened[0]!.cancelled).toBe(true);
+    } finally {
+      stop.abort();
+      await Promise.race([done, sleep(2_000)]);
+    }
+  });
+
   it('yields every event once, in order, when the connection is cut under it', async () => {
     const s = await sdkServer();
     const proxy = await cuttableProxy(s.server.port);
