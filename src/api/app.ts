@@ -24,6 +24,7 @@ import { DEFAULT_WEB_DIR, installWebApp } from './web-app.js';
 import { benchConstantRoute } from './routes/bench-constant.js';
 import { installIdempotency } from './idempotency.js';
 import { installSendLimit, RateLimits } from './rate-limit.js';
+import { buildSerializer } from './serializer.js';
 import { installProblemHandlers, sendProblem, toAppError } from './problem.js';
 import { channelAccountRoutes } from './routes/channel-accounts.js';
 import { connectionRoutes } from './routes/connections.js';
@@ -124,6 +125,8 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     trustProxy: config.trustProxy ?? false,
     ...httpTimeouts(config),
     schemaErrorFormatter,
+    // Response schemas serialized without validating their anyOf branches (serializer.ts).
+    schemaController: { compilersFactory: { buildSerializer } },
     // Router-level rejections (bad URL encoding, over-long path parameters) as problems too.
     frameworkErrors: (err, _request, reply) => sendProblem(reply, toAppError(err)),
   }).withTypeProvider<TypeBoxTypeProvider>();
