@@ -73,9 +73,13 @@ export async function findContact(db: Db, orgId: string, id: string): Promise<Co
 export async function addressesOf(db: Db, orgId: string, contactIds: readonly string[]): Promise<Map<string, ContactAddress[]>> {
   const out = new Map<string, ContactAddress[]>(contactIds.map((id) => [id, []]));
   if (contactIds.length === 0) return out;
+  // Sorted here, not by `order by channel, address`: with that, SQLite (without statistics)
+  // walked the primary key (org, channel, address) for its order, every address of the
+  // organization (187 ms with 214,000 addresses), instead of the few of these contacts.
   const rows = await db.selectFrom('contact_addresses').select(['contact_id', 'channel', 'address'])
-    .where('org_id', '=', orgId).where('contact_id', 'in', [...new Set(contactIds)])
-    .orderBy('channel').orderBy('address').execute();
+    .where('org_id', '=', orgId).where('contact_id', 'in', [...new Set(contactIds)]).execute();
+  const byCode = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  rows.sort((a, b) => byCode(a.channel, b.channel) || byCode(a.address, b.address));
   for (const r of rows) out.get(r.contact_id)?.push({ channel: r.channel, address: r.address });
   return out;
 }
