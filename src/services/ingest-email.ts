@@ -39,6 +39,8 @@ export interface IngestOptions {
   readonly at: 'received' | 'date';
   /** The preview, when the caller computed it already (the import's parse pool). */
   readonly snippet?: string;
+  /** Its search words (domain/search-text.ts `messageTokens`), when the caller's parse worker made them. */
+  readonly tokens?: readonly string[];
   /** The time source (SLA deadlines count from it); the system clock by default. */
   readonly clock?: Clock;
   /**
@@ -141,7 +143,7 @@ export async function ingestEmail(
   // Mail arriving now may start the SLA clock; imported history never does.
   const sla = !outbound && options.at === 'received' ? await getSlaPolicy(tx, orgId) : null;
   const { events } = await appendEvents(tx, conversation, [
-    { type: 'message', at, data },
+    { type: 'message', at, data, tokens: options.tokens },
     ...(reopen ? [{ type: 'unarchived' as const, at, data: {} }] : []),
   ], { sla, now: nowIso }, { insert: newConversation });
   const event = events[0]!;

@@ -188,7 +188,7 @@ async function storeArrival(
         continue;
       }
       const arrival = arrivalFacts(account, tag, checked.authentication, forged, stored);
-      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock, arrival, snippet })), accountId: account.id });
+      out.push({ ...(await ingestEmail(tx, policy, account, raw, parsed, { at: 'received', clock, arrival, snippet, tokens })), accountId: account.id });
     }
     return out;
   });

@@ -85,7 +85,7 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
  *
  * @param conversation the row as read inside `tx` (its summary is the starting point), or
  *   with `options.insert` a new row not written yet (store/conversations.ts `newConversationRow`).
- * @param events bodies with their `at` (RFC 3339).
+ * @param events bodies with their `at` (RFC 3339) and, for a message whose parse worker made them, its search words (`tokens`).
  * @param ctx the SLA policy and clock time, for writes that may start an SLA clock.
  * @param options.insert insert the conversation with its folded summary (one write instead of an insert and an update).
  * @returns the committed-to-be events (with `seq`) and the new row.
@@ -93,7 +93,7 @@ export function summaryColumns(s: ConversationSummary): Partial<ConversationRow>
 export async function appendEvents(
   tx: Transaction<Database>,
   conversation: ConversationRow,
-  events: readonly (EventBody & { readonly at: string })[],
+  events: readonly (EventBody & { readonly at: string; readonly tokens?: readonly string[] })[],
   ctx: ApplyContext = {},
   options: { readonly insert?: boolean } = {},
 ): Promise<{ events: TimelineEvent[]; conversation: ConversationRow }> {
@@ -102,7 +102,7 @@ export async function appendEvents(
   let after = before;
   for (const e of events) after = applyEvent(after, e, ctx);
   const write: SummaryWrite = { row: conversation, insert: options.insert ?? false, before, after };
-  const pending = events.map((body): EventWrite => ({ id: newId('evt'), conversation: write, body }));
+  const pending = events.map(({ tokens, ...body }): EventWrite => ({ id: newId('evt'), conversation: write, body, tokens }));
   const seqs = await writeTimelines(tx, conversation.org_id, [write], pending);
   const out = pending.map((e, i) => ({ ...e.body, id: e.id, seq: seqs[i]!, conversation_id: conversation.id }) as TimelineEvent);
   return { events: out, conversation: { ...conversation, ...summaryColumns(after) } };

@@ -200,6 +200,27 @@ describe('live ingest through group commit', () => {
     }
   });
 
+  it('indexes the search words the parser made, for one mailbox (the batch) and for several (one message each)', async () => {
+    await identityWithMailbox(h, 'words@shop.test', 'words');
+    const one = (await routeRecipient(h.store.db, 'batch@shop.test'))!;
+    const other = (await routeRecipient(h.store.db, 'words@shop.test'))!;
+    // Words the text does not hold: found only if the parser's are the ones indexed.
+    const parse: MessageParser = async (raw) => {
+      const parsed = await parseEmail(raw);
+      return { parsed, tokens: [`${parsed.subject!.split(' ')[0]}parserword`] };
+    };
+    const arrival = { transport: 'http' as const, clientIp: null, helo: null, mailFrom: null };
+    const receive = (subject: string, routes: typeof one[]) => receiveEmail(h.store, h.config, routes, rawEmail({
+      from: `${subject}@x.test`, to: 'batch@shop.test', subject: `${subject} words`, messageId: `${subject}-words@x.test`, body: 'Plain text.',
+    }), arrival, { resolver: zone(), serverName: 'test', parse });
+    expect((await receive('alone', [one])).map((o) => o.status)).toEqual(['stored']);
+    expect((await receive('shared', [one, other])).map((o) => o.status)).toEqual(['stored', 'stored']);
+    const found = async (word: string) => (await h.request('GET', `/v1/conversations?q=${word}`)).body.data.map((c: { counterpart: string }) => c.counterpart);
+    expect(await found('aloneparserword')).toEqual(['alone@x.test']);
+    expect(await found('sharedparserword')).toEqual(['shared@x.test', 'shared@x.test']);
+    expect(await found('plain')).toEqual([]);
+  });
+
   it('stores a burst in one batch even when one message of it cannot be stored as parsed; that one as its headers and text', async () => {
     const route = (await routeRecipient(h.store.db, 'batch@shop.test'))!;
     // A parse whose output cannot be written (an attachment that is not bytes), for one message only.
