@@ -17,6 +17,12 @@ const ConfigSchema = Type.Object({
   databaseUrl: Type.Union([Type.String({ minLength: 1, pattern: '^postgres(ql)?://' }), Type.Null()]),
   /** Pooled PostgreSQL connections per process. */
   databasePoolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
+  /**
+   * Whether PostgreSQL connections prepare the statements they run repeatedly
+   * (store/postgres/prepared-statements.ts); off for a pooler that cannot keep them
+   * (PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`).
+   */
+  databasePreparedStatements: Type.Boolean(),
   /** HTTP listener. */
   host: Type.String({ minLength: 1 }),
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -201,7 +207,7 @@ function defaultMaxHeapUsedBytes(): number {
  * Builds the configuration from environment variables and explicit overrides.
  *
  * Environment: `DATA_DIR` (default `./data`), `DATABASE_URL` (none: SQLite),
- * `DATABASE_POOL_SIZE` (10), `HOST` (`0.0.0.0`), `PORT` (8080),
+ * `DATABASE_POOL_SIZE` (10), `DATABASE_PREPARED_STATEMENTS` (`true`), `HOST` (`0.0.0.0`), `PORT` (8080),
  * `SMTP_HOST` (`0.0.0.0`), `SMTP_PORT` (2525), `SMTP_TLS_CERT` and `SMTP_TLS_KEY` (none:
  * no STARTTLS; one without the other is an error), `SMTP_REQUIRE_TLS` (`false`; `true`
  * needs both), `SMTP_MAX_RECIPIENTS` (100), `SMTP_MAX_CONNECTIONS` (100),
@@ -230,6 +236,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
     databaseUrl: env.DATABASE_URL || null,
     databasePoolSize: env.DATABASE_POOL_SIZE ?? 10,
+    databasePreparedStatements: env.DATABASE_PREPARED_STATEMENTS ?? true,
     host: env.HOST ?? '0.0.0.0',
     port: env.PORT ?? 8080,
     smtpHost: env.SMTP_HOST ?? '0.0.0.0',

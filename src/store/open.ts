@@ -13,8 +13,10 @@ import type { OpenOptions, Store } from './store.js';
  * @throws Error when the store cannot be opened or migrated.
  */
 export async function openStore(
-  config: Pick<Config, 'dataDir'> & Partial<Pick<Config, 'databaseUrl' | 'databasePoolSize'>>, options: OpenOptions = {},
+  config: Pick<Config, 'dataDir'> & Partial<Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'databasePreparedStatements'>>, options: OpenOptions = {},
 ): Promise<Store> {
-  if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, poolSize: config.databasePoolSize }, options);
+  if (config.databaseUrl) return openPostgresStore({
+    url: config.databaseUrl, poolSize: config.databasePoolSize, preparedStatements: config.databasePreparedStatements,
+  }, options);
   return openSqliteStore({ filename: sqliteFile(config.dataDir) }, options);
 }

@@ -11,12 +11,15 @@ import { COMMITS_CHANNEL, listenForCommits, type CommitListener, SIGNALS_CHANNEL
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 import { queryLog } from '../query-log.js';
+import { preparingClient } from './prepared-statements.js';
 
 export interface PostgresStoreConfig {
   /** `postgres://user:password@host:port/database` (libpq connection URI). */
   readonly url: string;
   /** Most pooled connections of this process. */
   readonly poolSize?: number;
+  /** Prepare the statements a connection runs repeatedly (prepared-statements.ts); default true. */
+  readonly preparedStatements?: boolean;
 }
 
 /** Connections per process by default: enough for concurrent requests, few enough for many nodes. */
@@ -25,6 +28,16 @@ export const DEFAULT_POOL_SIZE = 10;
 /** SQLSTATEs after which a transaction is safe to run again: serialization failure, deadlock. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 5;
+
+/**
+ * Whether a failed transaction may run again: a serialization failure or deadlock, or a
+ * prepared statement whose cached plan another node's migration invalidated ("cached plan
+ * must not change result type", SQLSTATE 0A000; prepared-statements.ts prepares it again).
+ */
+function retryable(err: unknown): boolean {
+  const { code, message } = err as { code?: string; message?: string };
+  return RETRYABLE.has(code ?? '') || (code === '0A000' && /cached plan/.test(message ?? ''));
+}
 
 /** 64-bit integers (`count(*)`, sequence numbers) as JS numbers: exact below 2^53. */
 const types = {
@@ -45,6 +58,7 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     types,
+    ...(config.preparedStatements === false ? {} : { Client: preparingClient() }),
   });
   // An idle pooled connection that breaks (server restart, network) is dropped from the
   // pool and replaced on next use; without a listener its error would end the process.
@@ -68,7 +82,7 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
         try {
           return await db.transaction().execute(fn);
         } catch (err) {
-          if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has((err as { code?: string }).code ?? '')) throw err;
+          if (attempt >= MAX_ATTEMPTS || !retryable(err)) throw err;
         }
       }
     },
