@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { preparingClient } from '../../src/store/postgres/prepared-statements.js';
+import { MAX_PREPARED_TEXT, preparingClient } from '../../src/store/postgres/prepared-statements.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { freshDatabase, TEST_STORE } from '../helpers.js';
 
@@ -46,7 +46,7 @@ describe.skipIf(SKIP)('prepared statements', () => {
   const prepared = async (client: { query(text: string): Promise<pg.QueryResult> }) => (await client.query('select statement from pg_prepared_statements')).rows
     .map((r: { statement: string }) => r.statement).sort();
 
-  it('prepares a parameterized text on its second run, never one without parameters', async () => {
+  it('prepares a parameterized text on its second run, never one without parameters or a very long one', async () => {
     const db = await session();
     try {
       const text = 'select $1::int + 1 as x';
@@ -55,6 +55,9 @@ describe.skipIf(SKIP)('prepared statements', () => {
       expect((await db.query(text, [2])).rows).toEqual([{ x: 3 }]);
       expect((await db.query(text, [41])).rows).toEqual([{ x: 42 }]);
       for (let i = 0; i < 3; i++) await db.query('select 1 as one', []);
+      // A text past MAX_PREPARED_TEXT (a multi-row statement) stays unnamed however often it runs.
+      const long = `select $1::int as y${' '.repeat(MAX_PREPARED_TEXT)}`;
+      for (let i = 0; i < 3; i++) expect((await db.query(long, [i])).rows).toEqual([{ y: i }]);
       expect(await prepared(db)).toEqual([text]);
     } finally {
       await db.done();

@@ -12,7 +12,8 @@
  * statement's shape changes (a multi-row insert's row count, an `in` list's length), so a
  * text seen once is sent unnamed as before; each connection keeps at most
  * {@link DEFAULT_CAPACITY} statements and deallocates the least recently used beyond that.
- * Statements without parameters (`begin`, `commit`, DDL) are never named.
+ * Statements without parameters (`begin`, `commit`, DDL) and texts longer than
+ * {@link MAX_PREPARED_TEXT} are never named, so a connection holds at most a few MB of texts.
  */
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
@@ -21,6 +22,11 @@ import pg from 'pg';
 export const DEFAULT_CAPACITY = 256;
 /** Texts a connection remembers having run once, to prepare them on their second run. */
 const SEEN_TEXTS = 1_024;
+/**
+ * Longest text named or remembered, in characters: longer ones are multi-row statements
+ * whose text changes with their row count (an import's batch), which would only fill memory.
+ */
+export const MAX_PREPARED_TEXT = 8_192;
 
 /** The driver's bookkeeping of a connection's named statements (pg/lib/connection.js), cleared with a deallocation. */
 interface ParsedStatements {
@@ -51,7 +57,9 @@ export function preparingClient(capacity = DEFAULT_CAPACITY): typeof pg.Client {
 
     override query(...args: unknown[]): any {
       const [text, values, callback] = args as [unknown, unknown, QueryCallback | undefined];
-      if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0) return (super.query as (...a: unknown[]) => unknown)(...args);
+      if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || text.length > MAX_PREPARED_TEXT) {
+        return (super.query as (...a: unknown[]) => unknown)(...args);
+      }
       let name = this.#prepared.get(text);
       if (name === undefined && this.#seen.has(text)) {
         // Names are never reused: one whose deallocation failed cannot clash with a later one.
