@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { MAX_PREPARED_TEXT, preparingClient } from '../../src/store/postgres/prepared-statements.js';
+import { isStalePlan, MAX_PREPARED_TEXT, preparingClient } from '../../src/store/postgres/prepared-statements.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { freshDatabase, TEST_STORE } from '../helpers.js';
 
@@ -175,5 +175,14 @@ describe('DATABASE_PREPARED_STATEMENTS', () => {
     expect(loadConfig({}, { DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements).toBe(false);
     expect(loadConfig({}, { DATABASE_PREPARED_STATEMENTS: 'true' }).databasePreparedStatements).toBe(true);
     expect(() => loadConfig({}, { DATABASE_PREPARED_STATEMENTS: 'sometimes' })).toThrow(/DATABASE_PREPARED_STATEMENTS|databasePreparedStatements/);
+  });
+});
+
+describe('isStalePlan', () => {
+  it('is a stale cached plan only, not any unsupported feature (both SQLSTATE 0A000)', () => {
+    expect(isStalePlan({ code: '0A000', message: 'cached plan must not change result type' })).toBe(true);
+    expect(isStalePlan({ code: '0A000', message: 'cannot use subquery in check constraint' })).toBe(false);
+    expect(isStalePlan({ code: '40001', message: 'cached plan must not change result type' })).toBe(false);
+    expect(isStalePlan(null)).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ import { COMMITS_CHANNEL, listenForCommits, type CommitListener, SIGNALS_CHANNEL
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 import { queryLog } from '../query-log.js';
-import { preparingClient } from './prepared-statements.js';
+import { isStalePlan, preparingClient } from './prepared-statements.js';
 
 export interface PostgresStoreConfig {
   /** `postgres://user:password@host:port/database` (libpq connection URI). */
@@ -29,14 +29,9 @@ export const DEFAULT_POOL_SIZE = 10;
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 5;
 
-/**
- * Whether a failed transaction may run again: a serialization failure or deadlock, or a
- * prepared statement whose cached plan another node's migration invalidated ("cached plan
- * must not change result type", SQLSTATE 0A000; prepared-statements.ts prepares it again).
- */
+/** Whether a failed transaction may run again: a serialization failure, a deadlock, or a stale prepared plan. */
 function retryable(err: unknown): boolean {
-  const { code, message } = err as { code?: string; message?: string };
-  return RETRYABLE.has(code ?? '') || (code === '0A000' && /cached plan/.test(message ?? ''));
+  return RETRYABLE.has((err as { code?: string }).code ?? '') || isStalePlan(err);
 }
 
 /** 64-bit integers (`count(*)`, sequence numbers) as JS numbers: exact below 2^53. */

@@ -37,6 +37,17 @@ interface ParsedStatements {
 type QueryCallback = (err: Error | null, result?: pg.QueryResult) => void;
 
 /**
+ * Whether a query failed because its prepared plan went stale: a schema change (another
+ * node's migration) changed the result columns of a plan cached before it ("cached plan
+ * must not change result type", SQLSTATE 0A000). The connection forgets the statement and
+ * prepares it again on its next run; a transaction that hit it may run again.
+ */
+export function isStalePlan(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: string; message?: string };
+  return code === '0A000' && /cached plan/.test(message ?? '');
+}
+
+/**
  * A `pg.Client` class for `new pg.Pool({ Client })` whose connections prepare the
  * parameterized statements they run more than once.
  *
@@ -71,10 +82,9 @@ export function preparingClient(capacity = DEFAULT_CAPACITY): typeof pg.Client {
       }
       if (name === undefined) return (super.query as (...a: unknown[]) => unknown)(text, values, callback);
       const config = { name, text, values };
-      // A plan cached before a schema change whose result columns it changed fails once
-      // ("cached plan must not change result type", SQLSTATE 0A000): forget it, so the next run prepares it again.
+      // A stale plan fails once: forget the statement, so the next run prepares it again.
       const forgetOn = (err: unknown) => {
-        if ((err as { code?: string } | null)?.code === '0A000') this.#prepared.delete(text);
+        if (isStalePlan(err)) this.#prepared.delete(text);
       };
       if (callback) return super.query(config, (err: Error | null, result: pg.QueryResult) => { if (err) forgetOn(err); callback(err, result); });
       return super.query(config).catch((err: unknown) => { forgetOn(err); throw err; });
