@@ -35,9 +35,15 @@ export interface TokenSpan {
  * other than a letter or digit (`½` is `1` and `2`), each cut to {@link MAX_TOKEN_LENGTH}.
  */
 function normalizeWord(word: string): string[] {
+  // A run of ASCII letters and digits is its own NFKD form and has no marks to drop: it
+  // is one token, lower-cased. Most words of most mail take this path.
+  if (ASCII.test(word)) return [word.slice(0, MAX_TOKEN_LENGTH).toLowerCase()];
   const folded = word.normalize('NFKD').toLowerCase().replace(/\p{M}+/gu, '');
   return folded.split(/[^\p{L}\p{N}]+/u).filter((t) => t !== '').map(cut);
 }
+
+/** Only ASCII characters (a word of the tokenizer that matches is only letters and digits). */
+const ASCII = /^[\x00-\x7f]*$/;
 
 function cut(token: string): string {
   if (token.length <= MAX_TOKEN_LENGTH) return token;
@@ -51,18 +57,26 @@ function cut(token: string): string {
  */
 export function tokenSpans(text: string): TokenSpan[] {
   const out: TokenSpan[] = [];
-  for (const m of text.matchAll(/[\p{L}\p{N}][\p{L}\p{N}\p{M}]*/gu)) {
+  for (const m of text.matchAll(WORD)) {
     const start = m.index, end = start + m[0].length;
     for (const token of normalizeWord(m[0])) out.push({ token, start, end });
   }
   return out;
 }
 
-/** The distinct normalized words of some texts. */
+/** A word of a text, as {@link tokenSpans} finds it. */
+const WORD = /[\p{L}\p{N}][\p{L}\p{N}\p{M}]*/gu;
+
+/**
+ * The distinct normalized words of some texts: the tokens of {@link tokenSpans}, each once.
+ * Each distinct word of the texts is normalized once (mail repeats its words).
+ */
 export function searchTokens(...texts: readonly string[]): string[] {
-  const seen = new Set<string>();
-  for (const text of texts) for (const { token } of tokenSpans(text)) seen.add(token);
-  return [...seen];
+  const words = new Set<string>();
+  for (const text of texts) for (const word of text.match(WORD) ?? []) words.add(word);
+  const tokens = new Set<string>();
+  for (const word of words) for (const token of normalizeWord(word)) tokens.add(token);
+  return [...tokens];
 }
 
 /** What of a message is searchable. */

@@ -30,6 +30,23 @@ describe('words', () => {
     expect(parseSearchQuery(long)).toEqual([{ token: 'a'.repeat(MAX_TOKEN_LENGTH), prefix: false }]);
   });
 
+  it('makes the same tokens for a word of ASCII letters as for any other word: folded, split and cut alike', () => {
+    // The tokenizer's definition, spelled out without its shortcuts.
+    const reference = (text: string) => new Set([...text.matchAll(/[\p{L}\p{N}][\p{L}\p{N}\p{M}]*/gu)].flatMap((m) =>
+      m[0].normalize('NFKD').toLowerCase().replace(/\p{M}+/gu, '').split(/[^\p{L}\p{N}]+/u).filter(Boolean)
+        .map((t) => Array.from(t).slice(0, MAX_TOKEN_LENGTH).join(''))));
+    const piece = fc.oneof(
+      fc.string({ maxLength: 80, unit: 'grapheme' }),
+      fc.string({ maxLength: 90, unit: fc.constantFrom('a', 'Z', '7', 'é', 'E\u0301', 'İ', 'K', 'ß', 'ﬁ', '½', '日', '😀', ' ', '-', '@') }),
+      fc.nat({ max: 2 * MAX_TOKEN_LENGTH }).map((n) => 'Ab'.repeat(n)),
+    );
+    fc.assert(fc.property(fc.array(piece, { maxLength: 6 }), (pieces) => {
+      const text = pieces.join(' ');
+      expect(new Set(searchTokens(text))).toEqual(reference(text));
+      expect(searchTokens(text)).toEqual([...new Set(tokenSpans(text).map((s) => s.token))]);
+    }));
+  });
+
   it('indexes a message by subject, body, addresses and display names, reading the HTML part only when there is no text', () => {
     const tokens = messageTokens(message({
       subject: 'Invoice 17', text: 'Please pay.', html: '<p>hidden words</p>',
