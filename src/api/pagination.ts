@@ -47,12 +47,28 @@ export function page<R, V>(
   rows: readonly R[], limit: number, view: (r: R) => V, position: (r: R) => Record<string, string | number>,
   resumable = false,
 ) {
+  const { shown, next_cursor, has_more } = envelope(rows, limit, position, resumable);
+  return { data: shown.map(view), next_cursor, has_more };
+}
+
+/**
+ * {@link page} as JSON text, for rows that hold their item's JSON already (a list the store
+ * wrote in SQL, store/conversation-json.ts): the items are joined, not serialized again.
+ *
+ * @param json the JSON text of a row's item.
+ * @returns `{"data":[…],"next_cursor":…,"has_more":…}`.
+ */
+export function jsonPage<R>(
+  rows: readonly R[], limit: number, json: (r: R) => string, position: (r: R) => Record<string, string | number>,
+): string {
+  const { shown, next_cursor, has_more } = envelope(rows, limit, position, false);
+  return `{"data":[${shown.map(json).join(',')}],"next_cursor":${JSON.stringify(next_cursor)},"has_more":${has_more}}`;
+}
+
+/** The rows shown of `limit + 1` fetched, the cursor after them, and whether more follow. */
+function envelope<R>(rows: readonly R[], limit: number, position: (r: R) => Record<string, string | number>, resumable: boolean) {
   const has_more = rows.length > limit;
   const shown = rows.slice(0, limit);
   const last = shown.at(-1);
-  return {
-    data: shown.map(view),
-    next_cursor: (has_more || resumable) && last !== undefined ? encodeCursor(position(last)) : null,
-    has_more,
-  };
+  return { shown, next_cursor: (has_more || resumable) && last !== undefined ? encodeCursor(position(last)) : null, has_more };
 }

@@ -2,6 +2,7 @@
  * Conversation rows: creation, scoped reads and the keyset-paged list.
  */
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { conversationJson } from './conversation-json.js';
 import { countable, countFromCounters, countFromRows, readCounters } from './conversation-counts.js';
 import { emptySummary } from '../domain/projection.js';
 import type { SearchTerm } from '../domain/search-text.js';
@@ -9,7 +10,7 @@ import { subjectKey } from '../domain/threading.js';
 import { newId } from '../ids.js';
 import type { Database } from './schema.js';
 import { searchClause } from './search.js';
-import type { Db } from './store.js';
+import { dialectOf, type Db } from './store.js';
 import { summaryColumns, type ConversationRow } from './timeline.js';
 
 export interface NewConversation {
@@ -199,15 +200,41 @@ export function whereFilter<Q extends ConversationQuery>(query: Q, orgId: string
  * `limit + 1` rows so the caller can tell whether another page follows.
  */
 export async function listConversations(db: Db, orgId: string, q: ConversationPageQuery): Promise<ConversationRow[]> {
+  return (await pageQuery(db, orgId, q)).selectAll().execute();
+}
+
+/** A row of a list page as the API shows it: its position and its JSON (store/conversation-json.ts). */
+export interface ConversationJsonRow {
+  readonly id: string;
+  readonly last_event_at: string;
+  /** The `Conversation` resource, without `search`, as JSON text. */
+  readonly json: string;
+}
+
+/**
+ * {@link listConversations} with each row as its API JSON, written by SQLite
+ * (store/conversation-json.ts): the same rows, in the same order.
+ *
+ * @throws Error on PostgreSQL, which builds list rows in Node.js (store/conversation-json.ts says why).
+ */
+export async function listConversationJson(db: Db, orgId: string, q: ConversationPageQuery): Promise<ConversationJsonRow[]> {
+  if (dialectOf(db) !== 'sqlite') throw new Error('listConversationJson: SQLite only');
+  return (await pageQuery(db, orgId, q))
+    .select(['conversations.id', 'conversations.last_event_at', conversationJson().as('json')])
+    .execute();
+}
+
+/** The rows of a page of `q`, newest activity first, `limit + 1` of them; nothing selected yet. */
+async function pageQuery(db: Db, orgId: string, q: ConversationPageQuery) {
   const search = q.q?.length ? await searchClause(db, { orgId, identityId: q.identityId }, q.q) : undefined;
-  let query = whereFilter(db.selectFrom('conversations').selectAll(), orgId, q, search);
+  let query = whereFilter(db.selectFrom('conversations'), orgId, q, search);
   if (q.after) {
     const { lastEventAt, id } = q.after;
     // A row-value comparison, so both stores seek the (org_id, last_event_at, id) index
     // to the position instead of walking it from the top (an OR of the two columns does not).
     query = query.where((eb) => eb(eb.refTuple('last_event_at', 'id'), '<', eb.tuple(lastEventAt, id)));
   }
-  return query.orderBy('last_event_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+  return query.orderBy('last_event_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1);
 }
 
 /**

@@ -19,12 +19,12 @@
  * 3. more still: walk the list and ask the index about each row; matches are common, so
  *    the page fills after few rows.
  */
-import { PostgresIntrospector, type Expression, type Kysely, type SqlBool } from 'kysely';
+import { type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { MessageData, TimelineEvent } from '../domain/events.js';
 import { messageTokens, searchSnippet, type SearchTerm } from '../domain/search-text.js';
 import { postgresSearchIndex } from './postgres/search-index.js';
 import { sqliteSearchIndex } from './sqlite/search-index.js';
-import type { Db } from './store.js';
+import { dialectOf, type Db } from './store.js';
 
 /** One message's index document. */
 export interface SearchDocument {
@@ -87,7 +87,7 @@ export interface SearchIndex {
 
 /** The search index of the store `db` belongs to. */
 export function searchIndexOf(db: Db): SearchIndex {
-  return searchIndexFor(db.introspection instanceof PostgresIntrospector ? 'postgres' : 'sqlite');
+  return searchIndexFor(dialectOf(db));
 }
 
 export function searchIndexFor(dialect: 'sqlite' | 'postgres'): SearchIndex {

@@ -3,7 +3,7 @@
  * Queries are written once with Kysely against {@link Database}; a dialect folder
  * supplies the connection, its migrations and the few statements that differ.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { PostgresIntrospector, type Kysely, type Transaction } from 'kysely';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { CommitNotifier } from './commits.js';
 import type { QueryObserver } from './query-log.js';
@@ -18,6 +18,11 @@ export interface RateLimiterOptions {
 
 /** A handle for queries: the store itself or an open transaction. */
 export type Db = Kysely<Database> | Transaction<Database>;
+
+/** The dialect of the store `db` belongs to, for the few statements written per dialect. */
+export function dialectOf(db: Db): 'sqlite' | 'postgres' {
+  return db.introspection instanceof PostgresIntrospector ? 'postgres' : 'sqlite';
+}
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';

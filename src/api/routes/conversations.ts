@@ -16,7 +16,7 @@ import { sendChannelReply, type MediaResolver } from '../../services/send-channe
 import { sendReply } from '../../services/send-email.js';
 import { answerPendingSuggestion } from '../../services/suggestions.js';
 import { findAnyView } from '../../services/views.js';
-import { listConversations, countOverdue, timelineIds } from '../../store/conversations.js';
+import { listConversationJson, listConversations, countOverdue, timelineIds } from '../../store/conversations.js';
 import { findAccount } from '../../store/identities.js';
 import { searchHits } from '../../store/search.js';
 import { listEvents, type ConversationRow } from '../../store/timeline.js';
@@ -26,7 +26,7 @@ import { markRead } from '../../services/inbox.js';
 import { FilterFields, toStoreFilter } from '../conversation-filter.js';
 import { identityFilter } from '../identity-filter.js';
 import { visibleConversation } from '../scope.js';
-import { decodeCursor, DEFAULT_LIMIT, page } from '../pagination.js';
+import { decodeCursor, DEFAULT_LIMIT, jsonPage, page } from '../pagination.js';
 import { callView, contactView, conversationView, noteView, senderView } from '../presenters.js';
 import { narrowView } from '../view-filter.js';
 import {
@@ -110,6 +110,11 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
     const query = { ...filter, limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined };
     // The filter is resolved for this principal (identity scope, `me`), so equal keys mean equal pages.
     const body = await readCache.get(principal.orgId, `list\n${JSON.stringify(query)}`, async () => {
+      if (!filter.q?.length && store.dialect === 'sqlite') {
+        // Each row comes as its JSON, written by SQLite: the page is joined, not built and serialized.
+        const rows = await listConversationJson(store.db, principal.orgId, query);
+        return Buffer.from(jsonPage(rows, limit, (r) => r.json, (r) => ({ t: r.last_event_at, id: r.id })));
+      }
       const rows = await listConversations(store.db, principal.orgId, query);
       const hits = filter.q ? await searchHits(store.db, principal.orgId, rows.slice(0, limit).map((r) => r.id), filter.q) : null;
       const view = (r: ConversationRow) => {
@@ -118,7 +123,7 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
       };
       return Buffer.from(reply.serialize(page(rows, limit, view, (r) => ({ t: r.last_event_at, id: r.id }))) as string);
     }, principal.orgVersion);
-    // A Buffer is sent as is (serialized above, with this route's schema; encoded once, not per request).
+    // A Buffer is sent as is (serialized above, with this route's schema or by the store; encoded once, not per request).
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
