@@ -39,7 +39,7 @@ const FIELDS: readonly (readonly [field: string, column: string, kind: Kind])[] 
   ['created_at', 'created_at', 'string'],
   ['message_count', 'message_count', 'integer'],
   ['unread_count', 'unread_count', 'integer'],
-  ['latest_message', '', 'json'], // made below from the latest_* columns
+  ['latest_message', '', 'json'], // made below from the latest_* columns (LATEST)
   ['last_event_at', 'last_event_at', 'string'],
   ['labels', 'labels', 'json'],
   ['archived', 'archived', 'boolean'],
@@ -63,9 +63,9 @@ function value(column: string, kind: Kind): string {
     case 'string':
       return `json_quote(${column})`;
     case 'integer':
-      return `cast(${column} as text)`;
+      return column;
     case 'boolean':
-      return `case when ${column} = 1 then 'true' else 'false' end`;
+      return `iif(${column} = 1, 'true', 'false')`;
     case 'json':
       return column;
   }
@@ -74,15 +74,25 @@ function value(column: string, kind: Kind): string {
 /** A column of the `conversations` row, qualified (list queries may hold subqueries of other tables). */
 const col = (name: string) => `conversations.${name}`;
 
-// As conversationView: no latest_message unless latest_at is set (a non-empty string).
-const LATEST = `case when ${col('latest_at')} is null or ${col('latest_at')} = '' then 'null'`
-  + ` else '{"text":' || ${value(`coalesce(${col('latest_text')}, '')`, 'string')}`
-  + ` || ',"at":' || ${value(col('latest_at'), 'string')}`
-  + ` || ',"direction":' || case when ${col('latest_direction')} = 'outbound' then '"outbound"' else '"inbound"' end`
-  + ` || ',"has_media":' || ${value(col('latest_has_media'), 'boolean')} || '}' end`;
+/**
+ * An object of the given fields, each a text expression of its JSON: one `printf` per
+ * object, which writes the row in one buffer (a chain of `||` copies the growing text at
+ * each step, and took a third longer).
+ */
+function object(fields: readonly (readonly [field: string, json: string])[]): string {
+  const format = fields.map(([field], i) => `${i === 0 ? '{' : ','}"${field}":%s`).join('');
+  return `printf('${format}}', ${fields.map(([, json]) => json).join(', ')})`;
+}
 
-const EXPRESSION = `${FIELDS.map(([field, column, kind], i) =>
-  `'${i === 0 ? '{' : ','}"${field}":' || ${field === 'latest_message' ? `(${LATEST})` : value(col(column), kind)}`).join(' || ')} || '}'`;
+// As conversationView: no latest_message unless latest_at is set (a non-empty string).
+const LATEST = `iif(${col('latest_at')} is null or ${col('latest_at')} = '', 'null', ${object([
+  ['text', value(`coalesce(${col('latest_text')}, '')`, 'string')],
+  ['at', value(col('latest_at'), 'string')],
+  ['direction', `iif(${col('latest_direction')} = 'outbound', '"outbound"', '"inbound"')`],
+  ['has_media', value(col('latest_has_media'), 'boolean')],
+])})`;
+
+const EXPRESSION = object(FIELDS.map(([field, column, kind]) => [field, field === 'latest_message' ? LATEST : value(col(column), kind)]));
 
 /**
  * The select expression (SQLite) of a `conversations` row's API JSON, as text: one object
