@@ -16,63 +16,12 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 
-/** How a column becomes a JSON value. */
-type Kind =
-  /** a string or null */
-  | 'string'
-  /** an integer */
-  | 'integer'
-  /** 0/1 as false/true */
-  | 'boolean'
-  /** JSON text kept in the column (a label array written by JSON.stringify) */
-  | 'json';
-
-/** The resource's fields in its schema's order (api/schemas.ts `ConversationFields`), and the column of each. */
-const FIELDS: readonly (readonly [field: string, column: string, kind: Kind])[] = [
-  ['id', 'id', 'string'],
-  ['identity_id', 'identity_id', 'string'],
-  ['account_id', 'account_id', 'string'],
-  ['channel', 'channel', 'string'],
-  ['subject', 'subject', 'string'],
-  ['counterpart', 'counterpart', 'string'],
-  ['contact_id', 'contact_id', 'string'],
-  ['created_at', 'created_at', 'string'],
-  ['message_count', 'message_count', 'integer'],
-  ['unread_count', 'unread_count', 'integer'],
-  ['latest_message', '', 'json'], // made below from the latest_* columns (LATEST)
-  ['last_event_at', 'last_event_at', 'string'],
-  ['labels', 'labels', 'json'],
-  ['archived', 'archived', 'boolean'],
-  ['no_reply_at', 'no_reply_at', 'string'],
-  ['last_no_reply_at', 'last_no_reply_at', 'string'],
-  ['sla_due_at', 'sla_due_at', 'string'],
-  ['overdue', 'overdue', 'boolean'],
-  ['starred', 'starred', 'boolean'],
-  ['assigned_to', 'assigned_to', 'string'],
-  ['is_blocked', 'is_blocked', 'boolean'],
-  ['connection_status', 'connection_status', 'string'],
-  ['connection_id', 'connection_id', 'string'],
-];
-
-/** The API fields the expression writes, in order. */
-export const CONVERSATION_JSON_FIELDS: readonly string[] = FIELDS.map(([field]) => field);
-
-/** A text expression: the JSON of one value of `column` (an SQL expression). */
-function value(column: string, kind: Kind): string {
-  switch (kind) {
-    case 'string':
-      return `json_quote(${column})`;
-    case 'integer':
-      return column;
-    case 'boolean':
-      return `iif(${column} = 1, 'true', 'false')`;
-    case 'json':
-      return column;
-  }
-}
-
 /** A column of the `conversations` row, qualified (list queries may hold subqueries of other tables). */
 const col = (name: string) => `conversations.${name}`;
+/** The JSON of a text column (a string or null). */
+const str = (expr: string) => `json_quote(${expr})`;
+/** The JSON of a 0/1 column (false/true). */
+const bool = (name: string) => `iif(${col(name)} = 1, 'true', 'false')`;
 
 /**
  * An object of the given fields, each a text expression of its JSON: one `printf` per
@@ -86,13 +35,43 @@ function object(fields: readonly (readonly [field: string, json: string])[]): st
 
 // As conversationView: no latest_message unless latest_at is set (a non-empty string).
 const LATEST = `iif(${col('latest_at')} is null or ${col('latest_at')} = '', 'null', ${object([
-  ['text', value(`coalesce(${col('latest_text')}, '')`, 'string')],
-  ['at', value(col('latest_at'), 'string')],
+  ['text', str(`coalesce(${col('latest_text')}, '')`)],
+  ['at', str(col('latest_at'))],
   ['direction', `iif(${col('latest_direction')} = 'outbound', '"outbound"', '"inbound"')`],
-  ['has_media', value(col('latest_has_media'), 'boolean')],
+  ['has_media', bool('latest_has_media')],
 ])})`;
 
-const EXPRESSION = object(FIELDS.map(([field, column, kind]) => [field, field === 'latest_message' ? LATEST : value(col(column), kind)]));
+/** The resource's fields in its schema's order (api/schemas.ts `ConversationFields`), each with the SQL of its JSON. */
+const FIELDS: readonly (readonly [field: string, json: string])[] = [
+  ['id', str(col('id'))],
+  ['identity_id', str(col('identity_id'))],
+  ['account_id', str(col('account_id'))],
+  ['channel', str(col('channel'))],
+  ['subject', str(col('subject'))],
+  ['counterpart', str(col('counterpart'))],
+  ['contact_id', str(col('contact_id'))],
+  ['created_at', str(col('created_at'))],
+  ['message_count', col('message_count')],
+  ['unread_count', col('unread_count')],
+  ['latest_message', LATEST],
+  ['last_event_at', str(col('last_event_at'))],
+  ['labels', `json(${col('labels')})`], // JSON text already; json() refuses a malformed one rather than send it
+  ['archived', bool('archived')],
+  ['no_reply_at', str(col('no_reply_at'))],
+  ['last_no_reply_at', str(col('last_no_reply_at'))],
+  ['sla_due_at', str(col('sla_due_at'))],
+  ['overdue', bool('overdue')],
+  ['starred', bool('starred')],
+  ['assigned_to', str(col('assigned_to'))],
+  ['is_blocked', bool('is_blocked')],
+  ['connection_status', str(col('connection_status'))],
+  ['connection_id', str(col('connection_id'))],
+];
+
+/** The API fields the expression writes, in order. */
+export const CONVERSATION_JSON_FIELDS: readonly string[] = FIELDS.map(([field]) => field);
+
+const EXPRESSION = object(FIELDS);
 
 /**
  * The select expression (SQLite) of a `conversations` row's API JSON, as text: one object

@@ -59,6 +59,16 @@ describe.skipIf(TEST_STORE !== 'sqlite')('a conversation as JSON, written by SQL
       expect(texts.map((r) => JSON.parse(r.json))).toEqual(objects.map(conversationView));
     }), { numRuns: 60 });
   });
+
+  it('refuses a labels column that is not JSON rather than write a page that is not', async () => {
+    const { orgId } = await createOrganization(h.store, 'json');
+    const db = h.store.db;
+    const row = await createConversation(db, {
+      orgId, ...identity, channel: 'email', subject: null, counterpart: null, contactId: null, at: new Date().toISOString(),
+    });
+    await db.updateTable('conversations').set({ labels: '["a",' }).where('id', '=', row.id).execute();
+    await expect(listConversationJson(db, orgId, { limit: 1 })).rejects.toThrow(/JSON/i);
+  });
 });
 
 describe('the fields SQLite writes', () => {
