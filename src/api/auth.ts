@@ -118,8 +118,10 @@ export function installAuth(app: FastifyInstance, authenticator: Authenticator, 
     } else {
       if (sessionOnly) throw new AppError('unauthenticated', 'This route is for a signed-in person: send the session cookie, not an API key.', { fix: 'Sign in with a sign-in link (POST /v1/auth/sessions) first.' });
       const key = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-      principal = await authenticator.authenticate(key).catch(failed);
-      request.reauthenticate = () => authenticator.authenticate(key);
+      // One check, run now and again by a request that outlives its start (its secret hashed once).
+      const check = authenticator.recheck(key);
+      principal = await check().catch(failed);
+      request.reauthenticate = check;
     }
     request.principal = principal;
     const permission = request.routeOptions.config.permission;

@@ -36,6 +36,23 @@ interface Remembered {
   touchedAt: number;
 }
 
+/** A key as presented: its id, and the SHA-256 of its secret (worked out on first use, then kept). */
+interface PresentedKey {
+  readonly id: string;
+  readonly secretHash: () => Buffer;
+}
+
+/** The key's id and secret, or null for text that is not a key. */
+function parseKey(key: string | undefined): PresentedKey | null {
+  const m = key ? KEY_PATTERN.exec(key) : null;
+  if (!m) return null;
+  const [, id, secret] = m as unknown as [string, string, string];
+  let hash: Buffer | null = null;
+  return { id, secretHash: () => (hash ??= hashSecret(secret)) };
+}
+
+const unauthenticated = (key: string | undefined) => new AppError('unauthenticated', key ? 'The API key is not valid.' : 'No API key was sent.');
+
 export class Authenticator {
   readonly #store: Store;
   readonly #versions: OrgVersions;
@@ -56,10 +73,30 @@ export class Authenticator {
    * @throws AppError `unauthenticated` for a missing, malformed, unknown or revoked key.
    */
   async authenticate(key: string | undefined): Promise<Principal> {
-    const fail = () => new AppError('unauthenticated', key ? 'The API key is not valid.' : 'No API key was sent.');
-    const m = key ? KEY_PATTERN.exec(key) : null;
-    if (!m) throw fail();
-    const [, id, secret] = m as unknown as [string, string, string];
+    const presented = parseKey(key);
+    if (!presented) throw unauthenticated(key);
+    return this.#check(presented, key);
+  }
+
+  /**
+   * A check of `key` to run again and again for as long as a request lasts (the live
+   * stream re-checks its key before each batch of events, api/routes/event-stream.ts): each
+   * call is {@link authenticate} as of that moment (a revoked key, a demoted member or a
+   * narrowed scope is seen at once), but the key's text is parsed and its secret hashed
+   * once, when the check is made, rather than on every call. The secret's hash of a key id
+   * never changes (a key is issued once, services/tenants.ts), so comparing the stored hash
+   * with the one made here is the same test.
+   *
+   * @returns a function resolving to the key's principal now.
+   * @throws (the returned function) AppError `unauthenticated` as {@link authenticate}.
+   */
+  recheck(key: string | undefined): () => Promise<Principal> {
+    const presented = parseKey(key);
+    if (!presented) return () => Promise.reject(unauthenticated(key));
+    return () => this.#check(presented, key);
+  }
+
+  async #check({ id, secretHash }: PresentedKey, key: string | undefined): Promise<Principal> {
     let known = this.#keys.get(id);
     if (known) {
       const version = await this.#versions.current(known.principal.orgId);
@@ -69,8 +106,8 @@ export class Authenticator {
     } else {
       known = await this.#read(id);
     }
-    const ok = crypto.timingSafeEqual(known?.secretHash ?? crypto.randomBytes(32), hashSecret(secret));
-    if (!known || !ok || known.revoked) throw fail();
+    const ok = crypto.timingSafeEqual(known?.secretHash ?? crypto.randomBytes(32), secretHash());
+    if (!known || !ok || known.revoked) throw unauthenticated(key);
     const now = Date.now();
     if (now - known.touchedAt > TOUCH_INTERVAL_MS) {
       known.touchedAt = now;

@@ -4,7 +4,8 @@
  * on SQLite) stops counting on this node's very next request. Many re-authentications of
  * one key after a commit (every open event stream does one) share one read of its row.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp, type Api } from '../../src/api/app.js';
 import { Authenticator } from '../../src/services/authentication.js';
 import { OrgVersions } from '../../src/store/org-versions.js';
@@ -35,6 +36,9 @@ const call = async (app: Api, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: 
   });
   return { status: res.statusCode, body: res.json() };
 };
+
+/** A commit of the organization (its state version moves on). */
+const bump = () => inOrgTransaction(h.store, h.orgId, async () => {});
 
 describe('remembered keys', () => {
   it('a key revoked through another node is refused on the next request here', async () => {
@@ -115,7 +119,6 @@ describe('re-authentication after a commit', () => {
     });
     return { auth: new Authenticator(store, versions), reads: () => reads, control };
   }
-  const bump = () => inOrgTransaction(h.store, h.orgId, async () => {});
 
   it('a burst of re-authentications of one key after a commit reads its row once', async () => {
     const { auth, reads } = counting();
@@ -146,5 +149,47 @@ describe('re-authentication after a commit', () => {
     open();
     await expect(first).resolves.toMatchObject({ keyId: made.body.id });
     await expect(second).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+});
+
+describe('a re-check of a key (Authenticator.recheck: the live stream checks its key before each batch)', () => {
+  const authenticator = () => new Authenticator(h.store, new OrgVersions(h.store.db));
+
+  it('sees a revocation and a demotion made through another node, as authenticate does', async () => {
+    const member = await call(h.app, 'POST', '/v1/members', h.key, { email: 'recheck@acme.test', role: 'admin' });
+    const made = await call(h.app, 'POST', '/v1/api_keys', h.key, { name: 'rechecked', member_id: member.body.id });
+    const check = authenticator().recheck(made.body.key);
+    expect((await check()).permissions.has('members:manage')).toBe(true);
+    expect((await call(otherNode, 'PATCH', `/v1/members/${member.body.id}`, h.key, { role: 'agent' })).status).toBe(200);
+    const demoted = await check();
+    expect(demoted.keyId).toBe(made.body.id);
+    expect(demoted.permissions.has('members:manage')).toBe(false);
+    expect((await call(otherNode, 'DELETE', `/v1/api_keys/${made.body.id}`, h.key)).status).toBeLessThan(300);
+    await expect(check()).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+
+  it('refuses a wrong secret for a key id whose row is remembered, on every call', async () => {
+    const made = await call(h.app, 'POST', '/v1/api_keys', h.key, { name: 'guessed again' });
+    const auth = authenticator();
+    await auth.authenticate(made.body.key); // the row is now remembered
+    const forged = made.body.key.slice(0, -4) + (made.body.key.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    const check = auth.recheck(forged);
+    for (let i = 0; i < 3; i++) await expect(check()).rejects.toMatchObject({ code: 'unauthenticated' });
+    await expect(auth.recheck('sb_key_not-a-key')()).rejects.toMatchObject({ code: 'unauthenticated' });
+    await expect(auth.recheck(undefined)()).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+
+  it('hashes the secret once however often it runs', async () => {
+    const check = authenticator().recheck(h.key);
+    const hashes = vi.spyOn(crypto, 'createHash');
+    try {
+      for (let i = 0; i < 5; i++) {
+        await check();
+        await bump();
+      }
+      expect(hashes.mock.calls.filter(([algorithm]) => algorithm === 'sha256')).toHaveLength(1);
+    } finally {
+      hashes.mockRestore();
+    }
   });
 });
