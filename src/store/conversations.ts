@@ -2,7 +2,7 @@
  * Conversation rows: creation, scoped reads and the keyset-paged list.
  */
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
-import { conversationJson } from './conversation-json.js';
+import { storedConversationJson } from './conversation-json.js';
 import { countable, countFromCounters, countFromRows, readCounters } from './conversation-counts.js';
 import { emptySummary } from '../domain/projection.js';
 import type { SearchTerm } from '../domain/search-text.js';
@@ -212,15 +212,15 @@ export interface ConversationJsonRow {
 }
 
 /**
- * {@link listConversations} with each row as its API JSON, written by SQLite
- * (store/conversation-json.ts): the same rows, in the same order.
+ * {@link listConversations} with each row as its API JSON, written by SQLite and kept
+ * with the row (store/conversation-json.ts): the same rows, in the same order.
  *
  * @throws Error on PostgreSQL, which builds list rows in Node.js (store/conversation-json.ts says why).
  */
 export async function listConversationJson(db: Db, orgId: string, q: ConversationPageQuery): Promise<ConversationJsonRow[]> {
   if (dialectOf(db) !== 'sqlite') throw new Error('listConversationJson: SQLite only');
   return (await pageQuery(db, orgId, q))
-    .select(['conversations.id', 'conversations.last_event_at', conversationJson().as('json')])
+    .select(['conversations.id', 'conversations.last_event_at', storedConversationJson().as('json')])
     .execute();
 }
 

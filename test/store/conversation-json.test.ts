@@ -5,13 +5,14 @@
  * build their rows in Node.js.
  */
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversationView } from '../../src/api/presenters.js';
 import { Conversation } from '../../src/api/schemas.js';
 import { createOrganization } from '../../src/services/tenants.js';
-import { CONVERSATION_JSON_FIELDS } from '../../src/store/conversation-json.js';
+import { CONVERSATION_JSON_FIELDS, conversationJson, ensureConversationJson } from '../../src/store/conversation-json.js';
 import { createConversation, listConversationJson, listConversations } from '../../src/store/conversations.js';
-import { harness, identityWithMailbox, TEST_STORE, type Harness } from '../helpers.js';
+import { harness, identityWithMailbox, inbound, rawEmail, TEST_STORE, type Harness } from '../helpers.js';
 
 let h: Harness;
 let identity: { identityId: string; accountId: string };
@@ -60,14 +61,58 @@ describe.skipIf(TEST_STORE !== 'sqlite')('a conversation as JSON, written by SQL
     }), { numRuns: 60 });
   });
 
-  it('refuses a labels column that is not JSON rather than write a page that is not', async () => {
+  it('refuses a labels value that is not JSON: the write fails, so no page can hold it', async () => {
     const { orgId } = await createOrganization(h.store, 'json');
     const db = h.store.db;
     const row = await createConversation(db, {
       orgId, ...identity, channel: 'email', subject: null, counterpart: null, contactId: null, at: new Date().toISOString(),
     });
-    await db.updateTable('conversations').set({ labels: '["a",' }).where('id', '=', row.id).execute();
-    await expect(listConversationJson(db, orgId, { limit: 1 })).rejects.toThrow(/JSON/i);
+    await expect(db.updateTable('conversations').set({ labels: '["a",' }).where('id', '=', row.id).execute()).rejects.toThrow(/JSON/i);
+    expect(JSON.parse((await listConversationJson(db, orgId, { limit: 1 }))[0]!.json).labels).toEqual([]);
+  });
+
+  /** Each conversation's kept JSON, and the JSON its columns make now, by id. */
+  const keptAndMade = async () => {
+    const kept = await sql<{ id: string; json: string }>`select id, json from conversation_json order by id`.execute(h.store.db);
+    const made = await h.store.db.selectFrom('conversations').select(['id', conversationJson().as('json')]).orderBy('id').execute();
+    return { kept: kept.rows, made };
+  };
+
+  it('is kept by every write of a conversation: arrivals, replies, changes, a merge, reads, a deleted identity', async () => {
+    const desk = await identityWithMailbox(h, 'desk@kept.test', 'kept-desk');
+    const other = await identityWithMailbox(h, 'other@kept.test', 'kept-other');
+    const check = async (step: string) => {
+      const { kept, made } = await keptAndMade();
+      expect(kept, step).toEqual(made);
+    };
+    for (const [n, to] of [[1, 'desk@kept.test'], [2, 'desk@kept.test'], [3, 'other@kept.test']] as const) {
+      expect((await inbound(h, rawEmail({ from: `c${n}@client.test`, to, subject: `Topic ${n}`, messageId: `t${n}@client.test` }))).status).toBeLessThan(300);
+    }
+    await check('arrivals');
+    expect((await inbound(h, rawEmail({ from: 'c1@client.test', to: 'desk@kept.test', subject: 'Re: Topic 1', messageId: 'r1@client.test', inReplyTo: 't1@client.test', body: 'A reply "quoted"\n\tand tabbed' }))).status).toBeLessThan(300);
+    await check('a reply');
+    const list = await h.request('GET', `/v1/conversations?identity_id=${desk.identityId}`);
+    const [a, b] = list.body.data as { id: string }[];
+    expect((await h.request('PATCH', `/v1/conversations/${a!.id}`, { starred: true, archived: true, labels: ['vip', 'ünïcode "q"'] })).status).toBe(200);
+    await check('a change');
+    expect((await h.request('POST', `/v1/conversations/${b!.id}/read`, {})).status).toBeLessThan(300);
+    await check('a read');
+    expect((await h.request('POST', `/v1/conversations/${a!.id}/merge`, { conversation_id: b!.id })).status).toBeLessThan(300);
+    await check('a merge');
+    expect((await h.request('DELETE', `/v1/identities/${other.identityId}`)).status).toBeLessThan(300);
+    await check('a deleted identity');
+  });
+
+  it('is built again when its triggers are not the ones the module writes', async () => {
+    const db = h.store.db;
+    expect(await ensureConversationJson(db)).toBe(false);
+    await sql`drop trigger conversation_json_update`.execute(db);
+    await sql`update conversation_json set json = '{}'`.execute(db);
+    expect(await ensureConversationJson(db)).toBe(true);
+    const { kept, made } = await keptAndMade();
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept).toEqual(made);
+    expect(await ensureConversationJson(db)).toBe(false);
   });
 });
 

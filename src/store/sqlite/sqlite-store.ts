@@ -7,6 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type Transaction } from 'kysely';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { CommitNotifier } from '../commits.js';
+import { ensureConversationJson } from '../conversation-json.js';
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 import { migrateOnOpen, migrateToLatest, SQLITE_TYPES } from '../migrations.js';
@@ -60,6 +61,8 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
     migrate: async () => {
       const applied = await migrateToLatest(db, SQLITE_TYPES);
+      // The list rows' kept JSON: installed, or built again after its fields changed.
+      await ensureConversationJson(db);
       // No statement prepared before a schema change is used after it (statement-cache.ts).
       writer.clear();
       reader?.clear();
