@@ -13,7 +13,7 @@
  * (id, json) holds it, written by triggers on `conversations` in the transaction of every
  * write of a row, whatever code path makes it (an event's fold, a merge, a PATCH, a
  * deleted identity's cascade), as the counters are (store/conversation-counts.ts). A list
- * page then reads one text per row instead of building it from 27 columns: the page
+ * page then reads one text per row instead of building it from 26 columns: the page
  * query of the first page of 100,000 conversations took 166 µs with the JSON built, 78 µs
  * with it read (docs/benchmarks.md, "Where the time goes"); a write of a conversation row
  * costs about 5 µs more. {@link ensureConversationJson} installs the table and triggers when
