@@ -36,19 +36,18 @@ interface Remembered {
   touchedAt: number;
 }
 
-/** A key as presented: its id, and the SHA-256 of its secret (worked out on first use, then kept). */
+/** A key as presented: its id, and the SHA-256 of its secret. */
 interface PresentedKey {
   readonly id: string;
-  readonly secretHash: () => Buffer;
+  readonly secretHash: Buffer;
 }
 
-/** The key's id and secret, or null for text that is not a key. */
+/** The key's id and its secret's hash, or null for text that is not a key. */
 function parseKey(key: string | undefined): PresentedKey | null {
   const m = key ? KEY_PATTERN.exec(key) : null;
   if (!m) return null;
   const [, id, secret] = m as unknown as [string, string, string];
-  let hash: Buffer | null = null;
-  return { id, secretHash: () => (hash ??= hashSecret(secret)) };
+  return { id, secretHash: hashSecret(secret) };
 }
 
 const unauthenticated = (key: string | undefined) => new AppError('unauthenticated', key ? 'The API key is not valid.' : 'No API key was sent.');
@@ -72,10 +71,8 @@ export class Authenticator {
    * @param key the key's text (`sb_key_…_…`), or undefined when none was sent.
    * @throws AppError `unauthenticated` for a missing, malformed, unknown or revoked key.
    */
-  async authenticate(key: string | undefined): Promise<Principal> {
-    const presented = parseKey(key);
-    if (!presented) throw unauthenticated(key);
-    return this.#check(presented, key);
+  authenticate(key: string | undefined): Promise<Principal> {
+    return this.recheck(key)();
   }
 
   /**
@@ -106,7 +103,7 @@ export class Authenticator {
     } else {
       known = await this.#read(id);
     }
-    const ok = crypto.timingSafeEqual(known?.secretHash ?? crypto.randomBytes(32), secretHash());
+    const ok = crypto.timingSafeEqual(known?.secretHash ?? crypto.randomBytes(32), secretHash);
     if (!known || !ok || known.revoked) throw unauthenticated(key);
     const now = Date.now();
     if (now - known.touchedAt > TOUCH_INTERVAL_MS) {

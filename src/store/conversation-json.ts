@@ -104,8 +104,9 @@ const TRIGGER_EXPRESSION = object(fields((name) => `new.${name}`));
 /**
  * The select expression (SQLite) of a `conversations` row's API JSON, as text: one object
  * with the fields of {@link CONVERSATION_JSON_FIELDS}, equal (once parsed) to
- * `conversationView` of the row. Worked out from the columns: lists read the kept copy
- * ({@link storedConversationJson}).
+ * `conversationView` of the row, worked out from the columns as `conversation_json` is
+ * filled; lists read the kept copy ({@link storedConversationJson}), and the tests check it
+ * against this.
  */
 export function conversationJson(): RawBuilder<string> {
   return sql<string>`${sql.raw(QUERY_EXPRESSION)}`;
@@ -113,10 +114,11 @@ export function conversationJson(): RawBuilder<string> {
 
 /**
  * The select expression (SQLite) of a `conversations` row's kept JSON (`conversation_json`),
- * the same text as {@link conversationJson}'s, which stands in should the row have none.
+ * the same text as {@link conversationJson}'s: every row has one (the triggers write it in
+ * the transaction that writes the row).
  */
 export function storedConversationJson(): RawBuilder<string> {
-  return sql<string>`${sql.raw(`coalesce((select conversation_json.json from conversation_json where conversation_json.id = conversations.id), ${QUERY_EXPRESSION})`)}`;
+  return sql<string>`(select conversation_json.json from conversation_json where conversation_json.id = conversations.id)`;
 }
 
 const UPSERT = `INSERT INTO conversation_json (id, json) VALUES (new.id, ${TRIGGER_EXPRESSION})
@@ -147,14 +149,14 @@ const TRIGGERS: ReadonlyMap<string, string> = new Map([
 export async function ensureConversationJson(db: Kysely<any>): Promise<boolean> {
   const installed = async (q: Kysely<any>) => {
     const { rows } = await sql<{ type: string; name: string; sql: string }>`select type, name, sql from sqlite_master
-      where (type = 'trigger' and tbl_name = 'conversations' and name like 'conversation_json_%') or (type = 'table' and name = 'conversation_json')`.execute(q);
+      where (type = 'trigger' and tbl_name = 'conversations' and name like 'conversation\\_json\\_%' escape '\\') or (type = 'table' and name = 'conversation_json')`.execute(q);
     const triggers = rows.filter((r) => r.type === 'trigger');
     return rows.some((r) => r.type === 'table') && triggers.length === TRIGGERS.size && triggers.every((r) => TRIGGERS.get(r.name) === r.sql);
   };
   if (await installed(db)) return false;
   await db.transaction().execute(async (tx) => {
     if (await installed(tx)) return; // another process built them meanwhile
-    const { rows } = await sql<{ name: string }>`select name from sqlite_master where type = 'trigger' and name like 'conversation_json_%'`.execute(tx);
+    const { rows } = await sql<{ name: string }>`select name from sqlite_master where type = 'trigger' and name like 'conversation\\_json\\_%' escape '\\'`.execute(tx);
     for (const { name } of rows) await sql.raw(`DROP TRIGGER "${name}"`).execute(tx);
     await sql`create table if not exists conversation_json (id text primary key, json text not null) without rowid`.execute(tx);
     await sql`delete from conversation_json`.execute(tx);

@@ -19,7 +19,7 @@
  * 3. more still: walk the list and ask the index about each row; matches are common, so
  *    the page fills after few rows.
  */
-import { type Expression, type Kysely, type SqlBool } from 'kysely';
+import type { Expression, Kysely, SqlBool } from 'kysely';
 import type { MessageData, TimelineEvent } from '../domain/events.js';
 import { messageTokens, searchSnippet, type SearchTerm } from '../domain/search-text.js';
 import { postgresSearchIndex } from './postgres/search-index.js';
