@@ -110,6 +110,13 @@ async function batched(account: AccountRow, messages: readonly BatchMessage[], c
 }
 
 /**
+ * Orders entries whose keys tie: conversations merged into the same one share a key (they
+ * have no messages of their own), and the store returns rows in no set order (PostgreSQL's
+ * moves as they are updated), so the two runs are compared as multisets.
+ */
+const byJson = (a: object, b: object): number => JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+/**
  * Everything the two paths write for an organization, with generated ids replaced by
  * what they stand for: a conversation by the sorted Message-IDs of its messages, a
  * message by its Message-ID (or body), an address of the mailbox by `ME`.
@@ -157,7 +164,7 @@ async function snapshot(account: AccountRow) {
     conversations: rename(conversations.map((c) => ({
       key: key.get(c.id), merged_into: c.merged_into, summary: summaryOf(c), counterpart: c.counterpart, subject: c.subject,
       is_blocked: c.is_blocked, contact: c.contact_id ? addressOf.get(c.contact_id) ?? 'missing' : null,
-    })).sort((a, b) => a.key!.localeCompare(b.key!))),
+    }))).sort((a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key) || byJson(a, b)),
     // A merge is stamped with the clock time of its write, which differs between the two runs.
     events: rename(events.map((e) => ({ conversation: e.conversation_id, type: e.type, at: e.type === 'merged' ? 'now' : e.at, data: e.data }))),
     seqs: events.map((e) => e.seq),
