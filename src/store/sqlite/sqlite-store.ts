@@ -13,6 +13,7 @@ import type { OpenOptions, Store } from '../store.js';
 import { migrateOnOpen, migrateToLatest, SQLITE_TYPES } from '../migrations.js';
 import { readWriteSqliteDialect } from './read-write-driver.js';
 import { cachingDatabase } from './statement-cache.js';
+import { checkpointInBackground } from './wal-checkpointer.js';
 import { queryLog } from '../query-log.js';
 
 export interface SqliteStoreConfig {
@@ -52,6 +53,8 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   const dialect = reader ? readWriteSqliteDialect({ reader, writer }) : new SqliteDialect({ database: writer });
   const db = new Kysely<Database>({ dialect, log: queryLog(options.onQuery) });
   const commits = new CommitNotifier();
+  // WAL checkpoints run in a worker thread, not in the commit that fills the WAL (wal-checkpointer.ts).
+  const stopCheckpoints = reader ? checkpointInBackground(config.filename) : async () => {};
   return migrateOnOpen({
     dialect: 'sqlite',
     db,
@@ -70,6 +73,9 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
     },
     // One process holds the store: its memory is every node's count.
     rateLimiter: ({ keyPrefix, points, durationS }) => new RateLimiterMemory({ keyPrefix, points, duration: durationS }),
-    close: () => db.destroy(),
+    close: async () => {
+      await stopCheckpoints();
+      await db.destroy();
+    },
   }, options);
 }
