@@ -24,7 +24,8 @@ async function resolveOrg(store: Store, wanted: string | undefined): Promise<str
 /** @returns the process exit code: 0, or 1 when any message failed. */
 export async function runImport(config: Config, p: string, o: { identity: string; org?: string; json?: boolean }): Promise<number> {
   const source = await openMailSource(p);
-  const store = await openStore(config);
+  // A batch: no one waits on a single commit, so the WAL is checkpointed by the writer itself.
+  const store = await openStore(config, { backgroundCheckpoints: false });
   try {
     const orgId = await resolveOrg(store, o.org);
     const account = await ensureMailbox(store, orgId, o.identity);

@@ -54,7 +54,7 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   const db = new Kysely<Database>({ dialect, log: queryLog(options.onQuery) });
   const commits = new CommitNotifier();
   // WAL checkpoints run in a worker thread, not in the commit that fills the WAL (wal-checkpointer.ts).
-  const stopCheckpoints = reader ? checkpointInBackground(config.filename) : async () => {};
+  const stopCheckpoints = reader && options.backgroundCheckpoints !== false ? checkpointInBackground(config.filename) : async () => {};
   return migrateOnOpen({
     dialect: 'sqlite',
     db,
