@@ -18,8 +18,8 @@ export interface ParsePoolOptions {
   readonly heapMb?: number;
 }
 
-/** The compiled worker module (workers load JavaScript, not TypeScript sources). */
-const WORKER = new URL('./parse-worker.js', import.meta.url);
+/** The compiled worker module (workers load JavaScript, not TypeScript sources): CommonJS, see parse-worker-entry.cts. */
+const WORKER = new URL('./parse-worker-entry.cjs', import.meta.url);
 
 export class ParsePool {
   readonly #pool: Piscina;
