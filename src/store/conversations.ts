@@ -10,7 +10,7 @@ import { subjectKey } from '../domain/threading.js';
 import { newId } from '../ids.js';
 import type { Database } from './schema.js';
 import { searchClause } from './search.js';
-import { dialectOf, type Db } from './store.js';
+import type { Db } from './store.js';
 import { summaryColumns, type ConversationRow } from './timeline.js';
 
 export interface NewConversation {
@@ -212,13 +212,10 @@ export interface ConversationJsonRow {
 }
 
 /**
- * {@link listConversations} with each row as its API JSON, written by SQLite and kept
+ * {@link listConversations} with each row as its API JSON, written by the store and kept
  * with the row (store/conversation-json.ts): the same rows, in the same order.
- *
- * @throws Error on PostgreSQL, which builds list rows in Node.js (store/conversation-json.ts says why).
  */
 export async function listConversationJson(db: Db, orgId: string, q: ConversationPageQuery): Promise<ConversationJsonRow[]> {
-  if (dialectOf(db) !== 'sqlite') throw new Error('listConversationJson: SQLite only');
   return (await pageQuery(db, orgId, q))
     .select(['conversations.id', 'conversations.last_event_at', storedConversationJson().as('json')])
     .execute();

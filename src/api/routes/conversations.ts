@@ -110,8 +110,8 @@ export function conversationRoutes(app: Api, { store, config, clock, readCache, 
     const query = { ...filter, limit, after: after ? { lastEventAt: after.t, id: after.id } : undefined };
     // The filter is resolved for this principal (identity scope, `me`), so equal keys mean equal pages.
     const body = await readCache.get(principal.orgId, `list\n${JSON.stringify(query)}`, async () => {
-      if (!filter.q?.length && store.dialect === 'sqlite') {
-        // Each row comes as its JSON, written by SQLite: the page is joined, not built and serialized.
+      if (!filter.q?.length) {
+        // Each row comes as its JSON, kept by the store: the page is joined, not built and serialized.
         const rows = await listConversationJson(store.db, principal.orgId, query);
         return Buffer.from(jsonPage(rows, limit, (r) => r.json, (r) => ({ t: r.last_event_at, id: r.id })));
       }

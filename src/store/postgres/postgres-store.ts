@@ -5,6 +5,7 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
+import { ensureConversationJson } from '../conversation-json.js';
 import { migrateOnOpen, migrateToLatest, POSTGRES_TYPES } from '../migrations.js';
 import { CommitNotifier } from '../commits.js';
 import { COMMITS_CHANNEL, listenForCommits, type CommitListener, SIGNALS_CHANNEL } from './notifications.js';
@@ -81,7 +82,12 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
         }
       }
     },
-    migrate: () => migrateToLatest(db, POSTGRES_TYPES),
+    migrate: async () => {
+      const applied = await migrateToLatest(db, POSTGRES_TYPES);
+      // The list rows' kept JSON: installed, or built again after its fields changed.
+      await ensureConversationJson(db, 'postgres');
+      return applied;
+    },
     // The table is made by migration 0011; expired rows are deleted every 5 minutes.
     rateLimiter: ({ keyPrefix, points, durationS }) => new RateLimiterPostgres({
       storeClient: pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, clearExpiredByTimeout: true,

@@ -65,7 +65,7 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
     migrate: async () => {
       const applied = await migrateToLatest(db, SQLITE_TYPES);
       // The list rows' kept JSON: installed, or built again after its fields changed.
-      await ensureConversationJson(db);
+      await ensureConversationJson(db, 'sqlite');
       // No statement prepared before a schema change is used after it (statement-cache.ts).
       writer.clear();
       reader?.clear();
