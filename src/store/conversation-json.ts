@@ -216,9 +216,9 @@ async function installSqlite(tx: Kysely<any>): Promise<void> {
 
 /**
  * Installs the PostgreSQL table, trigger function and trigger, filled from the
- * conversations there are. The table's rows are rewritten whenever their conversation
- * is (each write a new row version): half of each page is left free, so most of them are
- * updated in place (HOT, no index entry) and vacuumed early.
+ * conversations there are. A row is rewritten whenever its conversation is (each write a
+ * new row version): half of each page is left free, so that the new version can go on the
+ * same page without a new index entry (a HOT update: the key never changes).
  */
 async function installPostgres(tx: Kysely<any>): Promise<void> {
   await sql`drop trigger if exists conversation_json_write on conversations`.execute(tx);
