@@ -7,13 +7,15 @@
  * counters in its own transaction: they are exact at every commit, on both stores.
  *
  * A count whose filter names only those columns (the built-in views, `unread`, `starred`,
- * `assigned_to`, `overdue`, `archived`, `is_blocked`, `identity_id`, `channel`) sums at
- * most a few hundred counter rows of the organization instead of scanning its
- * conversations ({@link countFromCounters}, {@link countFromRows}); one with `q`, `label`, `with`, `with_domain`,
- * `since` or `until` still scans (store/conversations.ts `countConversations`).
+ * `assigned_to`, `overdue`, `archived`, `is_blocked`, `identity_id`, `channel`) is a sum,
+ * made by the store, over the organization's counter rows (or one identity's) instead of
+ * a scan of its conversations ({@link countFromCounters}, {@link countManyFromCounters});
+ * one with `q`, `label`, `with`, `with_domain`, `since` or `until` still scans
+ * (store/conversations.ts `countConversations`).
  */
 import { sql, type Kysely } from 'kysely';
 import type { ConversationFilter } from './conversations.js';
+import { runTemplate } from './query-templates.js';
 import type { Db } from './store.js';
 
 /** The counted columns of `conversations`, in the key order of `conversation_counts`. */
@@ -94,63 +96,78 @@ export function countable(f: ConversationFilter): boolean {
   return !(f.q?.length || f.label !== undefined || f.with || f.withDomain || f.since || f.until);
 }
 
-/** One counter row: a combination of the counted columns and its counts. */
-export interface CounterRow {
-  readonly identity_id: string;
-  readonly channel: string;
-  readonly archived: number;
-  readonly starred: number;
-  readonly is_blocked: number;
-  readonly overdue: number;
-  /** '' for none. */
-  readonly assignee: string;
+/** A count: how many conversations match, and how many of those have unread messages. */
+export interface Count {
   readonly total: number;
   readonly unread: number;
 }
 
-/**
- * The organization's counter rows that count something: one read serves the counts of
- * every countable filter ({@link countFromRows}), e.g. all the views of one request.
- */
-export async function readCounters(db: Db, orgId: string): Promise<CounterRow[]> {
-  const rows = await db.selectFrom('conversation_counts')
-    .select(['identity_id', 'channel', 'archived', 'starred', 'is_blocked', 'overdue', 'assignee', 'total', 'unread'])
-    .where('org_id', '=', orgId).where('total', '>', 0).execute();
-  return rows.map((r) => ({ ...r, archived: Number(r.archived), starred: Number(r.starred), is_blocked: Number(r.is_blocked), overdue: Number(r.overdue), total: Number(r.total), unread: Number(r.unread) }));
-}
-
 /** Applies the `unread` filter to summed counts (`unread` counts conversations, not messages). */
-function withUnread(total: number, unread: number, f: ConversationFilter): { total: number; unread: number } {
+function withUnread(total: number, unread: number, f: ConversationFilter): Count {
   if (f.unread === true) return { total: unread, unread };
   if (f.unread === false) return { total: total - unread, unread: 0 };
   return { total, unread };
 }
 
+/** A condition on a counter row: its column, the comparison, the value. */
+type Condition = readonly [column: 'identity_id' | 'channel' | 'archived' | 'starred' | 'is_blocked' | 'overdue' | 'assignee', op: '=' | '<>', value: string | number];
+
+/** The conditions on a counter row that a countable filter makes (none: every row). */
+function conditions(f: ConversationFilter): Condition[] {
+  const out: Condition[] = [];
+  if (f.identityId) out.push(['identity_id', '=', f.identityId]);
+  if (f.channel) out.push(['channel', '=', f.channel]);
+  const flags = [['archived', f.archived], ['starred', f.starred], ['is_blocked', f.isBlocked], ['overdue', f.overdue]] as const;
+  for (const [column, value] of flags) if (value !== undefined) out.push([column, '=', value ? 1 : 0]);
+  // Nobody's is '' in a counter row; someone else's excludes only that member's.
+  if (f.assignedTo !== undefined) out.push(['assignee', '=', f.assignedTo ?? '']);
+  if (f.notAssignedTo !== undefined) out.push(['assignee', '<>', f.notAssignedTo]);
+  return out;
+}
+
 /**
- * The count of a countable filter ({@link countable}) from an organization's counter rows
- * ({@link readCounters}), or null when the filter is not countable.
+ * The counts of countable filters ({@link countable}) from the organization's counter
+ * rows, summed by the store in one statement whatever the number of filters or rows: one
+ * row comes back, two sums a filter. Reading the counter rows into JavaScript and summing
+ * there cost about 1 µs a row in better-sqlite3 alone (24 rows: 28–43 µs, against 7 µs for
+ * a sum), and an organization of many identities and members has thousands of rows. The
+ * statement is compiled once per shape of the filters (store/query-templates.ts).
+ *
+ * @param filters countable filters; the counts come back in their order.
+ * @throws Error when a filter is not countable (the caller counts rows for those).
  */
-export function countFromRows(rows: readonly CounterRow[], f: ConversationFilter): { total: number; unread: number } | null {
-  if (!countable(f)) return null;
-  const flag = (v: boolean | undefined, x: number) => v === undefined || x === (v ? 1 : 0);
-  let total = 0, unread = 0;
-  for (const r of rows) {
-    if (f.identityId && r.identity_id !== f.identityId) continue;
-    if (f.channel && r.channel !== f.channel) continue;
-    if (!flag(f.archived, r.archived) || !flag(f.starred, r.starred) || !flag(f.isBlocked, r.is_blocked) || !flag(f.overdue, r.overdue)) continue;
-    if (f.assignedTo !== undefined && r.assignee !== (f.assignedTo ?? '')) continue;
-    if (f.notAssignedTo !== undefined && r.assignee === f.notAssignedTo) continue;
-    total += r.total;
-    unread += r.unread;
-  }
-  return withUnread(total, unread, f);
+export async function countManyFromCounters(db: Db, orgId: string, filters: readonly ConversationFilter[]): Promise<Count[]> {
+  if (filters.length === 0) return [];
+  const perFilter = filters.map((f) => {
+    if (!countable(f)) throw new Error('countManyFromCounters: a filter names a column the counters do not hold');
+    return conditions(f);
+  });
+  // Filters of one identity (an identity's key, `identity_id=`) read only its rows of the key's index.
+  const identityId = filters.every((f) => f.identityId && f.identityId === filters[0]!.identityId) ? filters[0]!.identityId! : null;
+  const shape = `counts:${identityId ? 'identity:' : ''}${perFilter.map((cs) => cs.map(([column, op]) => `${column}${op}`).join(',')).join(';')}`;
+  const values: unknown[] = [orgId, ...(identityId ? [identityId] : []), ...perFilter.flat().map(([, , value]) => value)];
+  const [row] = await runTemplate(db, shape, values, (value) => {
+    let next = identityId ? 2 : 1;
+    const sums = perFilter.flatMap((cs, i) => {
+      const parts = cs.map(([column, op]) => sql`${sql.ref(column)} ${sql.raw(op)} ${value(next++)}`);
+      const when = parts.length ? sql.join(parts, sql` and `) : sql`1 = 1`;
+      return [
+        sql<number | string>`coalesce(sum(case when ${when} then total else 0 end), 0)`.as(`t${i}`),
+        sql<number | string>`coalesce(sum(case when ${when} then unread else 0 end), 0)`.as(`u${i}`),
+      ];
+    });
+    const query = db.selectFrom('conversation_counts').select(sums).where('org_id', '=', value(0) as string);
+    return identityId ? query.where('identity_id', '=', value(1) as string) : query;
+  });
+  const sums = row as Record<string, number | string>;
+  return filters.map((f, i) => withUnread(Number(sums[`t${i}`]), Number(sums[`u${i}`]), f));
 }
 
 /**
  * The count of a filter from the counters, or null when the filter names a column they
  * do not hold (`q`, `label`, `with`, `withDomain`, `since`, `until`: the caller scans).
- * Reads the organization's counter rows ({@link readCounters}) and sums those that match.
+ * One statement summing the organization's counter rows ({@link countManyFromCounters}).
  */
-export async function countFromCounters(db: Db, orgId: string, f: ConversationFilter): Promise<{ total: number; unread: number } | null> {
-  return countable(f) ? countFromRows(await readCounters(db, orgId), f) : null;
+export async function countFromCounters(db: Db, orgId: string, f: ConversationFilter): Promise<Count | null> {
+  return countable(f) ? (await countManyFromCounters(db, orgId, [f]))[0]! : null;
 }

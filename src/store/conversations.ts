@@ -3,7 +3,7 @@
  */
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { storedConversationJson } from './conversation-json.js';
-import { countable, countFromCounters, countFromRows, readCounters } from './conversation-counts.js';
+import { countable, countFromCounters, countManyFromCounters, type Count } from './conversation-counts.js';
 import { emptySummary } from '../domain/projection.js';
 import type { SearchTerm } from '../domain/search-text.js';
 import { subjectKey } from '../domain/threading.js';
@@ -237,9 +237,10 @@ async function pageQuery(db: Db, orgId: string, q: ConversationPageQuery) {
 /**
  * How many conversations match a filter, and how many of those have unread messages:
  * from the counters when the filter names only counted columns (store/conversation-counts.ts;
- * a sum of a few rows), else by counting the matching rows (an index range or a scan).
+ * one statement summing the organization's counter rows), else by counting the matching
+ * rows (an index range or a scan).
  */
-export async function countConversations(db: Db, orgId: string, q: ConversationFilter): Promise<{ total: number; unread: number }> {
+export async function countConversations(db: Db, orgId: string, q: ConversationFilter): Promise<Count> {
   const counted = await countFromCounters(db, orgId, q);
   if (counted) return counted;
   return scanCount(db, orgId, q);
@@ -247,17 +248,19 @@ export async function countConversations(db: Db, orgId: string, q: ConversationF
 
 /**
  * {@link countConversations} of several filters (null: nothing to count, `{0, 0}`), with
- * one read of the counters for all the countable ones (the views of `GET /v1/views/counts`).
+ * one statement over the counters for all the countable ones (the views of
+ * `GET /v1/views/counts`) and a count of rows for each of the others.
  */
-export async function countConversationsMany(db: Db, orgId: string, filters: readonly (ConversationFilter | null)[]): Promise<{ total: number; unread: number }[]> {
-  const rows = filters.some((f) => f && countable(f)) ? await readCounters(db, orgId) : [];
-  const out = [];
-  for (const f of filters) out.push(f ? countFromRows(rows, f) ?? await scanCount(db, orgId, f) : { total: 0, unread: 0 });
+export async function countConversationsMany(db: Db, orgId: string, filters: readonly (ConversationFilter | null)[]): Promise<Count[]> {
+  const counted = filters.filter((f): f is ConversationFilter => f !== null && countable(f));
+  const sums = await countManyFromCounters(db, orgId, counted);
+  const out: Count[] = [];
+  for (const f of filters) out.push(f === null ? { total: 0, unread: 0 } : countable(f) ? sums.shift()! : await scanCount(db, orgId, f));
   return out;
 }
 
 /** {@link countConversations} by counting rows; exported for the tests that check the counters against it. */
-export async function scanCount(db: Db, orgId: string, q: ConversationFilter): Promise<{ total: number; unread: number }> {
+export async function scanCount(db: Db, orgId: string, q: ConversationFilter): Promise<Count> {
   const search = q.q?.length ? await searchClause(db, { orgId, identityId: q.identityId }, q.q) : undefined;
   const row = await whereFilter(db.selectFrom('conversations'), orgId, q, search)
     .select((eb) => [

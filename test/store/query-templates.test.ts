@@ -1,0 +1,35 @@
+/**
+ * Queries compiled once per shape (store/query-templates.ts) run with each call's values,
+ * inside and outside a transaction, on both stores; a value the query would put in its
+ * SQL text instead of a parameter is refused.
+ */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrganization } from '../../src/services/tenants.js';
+import { runTemplate } from '../../src/store/query-templates.js';
+import { harness, type Harness } from '../helpers.js';
+
+let h: Harness;
+beforeAll(async () => { h = await harness(); });
+afterAll(async () => { await h.close(); });
+
+describe('query templates', () => {
+  it('compile a shape once and run it with each call\'s values', async () => {
+    const orgs = [await createOrganization(h.store, 'alpha'), await createOrganization(h.store, 'beta')];
+    let builds = 0;
+    const byName = (db: typeof h.store.db, id: string, name: string) => runTemplate(db, 'test:org-by-id-and-name', [id, name], (value) => {
+      builds++;
+      return db.selectFrom('organizations').select(['id', 'name']).where('id', '=', value(0) as string).where('name', '=', value(1) as string);
+    });
+    expect(await byName(h.store.db, orgs[0]!.orgId, 'alpha')).toEqual([{ id: orgs[0]!.orgId, name: 'alpha' }]);
+    expect(await byName(h.store.db, orgs[1]!.orgId, 'beta')).toEqual([{ id: orgs[1]!.orgId, name: 'beta' }]);
+    expect(await byName(h.store.db, orgs[1]!.orgId, 'alpha')).toEqual([]);
+    expect(await h.store.transaction((tx) => byName(tx, orgs[0]!.orgId, 'alpha'))).toEqual([{ id: orgs[0]!.orgId, name: 'alpha' }]);
+    expect(builds).toBe(1);
+  });
+
+  it('refuse a value that is not a parameter of the query', async () => {
+    await expect(runTemplate(h.store.db, 'test:inlined', ['x'], (value) => h.store.db.selectFrom('organizations')
+      .select('id').where('name', '=', sql.raw<string>(String(value(0)))))).rejects.toThrow(/values 0 are not parameters/);
+  });
+});
