@@ -12,7 +12,15 @@
  * compiled query does not hold as a parameter is refused when the template is made.
  */
 import { CompiledQuery, type Compilable } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { dialectOf, type Db } from './store.js';
+
+/**
+ * Templates kept, least recently used dropped beyond it. A caller's shapes may follow
+ * its input (the view counts' follow the saved views of each organization), so they are
+ * not bounded by the code alone; a dropped one is compiled again when next needed.
+ */
+export const TEMPLATE_CACHE_SIZE = 1_000;
 
 /** Stands for the value at `index` while a template is compiled. */
 class Slot {
@@ -25,8 +33,8 @@ interface Template {
   readonly parameters: readonly unknown[];
 }
 
-/** Templates by dialect and shape. A shape is one of a few a caller makes (bounded by its code, not by input). */
-const templates = new Map<string, Template>();
+/** Templates by dialect and shape. */
+const templates = new LRUCache<string, Template>({ max: TEMPLATE_CACHE_SIZE });
 
 /**
  * Runs the query `build` makes from `values`, compiled once per dialect and `shape`.
@@ -36,6 +44,8 @@ const templates = new Map<string, Template>();
  * @param values the values of this call, as `value(i)` gives them to `build`.
  * @param build makes the query; `value(i)` stands for `values[i]` and must be used where
  *   Kysely makes a parameter of it (a compared or selected value), never as SQL text.
+ *   Everything else in the query is kept from its first build: a value of the call must
+ *   come through `value`, never from the caller's scope.
  * @returns the rows, as Kysely's `execute` of the built query would.
  * @throws Error when the compiled query does not hold every value as a parameter.
  */

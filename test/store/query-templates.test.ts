@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrganization } from '../../src/services/tenants.js';
-import { runTemplate } from '../../src/store/query-templates.js';
+import { runTemplate, TEMPLATE_CACHE_SIZE } from '../../src/store/query-templates.js';
 import { harness, type Harness } from '../helpers.js';
 
 let h: Harness;
@@ -26,6 +26,20 @@ describe('query templates', () => {
     expect(await byName(h.store.db, orgs[1]!.orgId, 'alpha')).toEqual([]);
     expect(await h.store.transaction((tx) => byName(tx, orgs[0]!.orgId, 'alpha'))).toEqual([{ id: orgs[0]!.orgId, name: 'alpha' }]);
     expect(builds).toBe(1);
+  });
+
+  it('keep at most TEMPLATE_CACHE_SIZE shapes, the least recently used dropped and built again', async () => {
+    let builds = 0;
+    const byShape = (n: number) => runTemplate(h.store.db, `test:bounded:${n}`, [`org-${n}`], (value) => {
+      builds++;
+      return h.store.db.selectFrom('organizations').select('id').where('id', '=', value(0) as string);
+    });
+    for (let n = 0; n <= TEMPLATE_CACHE_SIZE; n++) await byShape(n);
+    expect(builds).toBe(TEMPLATE_CACHE_SIZE + 1);
+    await byShape(TEMPLATE_CACHE_SIZE); // still kept
+    expect(builds).toBe(TEMPLATE_CACHE_SIZE + 1);
+    await byShape(0); // the oldest, dropped
+    expect(builds).toBe(TEMPLATE_CACHE_SIZE + 2);
   });
 
   it('refuse a value that is not a parameter of the query', async () => {
