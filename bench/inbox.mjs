@@ -370,6 +370,11 @@ export async function inboxBenchmark() {
 
 const f0 = (x) => Math.round(x).toLocaleString('en-US');
 const ms = (x) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+/** {@link ms} with the decimals it takes to be on the same side of `target` as `x` (19.98 against 20: not "20.0 ms"). */
+const msAgainst = (x, target) => {
+  for (let d = x < 10 ? 2 : 1; d < 4; d++) if ((Number(x.toFixed(d)) < target) === (x < target)) return `${x.toFixed(d)} ms`;
+  return `${x.toFixed(4)} ms`;
+};
 
 /** The "Inbox list and counts" section of docs/benchmarks.md, as lines. */
 export function inboxSection(r) {
@@ -420,7 +425,7 @@ export function inboxSection(r) {
         : `| ${c.label} | \`${c.request}\` | ${ms(c.p50)} | ${ms(c.p99)} | ${f0(c.rps)}${c.failedRuns ? ` (${c.failedRuns} requests over 10 s, not counted)` : ''} | ${c.ratio !== undefined ? c.ratio.toFixed(2) : ''} |`)),
       '',
       `**Targets:** p99 under ${TARGETS.p99Ms} ms for list and counts: **${p99Met ? 'met' : 'not met'}**`
-        + ` (highest: ${worst.label}, ${ms(worst.p99)}${missing.length ? `; not measured: ${missing.map((c) => c.label).join(', ')}` : ''}).`
+        + ` (highest: ${worst.label}, ${msAgainst(worst.p99, TARGETS.p99Ms)}${missing.length ? `; not measured: ${missing.map((c) => c.label).join(', ')}` : ''}).`
         + ` List throughput at least ${TARGETS.listToConstant} of the constant route's: first page ${first.ratio.toFixed(2)}`
         + ` (medians ${f0(first.rps)} and ${f0(s.cases.find((c) => c.id === 'constant').rps)} requests/s),`
         + ` **${first.ratio >= TARGETS.listToConstant ? 'met' : 'not met'}**.`,
@@ -446,16 +451,16 @@ function storeTargets(s) {
   const verdict = (ok) => `**${ok ? 'met' : 'not met'}**`;
   const out = [];
   if (uncached) {
-    out.push(`**Without the read cache** (a second server on the same store, \`READ_CACHE_BYTES=0\`): first page p99 ${ms(uncached.p99)}`
+    out.push(`**Without the read cache** (a second server on the same store, \`READ_CACHE_BYTES=0\`): first page p99 ${msAgainst(uncached.p99, TARGETS.p99Ms)}`
       + ` (target under ${TARGETS.p99Ms} ms: ${verdict(uncached.p99 < TARGETS.p99Ms)}), ${uncached.ratio.toFixed(2)} of the constant route's`
       + ` throughput (target ${TARGETS.listToConstant}: ${verdict(uncached.ratio >= TARGETS.listToConstant)})`
-      + (counts ? `; view counts p99 ${ms(counts.p99)} (target under ${TARGETS.p99Ms} ms: ${verdict(counts.p99 < TARGETS.p99Ms)}).` : '.'));
+      + (counts ? `; view counts p99 ${msAgainst(counts.p99, TARGETS.p99Ms)} (target under ${TARGETS.p99Ms} ms: ${verdict(counts.p99 < TARGETS.p99Ms)}).` : '.'));
   }
   if (arriving) {
     const ack = median(arriving.runs.map((r) => r.ackP99));
     out.push(`**While mail arrives** (${ARRIVAL_RATE} messages/s over SMTP to a second identity of the organization, default settings; `
       + `${f0(median(arriving.runs.map((r) => r.arrived)))} messages per run, SMTP 250 p99 ${ms(ack)}; they stay in the store, ${f0(s.arrived)} in this benchmark's runs):`
-      + ` first page p99 ${ms(arriving.p99)} (target under ${TARGETS.p99Ms} ms: ${verdict(arriving.p99 < TARGETS.p99Ms)}).`);
+      + ` first page p99 ${msAgainst(arriving.p99, TARGETS.p99Ms)} (target under ${TARGETS.p99Ms} ms: ${verdict(arriving.p99 < TARGETS.p99Ms)}).`);
   }
   return out.length ? [...out.flatMap((l) => [l, '']) ] : [];
 }
