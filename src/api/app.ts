@@ -168,7 +168,7 @@ export async function buildApp(options: BuildAppOptions): Promise<Api> {
     // Infinity: a sample with no measurement, the loop busy all along (start-up compiles every schema): not a verdict.
     pressureHandler: async (_request, reply, type, value) => { if (value !== Infinity) sendOverloaded(reply, type); },
   });
-  const versions = new OrgVersions(store.db);
+  const versions = new OrgVersions((orgId) => store.orgVersion(orgId));
   const limits = new RateLimits(store, config);
   const clock = options.clock ?? systemClock;
   await app.register(cookie);

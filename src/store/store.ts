@@ -57,6 +57,17 @@ export interface Store {
    * in the `rate_limits` table on PostgreSQL, so that every node shares the count.
    */
   rateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
+  /**
+   * The organization's state version, as store/sequences.ts `orgVersion` reads it (0 for
+   * one that never wrote): as of a moment after the call, so at least as new as every
+   * commit that finished before it. Every authenticated request reads it (the key's
+   * freshness and the read cache: services/authentication.ts, store/org-versions.ts), so
+   * SQLite runs it as one statement prepared on its read connection, outside Kysely (and
+   * outside the store query metrics): through Kysely it cost a cached list page about
+   * 30% of its CPU (docs/benchmarks.md, "Where the time goes"). PostgreSQL reads it
+   * through Kysely, whose reads run off the event loop.
+   */
+  orgVersion(orgId: string): Promise<number>;
   /** Applies pending schema migrations; @returns their names (none when up to date). */
   migrate(): Promise<string[]>;
   close(): Promise<void>;

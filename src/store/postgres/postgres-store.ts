@@ -12,6 +12,7 @@ import { COMMITS_CHANNEL, listenForCommits, type CommitListener, SIGNALS_CHANNEL
 import type { Database } from '../schema.js';
 import type { OpenOptions, Store } from '../store.js';
 import { queryLog } from '../query-log.js';
+import { orgVersion } from '../sequences.js';
 import { isStalePlan, preparingClient } from './prepared-statements.js';
 
 export interface PostgresStoreConfig {
@@ -69,6 +70,7 @@ export async function openPostgresStore(config: PostgresStoreConfig, options: Op
     async announceCommit(tx, orgIds) {
       for (const id of orgIds) await sql`select pg_notify(${COMMITS_CHANNEL}, ${id})`.execute(tx);
     },
+    orgVersion: (orgId) => orgVersion(db, orgId),
     async broadcastSignal(orgId, payload) {
       // Every listening node hears it, this one too (through its own LISTEN session).
       await sql`select pg_notify(${SIGNALS_CHANNEL}, ${`${orgId} ${payload}`})`.execute(db);

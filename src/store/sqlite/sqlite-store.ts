@@ -15,6 +15,7 @@ import { readWriteSqliteDialect } from './read-write-driver.js';
 import { cachingDatabase } from './statement-cache.js';
 import { checkpointInBackground } from './wal-checkpointer.js';
 import { queryLog } from '../query-log.js';
+import { orgVersion } from '../sequences.js';
 
 export interface SqliteStoreConfig {
   /** Database file, or `:memory:`. */
@@ -49,7 +50,11 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
   // Reads outside transactions get a connection of their own (read-write-driver.ts); an
   // in-memory database exists once per connection, so it keeps Kysely's single one.
   const writer = cachingDatabase(sqlite);
-  const reader = config.filename === ':memory:' ? null : cachingDatabase(openReader(config.filename));
+  const readerConnection = config.filename === ':memory:' ? null : openReader(config.filename);
+  const reader = readerConnection && cachingDatabase(readerConnection);
+  // The organization's version (Store.orgVersion): sequences.ts `orgVersion`'s query,
+  // prepared on first use (after the migrations that make its table) and after each migration.
+  let versionStatement: BetterSqlite3.Statement<[string], number> | undefined;
   const dialect = reader ? readWriteSqliteDialect({ reader, writer }) : new SqliteDialect({ database: writer });
   const db = new Kysely<Database>({ dialect, log: queryLog(options.onQuery) });
   const commits = new CommitNotifier();
@@ -61,6 +66,11 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
     commits,
     announceCommit: async () => {},
     broadcastSignal: async (orgId, payload) => commits.signal(orgId, payload),
+    orgVersion: async (orgId) => {
+      if (!readerConnection) return orgVersion(db, orgId);
+      versionStatement ??= readerConnection.prepare<[string], number>('select version from org_sequences where org_id = ?').pluck();
+      return Number(versionStatement.get(orgId) ?? 0);
+    },
     transaction: <T>(fn: (tx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn),
     migrate: async () => {
       const applied = await migrateToLatest(db, SQLITE_TYPES);
@@ -69,6 +79,7 @@ export async function openSqliteStore(config: SqliteStoreConfig, options: OpenOp
       // No statement prepared before a schema change is used after it (statement-cache.ts).
       writer.clear();
       reader?.clear();
+      versionStatement = undefined;
       return applied;
     },
     // One process holds the store: its memory is every node's count.
