@@ -16,7 +16,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { ConversationFilter } from './conversations.js';
 import { runTemplate } from './query-templates.js';
-import type { Db } from './store.js';
+import type { Db, Dialect } from './store.js';
 
 /** The counted columns of `conversations`, in the key order of `conversation_counts`. */
 const DIMENSIONS = ['identity_id', 'channel', 'archived', 'starred', 'is_blocked', 'overdue'] as const;
@@ -28,7 +28,7 @@ const CHANGED = [...DIMENSIONS, 'assigned_to', 'merged_into'].map((c) => `old.${
 const KEY = `org_id, ${DIMENSIONS.join(', ')}, assignee`;
 
 /** Statements adding one row's contribution (`r` is `new`) or taking it away (`old`). */
-function add(r: 'new', dialect: 'sqlite' | 'postgres'): string {
+function add(r: 'new', dialect: Dialect): string {
   const unread = `case when ${r}.unread_count > 0 then 1 else 0 end`;
   const values = `${r}.org_id, ${DIMENSIONS.map((c) => `${r}.${c}`).join(', ')}, coalesce(${r}.assigned_to, '')`;
   // SQLite reads `insert … select … on conflict` only with a where clause (the upsert
@@ -48,7 +48,7 @@ function remove(r: 'old'): string {
  * Creates `conversation_counts`, fills it from the conversations there are, and installs
  * the triggers that keep it (SQLite triggers; a PL/pgSQL trigger function on PostgreSQL).
  */
-export async function createConversationCounts(db: Kysely<any>, dialect: 'sqlite' | 'postgres', key: unknown): Promise<void> {
+export async function createConversationCounts(db: Kysely<any>, dialect: Dialect, key: unknown): Promise<void> {
   await db.schema.createTable('conversation_counts')
     .addColumn('org_id', key as 'text', (c) => c.notNull())
     .addColumn('identity_id', key as 'text', (c) => c.notNull())

@@ -28,8 +28,7 @@
  * fields.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-
-type Dialect = 'sqlite' | 'postgres';
+import type { Dialect } from './store.js';
 
 /** How each store writes the parts of the JSON text, as SQL over a column expression. */
 interface JsonSql {
@@ -84,7 +83,7 @@ const SQL: Record<Dialect, JsonSql> = {
  * with the SQL of its JSON, reading the row's columns through `col` (a qualified column
  * of a query, or `new.` in a trigger).
  */
-function fields(col: (name: string) => string, { str, bool, when, json, object }: JsonSql = SQL.sqlite): readonly (readonly [field: string, json: string])[] {
+function fields(col: (name: string) => string, { str, bool, when, json, object }: JsonSql): readonly (readonly [field: string, json: string])[] {
   // As conversationView: no latest_message unless latest_at is set (a non-empty string).
   const latest = when(`${col('latest_at')} is null or ${col('latest_at')} = ''`, `'null'`, object([
     ['text', str(`coalesce(${col('latest_text')}, '')`)],
@@ -120,7 +119,8 @@ function fields(col: (name: string) => string, { str, bool, when, json, object }
 }
 
 /** The API fields the expression writes, in order. */
-export const CONVERSATION_JSON_FIELDS: readonly string[] = fields(() => '').map(([field]) => field);
+// The names and columns are the same in every dialect's SQL: SQLite's is read for them, and none of it is run.
+export const CONVERSATION_JSON_FIELDS: readonly string[] = fields(() => '', SQL.sqlite).map(([field]) => field);
 
 /** The columns of `conversations` the JSON is made of (a write of any other leaves it as it is). */
 const SOURCE_COLUMNS: readonly string[] = (() => {
@@ -128,7 +128,7 @@ const SOURCE_COLUMNS: readonly string[] = (() => {
   fields((name) => {
     names.add(name);
     return name;
-  });
+  }, SQL.sqlite);
   return [...names];
 })();
 

@@ -6,7 +6,7 @@
 import { Migrator, sql, type ColumnDataType, type Expression, type Kysely, type Migration } from 'kysely';
 import { createConversationCounts } from './conversation-counts.js';
 import { backfillSearch, searchIndexFor } from './search.js';
-import type { OpenOptions, Store } from './store.js';
+import type { Dialect, OpenOptions, Store } from './store.js';
 
 type DataTypeExpression = ColumnDataType | Expression<unknown>;
 
@@ -19,7 +19,7 @@ export interface ColumnTypes {
   /** A 64-bit integer (sequence numbers). */
   readonly bigint: DataTypeExpression;
   /** The store, for the few objects that are not tables of portable columns (the search index). */
-  readonly dialect: 'sqlite' | 'postgres';
+  readonly dialect: Dialect;
 }
 
 export const SQLITE_TYPES: ColumnTypes = { key: 'text', bytes: 'blob', bigint: 'integer', dialect: 'sqlite' };

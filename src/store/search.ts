@@ -24,7 +24,7 @@ import type { MessageData, TimelineEvent } from '../domain/events.js';
 import { messageTokens, searchSnippet, type SearchTerm } from '../domain/search-text.js';
 import { postgresSearchIndex } from './postgres/search-index.js';
 import { sqliteSearchIndex } from './sqlite/search-index.js';
-import { dialectOf, type Db } from './store.js';
+import { dialectOf, type Db, type Dialect } from './store.js';
 
 /** One message's index document. */
 export interface SearchDocument {
@@ -90,7 +90,7 @@ export function searchIndexOf(db: Db): SearchIndex {
   return searchIndexFor(dialectOf(db));
 }
 
-export function searchIndexFor(dialect: 'sqlite' | 'postgres'): SearchIndex {
+export function searchIndexFor(dialect: Dialect): SearchIndex {
   return dialect === 'postgres' ? postgresSearchIndex : sqliteSearchIndex;
 }
 

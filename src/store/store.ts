@@ -16,16 +16,19 @@ export interface RateLimiterOptions {
   readonly durationS: number;
 }
 
+/** The two stores, by the name their dialect folder has. */
+export type Dialect = 'sqlite' | 'postgres';
+
 /** A handle for queries: the store itself or an open transaction. */
 export type Db = Kysely<Database> | Transaction<Database>;
 
 /** The dialect of the store `db` belongs to, for the few statements written per dialect. */
-export function dialectOf(db: Db): 'sqlite' | 'postgres' {
+export function dialectOf(db: Db): Dialect {
   return db.introspection instanceof PostgresIntrospector ? 'postgres' : 'sqlite';
 }
 
 export interface Store {
-  readonly dialect: 'sqlite' | 'postgres';
+  readonly dialect: Dialect;
   readonly db: Kysely<Database>;
   /**
    * Runs `fn` in one transaction: everything it writes commits together (durably:
